@@ -1,0 +1,162 @@
+"""The instrument catalog: names, markets, sources and trading calendars of every canonical id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from importlib import resources
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, field_validator
+
+OPEN_FAMILIES = {"tvl": "tvl", "dexvol": "dex_volume"}
+
+
+class UnknownIdError(KeyError):
+    """A canonical id that the catalog does not know."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def family(instrument_id: str) -> str:
+    """`hk:HSI` -> `hk`: the family decides the stream an id travels on."""
+    return instrument_id.partition(":")[0]
+
+
+def _parse_clock(text: str) -> time:
+    if text == "24:00":
+        return time.max
+    return time.fromisoformat(text)
+
+
+class Calendar(BaseModel):
+    """A market's trading sessions in its own time zone (lunch breaks are two sessions)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tz: str
+    sessions: tuple[tuple[str, str], ...]
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    def local(self, ts_ms: int) -> datetime:
+        return datetime.fromtimestamp(ts_ms / 1000, tz=self.zone)
+
+    def is_open(self, ts_ms: int) -> bool:
+        """Whether the market trades at this instant (holidays are not modelled yet)."""
+        moment = self.local(ts_ms)
+        if moment.weekday() not in self.days:
+            return False
+        clock = moment.time().replace(tzinfo=None)
+        return any(
+            _parse_clock(start) <= clock < _parse_clock(end) for start, end in self.sessions
+        )
+
+    def session_date(self, ts_ms: int) -> date:
+        """The trading date a moment belongs to, in the market's own calendar."""
+        return self.local(ts_ms).date()
+
+    def session_bounds(self, day: date) -> tuple[datetime, datetime]:
+        """Open and close of a trading day, as aware datetimes."""
+        start = datetime.combine(day, _parse_clock(self.sessions[0][0]), tzinfo=self.zone)
+        end_clock = self.sessions[-1][1]
+        if end_clock == "24:00":
+            end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=self.zone)
+        else:
+            end = datetime.combine(day, _parse_clock(end_clock), tzinfo=self.zone)
+        return start, end
+
+
+class Instrument(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    en: str
+    zh: str
+    region: Literal["us", "hk", "cn", "crypto", "defi", "macro"]
+    asset: str
+    kind: Literal["tick", "metric"] = "tick"
+    currency: str
+    source: str
+    symbol: str
+    calendar: Calendar
+    category: str | None = None
+
+    @property
+    def short(self) -> str:
+        """A short display name: the symbol part of the id."""
+        return self.id.partition(":")[2]
+
+
+class Catalog:
+    """Lookup of instruments by canonical id and by (source, symbol)."""
+
+    def __init__(self, instruments: dict[str, Instrument], calendars: dict[str, Calendar]):
+        self._instruments = instruments
+        self.calendars = calendars
+        self._by_symbol = {(i.source, i.symbol): i.id for i in instruments.values()}
+
+    @classmethod
+    def from_yaml(cls, text: str) -> Catalog:
+        raw = yaml.safe_load(text)
+        calendars = {name: Calendar(**spec) for name, spec in raw["calendars"].items()}
+        instruments = {
+            ident: Instrument.model_validate(
+                {**spec, "id": ident, "calendar": calendars[spec["calendar"]]}
+            )
+            for ident, spec in raw["instruments"].items()
+        }
+        return cls(instruments, calendars)
+
+    def __contains__(self, instrument_id: object) -> bool:
+        return isinstance(instrument_id, str) and self.get(instrument_id) is not None
+
+    def __iter__(self) -> Iterator[Instrument]:
+        return iter(self._instruments.values())
+
+    def get(self, instrument_id: str) -> Instrument | None:
+        found = self._instruments.get(instrument_id)
+        fam, _, slug = instrument_id.partition(":")
+        if found is None and fam in OPEN_FAMILIES and slug:
+            found = Instrument(
+                id=instrument_id, en=f"{slug} {fam}", zh=slug, region="defi",
+                asset=OPEN_FAMILIES[fam], kind="metric", currency="USD", source="defillama",
+                symbol=slug, category="other", calendar=self.calendars["always"],
+            )
+        return found
+
+    def __getitem__(self, instrument_id: str) -> Instrument:
+        found = self.get(instrument_id)
+        if found is None:
+            families = sorted({family(i) for i in self._instruments})
+            raise UnknownIdError(
+                f"unknown instrument id {instrument_id!r}: ids look like 'hk:HSI' "
+                f"(families: {', '.join(families)}); `crosscurrent catalog` lists them"
+            )
+        return found
+
+    def id_for(self, source: str, symbol: str) -> str | None:
+        """The canonical id a source's symbol stands for."""
+        return self._by_symbol.get((source, symbol))
+
+    def for_source(self, source: str) -> list[Instrument]:
+        return [i for i in self._instruments.values() if i.source == source]
+
+
+@cache
+def default_catalog() -> Catalog:
+    text = resources.files("crosscurrent").joinpath("data/catalog.yaml").read_text("utf-8")
+    return Catalog.from_yaml(text)

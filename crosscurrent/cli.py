@@ -1,0 +1,208 @@
+"""The `crosscurrent` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import sys
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from crosscurrent import __version__
+from crosscurrent.catalog import UnknownIdError, default_catalog
+from crosscurrent.config import Config, ConfigError, default_config_text, load_config
+from streams.redis_client import BusUnavailableError
+from streams.redis_server import RedisNotFoundError
+from streams.tape import TapeError, read_tape
+
+DEMO_TAPE = "data/seed-2026-04-08.jsonl"
+
+EPILOG = """\
+examples:
+  crosscurrent demo                         replay the shipped 2026-04-08 session (~30 s)
+  crosscurrent replay day.jsonl --speed max --out out/
+  crosscurrent run --redis redis://127.0.0.1:6379/0
+  crosscurrent bench --events 20000
+  crosscurrent catalog                      the canonical ids and their sources
+  crosscurrent config > my.yaml             the documented default config, to edit
+
+Redis: without --redis or CROSSCURRENT_REDIS_URL a private redis-server is started
+(AOF on, unix socket, random password) with its data under --data-dir, and stopped on exit.
+"""
+
+
+class UserError(Exception):
+    """An error the user can fix: printed as one line, exit status 2."""
+
+
+def _speed(text: str) -> float:
+    if text == "max":
+        return math.inf
+    try:
+        value = float(text.rstrip("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'max', got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("speed must be positive")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crosscurrent",
+        description="Real-time cross-market monitor: feeds -> Redis Streams -> detector "
+        "agents -> alerts.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"crosscurrent {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, metavar="FILE",
+                        help="YAML config overlaid on the defaults (see `crosscurrent config`)")
+    common.add_argument("--redis", metavar="URL",
+                        help="use this Redis (redis://, rediss://, unix://) instead of an "
+                        "embedded one")
+    common.add_argument("--data-dir", type=Path, metavar="DIR",
+                        help="data directory of the embedded redis-server")
+    common.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", parents=[common], help="replay the shipped 2026-04-08 session",
+                          description="Replay the shipped tape of 2026-04-08 through local "
+                          "Binance and Yahoo simulators, the real adapters, Redis Streams and "
+                          "the detector agents, printing alerts as they fire.")
+    demo.add_argument("--speed", type=_speed, metavar="N|max",
+                      help="tape seconds per second (default: demo.speed, 2000: about 25 s)")
+    demo.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR",
+                      help="where alerts.jsonl goes (default: ./demo-out)")
+
+    rep = sub.add_parser("replay", parents=[common], help="replay a tape through the pipeline",
+                         description="Replay a tape (JSON Lines, see shared/spec/tape.md) "
+                         "through the simulators, adapters, bus and agents.")
+    rep.add_argument("tape", type=Path, help="the tape: .jsonl or .jsonl.gz")
+    rep.add_argument("--speed", type=_speed, default=math.inf, metavar="N|max",
+                     help="tape seconds per second; 'max' (default) as fast as it is taken")
+    rep.add_argument("--out", type=Path, metavar="DIR", help="write DIR/alerts.jsonl")
+
+    run = sub.add_parser("run", parents=[common], help="follow the watchlist live",
+                         description="Connect to the real sources of the watchlist and run the "
+                         "agents until Ctrl-C (needs the internet for the feeds).")
+    run.add_argument("--only", choices=["feeds", "agents"],
+                     help="run only the feeds or only the agents (to scale them apart)")
+
+    bench = sub.add_parser("bench", parents=[common], help="measure the spine",
+                           description="Push events through simulator -> adapter -> Redis "
+                           "Streams -> agent and print events/s and tick-to-alert latency.")
+    bench.add_argument("--events", type=int, default=20_000, metavar="N",
+                       help="tape events in the throughput run (default 20000)")
+    bench.add_argument("--rate", type=float, default=1000, metavar="R",
+                       help="offered tape events/s in the latency run (default 1000)")
+    bench.add_argument("--seconds", type=float, default=5, metavar="S",
+                       help="length of the latency run (default 5)")
+
+    sub.add_parser("catalog", help="list the canonical instrument ids")
+    sub.add_parser("config", help="print the documented default config")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=False)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False, markup=False)],
+    )
+    try:
+        return _dispatch(args, console)
+    except (UserError, ConfigError, TapeError, BusUnavailableError, RedisNotFoundError,
+            UnknownIdError) as exc:
+        Console(stderr=True).print(f"[bold red]crosscurrent: error:[/] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    if args.redis:
+        config = config.model_copy(update={"redis": config.redis.model_copy(
+            update={"url": args.redis})})
+    return config
+
+
+def _dispatch(args: argparse.Namespace, console: Console) -> int:
+    if args.command == "catalog":
+        table = Table("id", "name", "中文", "source", "symbol", "calendar")
+        for item in default_catalog():
+            table.add_row(item.id, item.en, item.zh, item.source, item.symbol, item.calendar.tz)
+        console.print(table)
+        return 0
+    if args.command == "config":
+        sys.stdout.write(default_config_text())
+        return 0
+    config = _config(args)
+    if args.command in ("demo", "replay"):
+        return _replay(args, config, console)
+    if args.command == "run":
+        return _run(args, config, console)
+    if args.command == "bench":
+        from bench.spine import run_bench
+
+        with _redis(config, args) as url:
+            asyncio.run(run_bench(config, url, args.events, args.rate, args.seconds, console))
+        return 0
+    raise UserError(f"unknown command {args.command}")
+
+
+def _redis(config: Config, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from crosscurrent.app import redis_url
+
+    return redis_url(config, args.data_dir)
+
+
+def _replay(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from crosscurrent.app import replay
+    from reporters.console import ConsoleView
+
+    if args.command == "demo":
+        with resources.as_file(resources.files("crosscurrent").joinpath(DEMO_TAPE)) as path:
+            tape = read_tape(path)
+        speed = config.demo.speed if args.speed is None else args.speed
+        title = "demo 2026-04-08"
+    else:
+        tape = read_tape(args.tape)
+        speed, title = args.speed, f"replay {args.tape.name}"
+    if tape.bad_lines:
+        console.print(f"[yellow]{tape.bad_lines} bad tape line(s) skipped (see the log above)")
+    with _redis(config, args) as url, ConsoleView(console, title) as view:
+        result = asyncio.run(replay(tape, config, url, speed=speed, out=args.out, view=view))
+    frames = ", ".join(f"{s} {sent} frames sent / {read} read / {bad} malformed"
+                       for s, (sent, read, bad) in result.frames.items())
+    console.print(
+        f"[bold]{title}[/]: {result.events} events ({frames}; {result.direct} straight into "
+        f"the bus), {len(result.alerts)} alerts in {result.seconds:.1f}s", highlight=False,
+    )
+    for path in result.files:
+        console.print(f"wrote {path}", highlight=False)
+    return 0
+
+
+def _run(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from crosscurrent.app import run_live
+    from reporters.console import ConsoleView
+
+    view = ConsoleView(console, "live")
+    with _redis(config, args) as url:
+        console.print(f"following {len(config.watchlist)} ids live; Ctrl-C stops")
+        asyncio.run(run_live(config, url, only=args.only, view=view))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

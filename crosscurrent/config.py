@@ -1,0 +1,202 @@
+"""Configuration: one YAML file validated with pydantic, with CROSSCURRENT_* environment overrides."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ENV_PREFIX = "CROSSCURRENT_"
+
+
+class ConfigError(ValueError):
+    """A configuration the user must fix: the message is one line that says where and what."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RedisConfig(_Section):
+    url: str | None = None
+    prefix: str = Field("cc", pattern=r"^[A-Za-z0-9_.-]+$")
+    stream_maxlen: int = Field(1_000_000, ge=1000)
+    batch_size: int = Field(500, ge=1)
+    flush_ms: float = Field(5, ge=0)
+    buffer: int = Field(100_000, ge=1)
+
+
+class EmbeddedConfig(_Section):
+    data_dir: Path | None = None
+    binary: Path | None = None
+
+
+class BinanceSource(_Section):
+    ws_url: str = "wss://stream.binance.com:9443"
+
+
+class YahooSource(_Section):
+    ws_url: str = "wss://streamer.finance.yahoo.com/?version=2"
+    resubscribe_s: float = Field(15, gt=0)
+
+
+class SourcesConfig(_Section):
+    binance: BinanceSource = BinanceSource()
+    yahoo: YahooSource = YahooSource()
+
+
+class FeedsConfig(_Section):
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(30, gt=0)
+    stale_after_s: float = Field(60, gt=0)
+
+
+class AgentConfig(_Section):
+    batch: int = Field(500, ge=1)
+    block_ms: int = Field(200, ge=1)
+    claim_idle_ms: int = Field(30_000, ge=0)
+
+
+class DivergencePair(_Section):
+    a: str
+    b: str
+    warn: float = Field(gt=0)
+    critical: float = Field(gt=0)
+    resolve: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DivergencePair:
+        if not self.resolve < self.warn <= self.critical:
+            raise ValueError("thresholds must satisfy resolve < warn <= critical")
+        return self
+
+
+class DivergenceConfig(_Section):
+    pairs: tuple[DivergencePair, ...] = ()
+
+
+class DetectorsConfig(_Section):
+    divergence: DivergenceConfig = DivergenceConfig()
+
+
+class DemoConfig(_Section):
+    speed: float = Field(2000, gt=0)
+
+
+class Config(_Section):
+    redis: RedisConfig = RedisConfig()
+    embedded: EmbeddedConfig = EmbeddedConfig()
+    sources: SourcesConfig = SourcesConfig()
+    feeds: FeedsConfig = FeedsConfig()
+    watchlist: tuple[str, ...] = ()
+    agent: AgentConfig = AgentConfig()
+    detectors: DetectorsConfig = DetectorsConfig()
+    demo: DemoConfig = DemoConfig()
+
+
+def default_config_text() -> str:
+    return resources.files("crosscurrent").joinpath("data/default-config.yaml").read_text("utf-8")
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """The default config, overlaid with `path` (if given) and the environment."""
+    env = os.environ if env is None else env
+    data = _read_yaml(default_config_text(), "the default config")
+    source = "the default config"
+    if path is not None:
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(f"config {path}: cannot read it ({exc.strerror})") from None
+        source = f"config {path}"
+        _merge(data, _read_yaml(text, source))
+    overrides = _env_overrides(env)
+    for dotted, value in overrides.items():
+        _set_path(data, dotted.split("."), value)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, source, overrides)) from None
+
+
+def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}:{where} is not valid YAML ({problem})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _set_path(data: dict[str, Any], path: list[str], value: Any) -> None:
+    for key in path[:-1]:
+        data = data.setdefault(key, {})
+    data[path[-1]] = value
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """Map CROSSCURRENT_REDIS_BATCH_SIZE=... to {"redis.batch_size": ...}."""
+    found: dict[str, Any] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        words = name[len(ENV_PREFIX):].lower().split("_")
+        path = _field_path(Config, words)
+        if path is None:
+            continue  # not a config key (e.g. CROSSCURRENT_SECRET_*): left to its own reader
+        try:
+            found[".".join(path)] = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError:
+            found[".".join(path)] = raw
+    return found
+
+
+def _field_path(model: type[BaseModel], words: list[str]) -> list[str] | None:
+    """Match words to nested field names, longest field name first."""
+    for cut in range(len(words), 0, -1):
+        name = "_".join(words[:cut])
+        field = model.model_fields.get(name)
+        if field is None:
+            continue
+        rest = words[cut:]
+        if not rest:
+            return [name]
+        sub = field.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            tail = _field_path(sub, rest)
+            if tail is not None:
+                return [name, *tail]
+    return None
+
+
+def _explain(exc: ValidationError, source: str, overrides: Mapping[str, Any]) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    origin = source
+    for dotted in overrides:
+        if key == dotted or key.startswith(dotted + "."):
+            origin = f"environment variable {ENV_PREFIX}{dotted.replace('.', '_').upper()}"
+    if error["type"] == "extra_forbidden":
+        return f"{origin}: unknown key '{key}' (see the default config: crosscurrent config)"
+    got = error.get("input")
+    more = f" ({len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{origin}: key '{key}': {error['msg'].lower()}, got {got!r}{more}"

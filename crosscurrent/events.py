@@ -1,0 +1,114 @@
+"""The events that cross every boundary: ticks, metrics, feed status and alerts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+ID_PATTERN = r"^[a-z]+:[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+CanonicalId = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Tick(_Event):
+    """A traded price or index level."""
+
+    kind: Literal["tick"] = "tick"
+    id: CanonicalId
+    ts: int = Field(description="event time, epoch milliseconds")
+    price: float
+    volume: float | None = Field(None, description="size traded since the previous tick")
+    day_volume: float | None = Field(None, description="session volume so far (24 h for crypto)")
+    prev_close: float | None = Field(
+        None, description="previous session close (24 h ago for crypto)"
+    )
+    source: str = ""
+    recv_ns: int = Field(0, description="local receive time, epoch nanoseconds")
+
+    @property
+    def change_pct(self) -> float | None:
+        """Change against the previous close, in percent."""
+        if not self.prev_close:
+            return None
+        return (self.price / self.prev_close - 1.0) * 100.0
+
+
+class Metric(_Event):
+    """A value that is not a traded price: breadth, turnover, TVL, supply, funding, ..."""
+
+    kind: Literal["metric"] = "metric"
+    id: CanonicalId
+    ts: int
+    value: float
+    source: str = ""
+    recv_ns: int = 0
+
+
+class FeedState(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    STALE = "stale"
+    DISCONNECTED = "disconnected"
+
+
+class FeedStatus(_Event):
+    """A feed's health: emitted on every state change of a source connection."""
+
+    kind: Literal["status"] = "status"
+    source: str
+    ts: int
+    state: FeedState
+    detail: str = ""
+    reconnects: int = 0
+    messages: int = 0
+    malformed: int = 0
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlertState(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Alert(_Event):
+    """A detector's finding changing state; `uid` is the idempotency key of this transition."""
+
+    kind: Literal["alert"] = "alert"
+    ts: int = Field(description="event time of the event that caused the transition, epoch ms")
+    detector: str
+    key: str = Field(description="dedup key: one alert identity across its transitions")
+    state: AlertState
+    severity: Severity
+    ids: tuple[str, ...]
+    title: str
+    values: dict[str, float] = Field(default_factory=dict)
+    trigger_recv_ns: int = Field(0, description="receive time of the triggering event")
+
+    @property
+    def uid(self) -> str:
+        return f"{self.key}|{self.state}|{self.severity}|{self.ts}"
+
+
+MarketEvent = Tick | Metric
+Event = Annotated[Tick | Metric | FeedStatus | Alert, Field(discriminator="kind")]
+EVENT_ADAPTER: TypeAdapter[Tick | Metric | FeedStatus | Alert] = TypeAdapter(Event)
+
+
+def encode(event: _Event) -> bytes:
+    """Serialise an event to compact JSON bytes."""
+    return event.__pydantic_serializer__.to_json(event)
+
+
+def decode(data: bytes | str) -> Tick | Metric | FeedStatus | Alert:
+    """Parse an event from JSON; raises pydantic.ValidationError on bad input."""
+    return EVENT_ADAPTER.validate_json(data)

@@ -1,0 +1,1 @@
+"""Detector logic (sans-I/O) and the agent runtime that runs it over Redis Streams."""

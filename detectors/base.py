@@ -1,0 +1,27 @@
+"""The interface every detector implements: events in, alerts out, state as plain data."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from crosscurrent.events import Alert, Metric, Tick
+
+
+class Detector(Protocol):
+    """A finding's logic with no I/O: deterministic in the events it is given."""
+
+    name: str
+
+    def ids(self) -> frozenset[str]:
+        """The canonical ids this detector reads."""
+        ...
+
+    def on_event(self, event: Tick | Metric) -> list[Alert]:
+        """Feed one event; return the alert transitions it causes."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]:
+        """State as JSON-able data; `restore(snapshot())` resumes exactly."""
+        ...
+
+    def restore(self, state: dict[str, Any]) -> None: ...

@@ -1,0 +1,147 @@
+"""Write crosscurrent/data/seed-2026-04-08.jsonl: the demo session, ending on the seed's figures.
+
+Intraday paths are Brownian bridges (seeded, so the file is reproducible) from the previous
+close to the figure of shared/seed/market-report-2026-04-08.txt. Run:
+    python scripts/make_seed_tape.py
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "crosscurrent" / "data" / "seed-2026-04-08.jsonl"
+rng = random.Random(20260408)
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def minutes(start: str, end: str, step: int) -> list[datetime]:
+    t, stop, out = utc(start), utc(end), []
+    while t <= stop:
+        out.append(t)
+        t += timedelta(minutes=step)
+    return out
+
+
+def bridge(n: int, start: float, end: float, vol: float) -> list[float]:
+    """n points from start to end with noise of relative size `vol` that is pinned at both ends."""
+    walk = [0.0]
+    for _ in range(n - 1):
+        walk.append(walk[-1] + rng.gauss(0, vol))
+    return [start + (end - start) * i / (n - 1) + (walk[i] - walk[-1] * i / (n - 1)) * start
+            for i in range(n)]
+
+
+def shaped(n: int, start: float, end: float, vol: float, knee: float) -> list[float]:
+    """Like bridge, but most of the move happens after fraction `knee` of the session."""
+    base = bridge(n, 0.0 + 1, 1.0 + 1, vol)
+    out = []
+    for i, b in enumerate(base):
+        x = i / (n - 1)
+        weight = 0.25 * x / knee if x < knee else 0.25 + 0.75 * (x - knee) / (1 - knee)
+        out.append(start + (end - start) * weight + (b - 1 - x) * start)
+    out[-1] = end
+    return out
+
+
+lines: list[dict[str, object]] = []
+
+
+def series(ident: str, times: list[datetime], values: list[float], prev: float | None,
+           digits: int = 2, volume: list[float] | None = None) -> None:
+    for i, (t, v) in enumerate(zip(times, values, strict=True)):
+        line: dict[str, object] = {"ts": t.isoformat().replace("+00:00", "Z"), "id": ident,
+                                   "value": round(v, digits)}
+        if prev is not None:
+            line["prev_close"] = prev
+        if volume is not None:
+            line["volume"] = round(volume[i])
+        lines.append(line)
+
+
+def session(ident: str, times: list[datetime], prev: float, change_pct: float, vol: float,
+            turnover: float | None = None) -> None:
+    end = prev * (1 + change_pct / 100)
+    values = bridge(len(times), prev * (1 + change_pct / 400), end, vol)
+    values[-1] = end
+    volume = None
+    if turnover is not None:
+        volume = [turnover * (i + 1) / len(times) for i in range(len(times))]
+    series(ident, times, values, prev, volume=volume)
+
+
+# US, 2026-04-07 (EDT): the last hour of the session the HK and A-share open react to.
+us = minutes("2026-04-07T19:00", "2026-04-07T20:00", 5)
+session("us:DJI", us, 45980.0, 0.65, 0.0004)
+session("us:IXIC", us, 21730.0, 0.44, 0.0005)
+session("us:SPX", us, 6590.0, 0.59, 0.0004)
+
+# Hong Kong, 2026-04-08: 09:30-12:00 and 13:00-16:00 HKT.
+hk = minutes("2026-04-08T01:30", "2026-04-08T04:00", 2) + minutes("2026-04-08T05:00",
+                                                                  "2026-04-08T08:00", 2)
+for ident, prev, change, turnover in (("hk:HSI", 25357.0, -0.70, 2.41e11),
+                                      ("hk:HSCEI", 9120.0, -0.56, None),
+                                      ("hk:HSTECH", 5610.0, -1.63, None)):
+    end = prev * (1 + change / 100)
+    values = shaped(len(hk), prev * 0.999, end, 0.0006, knee=0.3)
+    volume = None if turnover is None else [turnover * (i + 1) / len(hk) for i in range(len(hk))]
+    series(ident, hk, values, prev, volume=volume)
+
+# A-shares, 2026-04-08: 09:30-11:30 and 13:00-15:00 CST.
+cn = minutes("2026-04-08T01:30", "2026-04-08T03:30", 2) + minutes("2026-04-08T05:00",
+                                                                  "2026-04-08T07:00", 2)
+session("cn:SSE", cn, 3402.0, 0.26, 0.0003, turnover=None)
+session("cn:CHINEXT", cn, 2085.0, 0.36, 0.0005)
+breadth = cn[::5] + [cn[-1]] if cn[::5][-1] != cn[-1] else cn[::5]
+n = len(breadth)
+series("cn:ADVANCERS", breadth, [1200 + (1584 - 1200) * (i + 1) / n for i in range(n)], None, 0)
+series("cn:DECLINERS", breadth, [1100 - (1100 - 713) * (i + 1) / n for i in range(n)], None, 0)
+series("cn:TURNOVER", breadth, [1.32e12 * (i + 1) / n for i in range(n)], None, 0)
+
+# Crypto, 24/7: 24 h changes against 2026-04-07 08:00Z.
+crypto = minutes("2026-04-07T19:00", "2026-04-08T08:00", 2)
+btc_prev, eth_prev = 68918.06, 2113.15
+btc = shaped(len(crypto), btc_prev * 1.008, 71917.0, 0.0004, knee=0.45)
+beta = (2241.0 / eth_prev - 1) / (71917.0 / btc_prev - 1)  # ETH moves ~1.39x BTC
+own = bridge(len(crypto), 1.0, 1.0, 0.0002)
+eth = [eth_prev * (1 + beta * (b / btc_prev - 1) + (o - 1)) for b, o in zip(btc, own, strict=True)]
+eth[-1] = 2241.0
+series("crypto:BTC", crypto, btc, btc_prev)
+series("crypto:ETH", crypto, eth, eth_prev)
+
+hourly = minutes("2026-04-07T20:00", "2026-04-08T08:00", 60)
+m = len(hourly)
+
+
+def ramp(start: float, end: float) -> list[float]:
+    return [start + (end - start) * (i + 1) / m for i in range(m)]
+
+
+series("crypto:TOTAL_MCAP", hourly, ramp(2.4322e12 * 1.01, 2.53e12), None, 0)
+series("stable:USDT", hourly, ramp(183.74e9, 183.74e9 * 1.0025), None, 0)
+series("stable:USDC", hourly, ramp(76.17e9, 76.17e9 * 1.0043), None, 0)
+series("funding:BTC", hourly, ramp(0.00008, 0.00019), None, 6)
+series("funding:ETH", hourly, ramp(0.00010, 0.00034), None, 6)
+for slug, start, change in (("superstate", 640e6, -24), ("openeden", 280e6, -9),
+                            ("ondo-finance", 1.4e9, -2), ("lido", 24.1e9, 3.1),
+                            ("rocket-pool", 2.6e9, 4.2), ("stargate", 410e6, 6.5),
+                            ("aave", 27e9, 1.2)):
+    series(f"tvl:{slug}", hourly, ramp(start, start * (1 + change / 100)), None, 0)
+for slug, start, change in (("uniswap-v3", 1.1e9, 132), ("fluid", 210e6, 163),
+                            ("curve-dex", 95e6, 333)):
+    series(f"dexvol:{slug}", hourly, ramp(start, start * (1 + change / 100)), None, 0)
+
+lines.sort(key=lambda line: str(line["ts"]))
+with OUT.open("w") as out:
+    out.write("# crosscurrent demo tape: the 2026-04-08 session of "
+              "shared/seed/market-report-2026-04-08.txt\n")
+    out.write("# generated by scripts/make_seed_tape.py (seeded Brownian bridges ending on the "
+              "report's figures)\n")
+    for line in lines:
+        out.write(json.dumps(line, separators=(",", ":")) + "\n")
+print(f"wrote {len(lines)} events to {OUT}")

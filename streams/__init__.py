@@ -1,0 +1,1 @@
+"""Feeds, normalisation, the Redis Streams bus, replay and the local exchange simulators."""

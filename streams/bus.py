@@ -1,0 +1,223 @@
+"""The Redis Streams bus: a batching writer with bounded memory, and a consumer-group reader."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from crosscurrent.events import Alert, FeedStatus, Metric, Tick, encode
+from streams.keys import Keys
+
+log = logging.getLogger(__name__)
+
+FIELD = b"e"  # every stream entry holds one field: the event as JSON
+
+
+class StreamWriter:
+    """Writes events to their streams in pipelined batches.
+
+    `put` waits while `buffer` events are queued (backpressure, nothing dropped). A batch that
+    fails because Redis is away is retried with backoff until it lands. Counters given to
+    `count` ride along with the next batch as HINCRBY on the stats hash.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        *,
+        maxlen: int = 1_000_000,
+        batch_size: int = 500,
+        flush_ms: float = 5,
+        buffer: int = 100_000,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.maxlen = maxlen
+        self.batch_size = batch_size
+        self.flush_s = flush_ms / 1000
+        self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(buffer)
+        self._counters: Counter[str] = Counter()
+        self.written = 0
+        self.retries = 0
+
+    async def put(self, event: Tick | Metric | FeedStatus | Alert) -> None:
+        await self._queue.put((self.keys.stream_for(event), encode(event)))
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add to a counter of the stats hash (`<stage>.<counter>`)."""
+        self._counters[name] += n
+
+    async def flush(self) -> None:
+        """Wait until everything put so far is in Redis."""
+        await self._queue.join()
+        if self._counters:
+            await self._write([])
+
+    async def run(self) -> None:
+        """The writing loop; cancel it to stop (call `flush` first to drain)."""
+        queue = self._queue
+        while True:
+            batch = [await queue.get()]
+            deadline = asyncio.get_running_loop().time() + self.flush_s
+            while len(batch) < self.batch_size:
+                if queue.empty():
+                    remaining = deadline - asyncio.get_running_loop().time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(queue.get(), remaining))
+                    except TimeoutError:
+                        break
+                else:
+                    batch.append(queue.get_nowait())
+            await self._write(batch)
+            for _ in batch:
+                queue.task_done()
+
+    async def _write(self, batch: list[tuple[str, bytes]]) -> None:
+        delay = 0.05
+        while True:
+            counters = dict(self._counters)
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for stream, payload in batch:
+                        pipe.xadd(stream, {FIELD: payload}, maxlen=self.maxlen, approximate=True)
+                    for name, n in counters.items():
+                        pipe.hincrby(self.keys.stats, name, n)
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                self.retries += 1
+                log.warning("bus write of %d events failed (%s); retrying in %.2fs",
+                            len(batch), exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._counters.subtract(counters)
+            self._counters = +self._counters
+            self.written += len(batch)
+            return
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stream entry; an empty payload means it was trimmed before it was read."""
+
+    stream: str
+    id: bytes
+    payload: bytes
+
+
+class GroupReader:
+    """Reads streams through a consumer group.
+
+    At start it re-reads this consumer's own pending entries, then claims entries left
+    pending by dead consumers for longer than `claim_idle_ms` (XAUTOCLAIM), then reads new
+    ones. Acknowledging is the caller's job, so it can commit XACK with its results.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        streams: Iterable[str],
+        group: str,
+        consumer: str,
+        *,
+        batch: int = 500,
+        block_ms: int = 200,
+        claim_idle_ms: int = 30_000,
+    ) -> None:
+        self.redis = redis
+        self.streams = sorted(set(streams))
+        self.group = group
+        self.consumer = consumer
+        self.batch = batch
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self._backlog = True  # own pending entries first
+        self._claimed = False
+
+    async def ensure_groups(self) -> None:
+        for stream in self.streams:
+            try:
+                await self.redis.xgroup_create(stream, self.group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def read(self) -> list[Entry]:
+        if self._backlog:
+            entries = await self._xreadgroup("0", block=None)
+            if entries:
+                return entries
+            self._backlog = False
+        if not self._claimed:
+            self._claimed = True
+            claimed = await self._autoclaim()
+            if claimed:
+                return claimed
+        return await self._xreadgroup(">", block=self.block_ms)
+
+    async def _xreadgroup(self, start: str, block: int | None) -> list[Entry]:
+        reply = await self.redis.xreadgroup(
+            self.group, self.consumer, dict.fromkeys(self.streams, start),
+            count=self.batch, block=block,
+        )
+        return _entries(reply)
+
+    async def _autoclaim(self) -> list[Entry]:
+        found: list[Entry] = []
+        for stream in self.streams:
+            cursor: bytes | str = "0-0"
+            while True:
+                reply = await self.redis.xautoclaim(
+                    stream, self.group, self.consumer, self.claim_idle_ms,
+                    start_id=cursor, count=self.batch,
+                )
+                cursor, messages = reply[0], reply[1]
+                found.extend(Entry(stream, mid, _payload(fields)) for mid, fields in messages)
+                if cursor in (b"0-0", "0-0"):
+                    break
+        if found:
+            log.info("%s claimed %d stale pending entries", self.consumer, len(found))
+        return found
+
+    async def lag(self) -> int:
+        """Entries not yet delivered to the group plus delivered but unacknowledged ones."""
+        total = 0
+        for stream in self.streams:
+            info = await self.redis.xinfo_stream(stream)
+            groups = await self.redis.xinfo_groups(stream)
+            for group in groups:
+                if _text(group["name"]) != self.group:
+                    continue
+                total += int(group["pending"])
+                if _text(group["last-delivered-id"]) != _text(info["last-generated-id"]):
+                    total += 1 if not group.get("lag") else int(group["lag"])
+        return total
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entries(reply: object) -> list[Entry]:
+    out: list[Entry] = []
+    if not reply:
+        return out
+    items = reply.items() if isinstance(reply, dict) else reply  # RESP3 dict, RESP2 list
+    for stream, messages in items:  # type: ignore[union-attr]
+        name = _text(stream)
+        out.extend(Entry(name, mid, _payload(fields)) for mid, fields in messages)
+    return out
+
+
+def _payload(fields: dict[bytes, bytes] | None) -> bytes:
+    """A pending entry trimmed away by retention comes back without fields: b""."""
+    return fields.get(FIELD, b"") if fields else b""

@@ -1,0 +1,134 @@
+"""A websocket feed: connect, subscribe, parse, write; reconnect with backoff; report health.
+
+The source-specific part is a sans-I/O `SourceProtocol` (URL, subscription messages, frame
+parser); this module is the only place that touches the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from crosscurrent.config import FeedsConfig
+from crosscurrent.events import FeedState, FeedStatus, Metric, Tick
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[Tick | Metric | FeedStatus], Awaitable[None]]
+
+
+class FrameError(ValueError):
+    """A frame that cannot be parsed: counted and logged, never fatal."""
+
+
+class SourceProtocol(Protocol):
+    source: str
+    resubscribe_s: float | None
+
+    def url(self) -> str: ...
+
+    def subscribe_messages(self) -> list[str]: ...
+
+    def parse(self, frame: str | bytes, recv_ns: int) -> list[Tick | Metric]: ...
+
+
+class WebsocketFeed:
+    """Runs one SourceProtocol over a websocket until cancelled."""
+
+    LOG_FIRST_MALFORMED = 10
+
+    def __init__(self, protocol: SourceProtocol, sink: Sink, config: FeedsConfig) -> None:
+        self.protocol = protocol
+        self.sink = sink
+        self.config = config
+        self.frames = 0
+        self.events = 0
+        self.malformed = 0
+        self.reconnects = 0
+        self.state = FeedState.CONNECTING
+        self.connected = asyncio.Event()
+
+    @property
+    def source(self) -> str:
+        return self.protocol.source
+
+    async def _status(self, state: FeedState, detail: str = "") -> None:
+        self.state = state
+        await self.sink(FeedStatus(
+            source=self.source, ts=time.time_ns() // 1_000_000, state=state, detail=detail,
+            reconnects=self.reconnects, messages=self.frames, malformed=self.malformed,
+        ))
+
+    async def run(self) -> None:
+        delay = self.config.backoff_initial_s
+        while True:
+            await self._status(FeedState.CONNECTING)
+            try:
+                async with websockets.connect(
+                    self.protocol.url(), compression=None, max_size=2**24, open_timeout=10,
+                ) as ws:
+                    for message in self.protocol.subscribe_messages():
+                        await ws.send(message)
+                    await self._status(FeedState.CONNECTED)
+                    self.connected.set()
+                    delay = self.config.backoff_initial_s
+                    await self._read(ws)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+                detail = f"{type(exc).__name__}: {exc}"[:200]
+                log.warning("%s feed disconnected (%s); reconnecting in %.1fs",
+                            self.source, detail, delay)
+                self.connected.clear()
+                await self._status(FeedState.DISCONNECTED, detail)
+            self.reconnects += 1
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.config.backoff_max_s)
+
+    async def _read(self, ws: ClientConnection) -> None:
+        resubscribe = self.protocol.resubscribe_s
+        task = asyncio.create_task(self._resubscribe(ws, resubscribe)) if resubscribe else None
+        parse, sink = self.protocol.parse, self.sink
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.config.stale_after_s):
+                        frame = await ws.recv()
+                except TimeoutError:
+                    await self._status(
+                        FeedState.STALE, f"no data for {self.config.stale_after_s:.0f}s"
+                    )
+                    raise
+                self.frames += 1
+                try:
+                    events = parse(frame, time.time_ns())
+                except FrameError as exc:
+                    self._malformed(frame, exc)
+                    continue
+                for event in events:
+                    await sink(event)
+                self.events += len(events)
+        finally:
+            if task is not None:
+                task.cancel()
+
+    def _malformed(self, frame: str | bytes, exc: FrameError) -> None:
+        self.malformed += 1
+        n = self.malformed
+        if n <= self.LOG_FIRST_MALFORMED or n % 1000 == 0:
+            shown = frame[:120] if isinstance(frame, str) else frame[:120].decode(errors="replace")
+            log.warning("%s: malformed frame #%d skipped: %s: %r", self.source, n, exc, shown)
+
+    async def _resubscribe(self, ws: ClientConnection, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            for message in self.protocol.subscribe_messages():
+                await ws.send(message)
+

@@ -1,0 +1,59 @@
+"""The one naming scheme of every Redis stream and key crosscurrent uses.
+
+    <prefix>:<namespace>:events:<family>   market events of one id family (hk, crypto, tvl, ...)
+    <prefix>:<namespace>:status            feed status events
+    <prefix>:<namespace>:alerts            alert transitions from every detector agent
+    <prefix>:<namespace>:state:<agent>     hash: an agent's detector snapshot and progress
+    <prefix>:<namespace>:stats             hash: counters per stage (`<stage>.<counter>`)
+
+The namespace separates a live pipeline (`live`) from replays (`replay`), so a replay never
+mixes with live state. Consumer groups are named after the agent that reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crosscurrent.catalog import family
+from crosscurrent.events import Alert, FeedStatus, Metric, Tick
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "cc"
+    namespace: str = "live"
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}:{self.namespace}"
+
+    def events(self, family_name: str) -> str:
+        return f"{self.base}:events:{family_name}"
+
+    @property
+    def status(self) -> str:
+        return f"{self.base}:status"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.base}:alerts"
+
+    def state(self, agent: str) -> str:
+        return f"{self.base}:state:{agent}"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.base}:stats"
+
+    def stream_for(self, event: Tick | Metric | FeedStatus | Alert) -> str:
+        """The stream an event is written to."""
+        if isinstance(event, Alert):
+            return self.alerts
+        if isinstance(event, FeedStatus):
+            return self.status
+        return self.events(family(event.id))
+
+    @property
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key of this namespace."""
+        return f"{self.base}:*"

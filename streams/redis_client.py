@@ -1,0 +1,74 @@
+"""Connecting to Redis: hiredis command packing, readable errors, redacted addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import hiredis
+from redis import asyncio as aioredis
+from redis.asyncio import connection as aioconn
+from redis.exceptions import RedisError
+
+
+class BusUnavailableError(RuntimeError):
+    """Redis cannot be reached; the message says what to do next."""
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+class _HiredisPacker:
+    """Pack commands in C: redis-py's asyncio connections otherwise pack in pure Python."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str) and " " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        return [hiredis.pack_command(args)]
+
+
+class _TcpConnection(_HiredisPacker, aioconn.Connection):
+    pass
+
+
+class _UnixConnection(_HiredisPacker, aioconn.UnixDomainSocketConnection):
+    pass
+
+
+class _SslConnection(_HiredisPacker, aioconn.SSLConnection):
+    pass
+
+
+_FAST = {
+    aioconn.Connection: _TcpConnection,
+    aioconn.UnixDomainSocketConnection: _UnixConnection,
+    aioconn.SSLConnection: _SslConnection,
+}
+
+
+def client(url: str, **kwargs: Any) -> aioredis.Redis:
+    """An asyncio Redis client for `url` (redis://, rediss:// or unix://) with fast packing."""
+    pool = aioredis.ConnectionPool.from_url(url, **kwargs)
+    pool.connection_class = _FAST.get(pool.connection_class, pool.connection_class)
+    return aioredis.Redis(connection_pool=pool)
+
+
+async def connect(url: str, **kwargs: Any) -> aioredis.Redis:
+    """A client that has answered PING, or BusUnavailableError saying what to do."""
+    redis = client(url, **kwargs)
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        await redis.aclose()
+        raise BusUnavailableError(
+            f"cannot reach Redis at {redact(url)} ({exc}); start it, fix --redis / "
+            "CROSSCURRENT_REDIS_URL, or leave both unset to use an embedded redis-server"
+        ) from None
+    return redis

@@ -1,0 +1,1 @@
+"""Local servers that speak each source's real wire protocol, driven by tape events."""

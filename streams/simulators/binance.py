@@ -1,0 +1,110 @@
+"""A Binance spot market-stream server: combined streams, frames as Binance sends them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+from crosscurrent.catalog import Catalog
+from streams.simulators.server import SimulatorServer
+from streams.tape import TapeEvent
+
+
+def _px(value: float) -> str:
+    return f"{value:.8f}"
+
+
+@dataclass
+class _Day:
+    """Rolling 24 h statistics of one symbol, for the 24hrTicker frames."""
+
+    open: float
+    high: float
+    low: float
+    volume: float = 0.0
+    quote_volume: float = 0.0
+    first_trade: int = 0
+    count: int = 0
+
+
+def trade_frame(symbol: str, trade_id: int, price: float, qty: float, ts: int) -> dict[str, object]:
+    return {
+        "e": "trade", "E": ts, "s": symbol, "t": trade_id, "p": _px(price), "q": _px(qty),
+        "T": ts, "m": trade_id % 2 == 0, "M": True,
+    }
+
+
+def ticker_frame(symbol: str, day: _Day, last: float, qty: float, ts: int, last_id: int
+                 ) -> dict[str, object]:
+    change = last - day.open
+    return {
+        "e": "24hrTicker", "E": ts, "s": symbol, "p": _px(change),
+        "P": f"{change / day.open * 100:.3f}" if day.open else "0.000",
+        "w": _px(day.quote_volume / day.volume if day.volume else last), "x": _px(day.open),
+        "c": _px(last), "Q": _px(qty), "b": _px(last - 0.01), "B": _px(1.0),
+        "a": _px(last + 0.01), "A": _px(1.0), "o": _px(day.open), "h": _px(day.high),
+        "l": _px(day.low), "v": _px(day.volume), "q": _px(day.quote_volume),
+        "O": ts - 86_400_000, "C": ts, "F": day.first_trade, "L": last_id, "n": day.count,
+    }
+
+
+class BinanceSimulator(SimulatorServer):
+    """Serves `/stream?streams=a/b` and `/ws` with `SUBSCRIBE` / `UNSUBSCRIBE` requests."""
+
+    source = "binance"
+    DEFAULT_QTY = 0.01
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        super().__init__(catalog)
+        self._trade_id = 1_000_000
+        self._days: dict[str, _Day] = {}
+
+    def path_topics(self, request_path: str) -> set[str]:
+        query = parse_qs(urlsplit(request_path).query)
+        return {s for value in query.get("streams", []) for s in value.split("/") if s}
+
+    def message_topics(self, message: str | bytes) -> tuple[set[str], set[str], str | None]:
+        try:
+            request = orjson.loads(message)
+            method, params, rid = request["method"], request.get("params", []), request["id"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            error = {"error": {"code": 3, "msg": "Invalid JSON"}, "id": None}
+            return set(), set(), orjson.dumps(error).decode()
+        reply = orjson.dumps({"result": None, "id": rid}).decode()
+        if method == "SUBSCRIBE":
+            return set(params), set(), reply
+        if method == "UNSUBSCRIBE":
+            return set(), set(params), reply
+        return set(), set(), reply
+
+    def topic_of(self, instrument_id: str) -> str:
+        return f"{self.catalog[instrument_id].symbol.lower()}@trade"
+
+    def frames(self, event: TapeEvent) -> list[tuple[str, str]]:
+        symbol = self.catalog[event.id].symbol
+        price, qty = event.value, event.volume or self.DEFAULT_QTY
+        day = self._days.get(symbol)
+        if day is None or event.prev_close is not None:
+            reference = event.prev_close or price
+            if day is None:
+                day = self._days[symbol] = _Day(reference, max(reference, price),
+                                                min(reference, price), first_trade=self._trade_id)
+            day.open = reference
+        self._trade_id += 1
+        day.high, day.low = max(day.high, price), min(day.low, price)
+        day.volume += qty
+        day.quote_volume += qty * price
+        day.count += 1
+        stream = symbol.lower()
+        trade = trade_frame(symbol, self._trade_id, price, qty, event.ts)
+        ticker = ticker_frame(symbol, day, price, qty, event.ts, self._trade_id)
+        return [
+            (f"{stream}@ticker", _combined(f"{stream}@ticker", ticker)),
+            (f"{stream}@trade", _combined(f"{stream}@trade", trade)),
+        ]
+
+
+def _combined(stream: str, data: dict[str, object]) -> str:
+    return orjson.dumps({"stream": stream, "data": data}).decode()

@@ -1,0 +1,123 @@
+"""What every simulator shares: a websocket server on 127.0.0.1 with per-client topics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+import websockets
+from websockets.asyncio.server import Server, ServerConnection
+
+from crosscurrent.catalog import Catalog, default_catalog
+from streams.tape import TapeEvent
+
+log = logging.getLogger(__name__)
+
+
+class SimulatorServer:
+    """Subclasses say which topics a client subscribes to and which frames an event makes."""
+
+    source = ""
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self.catalog = catalog or default_catalog()
+        self._server: Server | None = None
+        self._clients: dict[ServerConnection, set[str]] = {}
+        self._changed = asyncio.Condition()
+        self.frames_sent = 0
+
+    # -- to override -----------------------------------------------------------------------
+    def path_topics(self, request_path: str) -> set[str]:
+        """Topics subscribed by the connection URL itself."""
+        return set()
+
+    def message_topics(self, message: str | bytes) -> tuple[set[str], set[str], str | None]:
+        """(subscribe, unsubscribe, reply) for a client message."""
+        return set(), set(), None
+
+    def frames(self, event: TapeEvent) -> list[tuple[str, str]]:
+        """(topic, frame) pairs that a tape event produces."""
+        raise NotImplementedError
+
+    def topic_of(self, instrument_id: str) -> str:
+        """The topic a client must hold to receive an id (what `wait_subscribed` checks)."""
+        raise NotImplementedError
+
+    # -- the server ------------------------------------------------------------------------
+    def ids(self) -> set[str]:
+        return {i.id for i in self.catalog.for_source(self.source)}
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the simulator first"
+        host, port = next(iter(self._server.sockets)).getsockname()[:2]
+        return f"ws://{host}:{port}"
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = await websockets.serve(
+            self._handle, host, port, compression=None, max_queue=1024
+        )
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _set_topics(self, ws: ServerConnection, topics: set[str]) -> None:
+        async with self._changed:
+            self._clients[ws] = topics
+            self._changed.notify_all()
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        await self._set_topics(ws, self.path_topics(ws.request.path if ws.request else "/"))
+        try:
+            async for message in ws:
+                add, remove, reply = self.message_topics(message)
+                await self._set_topics(ws, (self._clients[ws] | add) - remove)
+                if reply is not None:
+                    await ws.send(reply)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            async with self._changed:
+                self._clients.pop(ws, None)
+                self._changed.notify_all()
+
+    async def wait_subscribed(self, ids: Iterable[str], timeout: float = 15.0) -> None:
+        """Wait until some client holds the topic of every id (so no event is sent to nobody)."""
+        wanted = {self.topic_of(i) for i in ids}
+
+        def ready() -> bool:
+            held = set().union(*self._clients.values()) if self._clients else set()
+            return wanted <= held
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(ready), timeout)
+
+    async def publish(self, event: TapeEvent) -> int:
+        """Send an event's frames to the clients holding their topics; returns frames sent."""
+        sent = 0
+        for topic, frame in self.frames(event):
+            sent += await self.send_raw(frame, topic)
+        return sent
+
+    async def send_raw(self, frame: str, topic: str | None = None) -> int:
+        """Send a frame to every client (holding `topic`, if given). Waits on slow clients."""
+        sent = 0
+        for ws, topics in list(self._clients.items()):
+            if topic is not None and topic not in topics:
+                continue
+            try:
+                await ws.send(frame)
+                sent += 1
+            except websockets.ConnectionClosed:
+                continue
+        self.frames_sent += sent
+        return sent
+
+    async def drop_clients(self) -> None:
+        """Close every connection abruptly (for reconnect tests)."""
+        for ws in list(self._clients):
+            ws.transport.abort()

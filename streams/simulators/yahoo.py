@@ -1,0 +1,58 @@
+"""A Yahoo Finance streamer: `{"subscribe": [...]}` in, base64 protobuf `PricingData` out."""
+
+from __future__ import annotations
+
+import base64
+
+import orjson
+
+from crosscurrent.catalog import Catalog
+from streams.simulators.server import SimulatorServer
+from streams.tape import TapeEvent
+from streams.yahoo import pricing_data_class
+
+QUOTE_TYPE_INDEX = 9
+MARKET_HOURS_REGULAR = 1
+
+
+class YahooSimulator(SimulatorServer):
+    source = "yahoo"
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        super().__init__(catalog)
+        self._pricing = pricing_data_class()
+        self._prev_close: dict[str, float] = {}
+        self._range: dict[str, tuple[float, float, float]] = {}  # open, high, low
+
+    def message_topics(self, message: str | bytes) -> tuple[set[str], set[str], str | None]:
+        try:
+            request = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            return set(), set(), None  # Yahoo ignores what it does not understand
+        if not isinstance(request, dict):
+            return set(), set(), None
+        return set(request.get("subscribe", [])), set(request.get("unsubscribe", [])), None
+
+    def topic_of(self, instrument_id: str) -> str:
+        return self.catalog[instrument_id].symbol
+
+    def frames(self, event: TapeEvent) -> list[tuple[str, str]]:
+        instrument = self.catalog[event.id]
+        if event.prev_close is not None:
+            self._prev_close[event.id] = event.prev_close
+        prev = self._prev_close.get(event.id, 0.0)
+        day_open, high, low = self._range.get(event.id, (event.value,) * 3)
+        high, low = max(high, event.value), min(low, event.value)
+        self._range[event.id] = (day_open, high, low)
+        data = self._pricing(
+            id=instrument.symbol, price=event.value, time=event.ts,
+            currency=instrument.currency,
+            quote_type=QUOTE_TYPE_INDEX, market_hours=MARKET_HOURS_REGULAR,
+            change_percent=(event.value / prev - 1) * 100 if prev else 0.0,
+            change=event.value - prev if prev else 0.0,
+            day_volume=int(event.volume or 0), day_high=high, day_low=low,
+            short_name=instrument.en, open_price=day_open, previous_close=prev,
+            price_hint=4 if instrument.asset == "fx" else 2,
+        )
+        message = base64.b64encode(data.SerializeToString()).decode()
+        return [(instrument.symbol, orjson.dumps({"type": "pricing", "message": message}).decode())]
