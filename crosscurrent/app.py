@@ -225,11 +225,13 @@ async def _drain(
             lag = await agent.lag()
 
 
-async def run_live(config: Config, url: str, *, only: str | None, view: View) -> None:
+async def run_live(
+    config: Config, url: str, *, only: str | None, view: View, namespace: str = "live"
+) -> None:
     """Follow the watchlist live from the real sources until cancelled."""
     catalog = default_catalog()
     tasks = _Tasks()
-    async with _bus(config, url, "live") as (redis, keys, writer):
+    async with _bus(config, url, namespace) as (redis, keys, writer):
         try:
             tasks.start(writer.run(), "bus writer")
             if only in (None, "feeds"):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from crosscurrent import __version__
@@ -94,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "agents until Ctrl-C (needs the internet for the feeds).")
     run.add_argument("--only", choices=["feeds", "agents"],
                      help="run only the feeds or only the agents (to scale them apart)")
+    run.add_argument("--namespace", default="live",
+                     help="key namespace, to keep pipelines apart (default: live)")
 
     bench = sub.add_parser("bench", parents=[common], help="measure the spine",
                            description="Push events through simulator -> adapter -> Redis "
@@ -122,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args, console)
     except (UserError, ConfigError, TapeError, BusUnavailableError, RedisNotFoundError,
             UnknownIdError) as exc:
-        Console(stderr=True).print(f"[bold red]crosscurrent: error:[/] {exc}", highlight=False)
+        Console(stderr=True).print(f"[bold red]crosscurrent: error:[/] {escape(str(exc))}", highlight=False,
+                                   soft_wrap=True, markup=True)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -200,7 +204,8 @@ def _run(args: argparse.Namespace, config: Config, console: Console) -> int:
     view = ConsoleView(console, "live")
     with _redis(config, args) as url:
         console.print(f"following {len(config.watchlist)} ids live; Ctrl-C stops")
-        asyncio.run(run_live(config, url, only=args.only, view=view))
+        asyncio.run(run_live(config, url, only=args.only, view=view,
+                             namespace=args.namespace))
     return 0
 
 

@@ -140,7 +140,7 @@ class GroupReader:
         self.batch = batch
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
-        self._backlog = True  # own pending entries first
+        self._backlog: dict[str, bytes | str] | None = dict.fromkeys(self.streams, "0")
         self._claimed = False
 
     async def ensure_groups(self) -> None:
@@ -152,24 +152,22 @@ class GroupReader:
                     raise
 
     async def read(self) -> list[Entry]:
-        if self._backlog:
-            entries = await self._xreadgroup("0", block=None)
+        if self._backlog is not None:  # own pending entries first, walking past each batch
+            entries = _entries(await self.redis.xreadgroup(
+                self.group, self.consumer, self._backlog, count=self.batch))
             if entries:
+                for entry in entries:
+                    self._backlog[entry.stream] = entry.id
                 return entries
-            self._backlog = False
+            self._backlog = None
         if not self._claimed:
             self._claimed = True
             claimed = await self._autoclaim()
             if claimed:
                 return claimed
-        return await self._xreadgroup(">", block=self.block_ms)
-
-    async def _xreadgroup(self, start: str, block: int | None) -> list[Entry]:
-        reply = await self.redis.xreadgroup(
-            self.group, self.consumer, dict.fromkeys(self.streams, start),
-            count=self.batch, block=block,
-        )
-        return _entries(reply)
+        return _entries(await self.redis.xreadgroup(
+            self.group, self.consumer, dict.fromkeys(self.streams, ">"),
+            count=self.batch, block=self.block_ms))
 
     async def _autoclaim(self) -> list[Entry]:
         found: list[Entry] = []

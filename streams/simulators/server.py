@@ -26,6 +26,7 @@ class SimulatorServer:
         self._clients: dict[ServerConnection, set[str]] = {}
         self._changed = asyncio.Condition()
         self.frames_sent = 0
+        self.messages_received = 0
 
     # -- to override -----------------------------------------------------------------------
     def path_topics(self, request_path: str) -> set[str]:
@@ -74,6 +75,7 @@ class SimulatorServer:
         await self._set_topics(ws, self.path_topics(ws.request.path if ws.request else "/"))
         try:
             async for message in ws:
+                self.messages_received += 1
                 add, remove, reply = self.message_topics(message)
                 await self._set_topics(ws, (self._clients[ws] | add) - remove)
                 if reply is not None:

@@ -1,0 +1,40 @@
+"""Shared fixtures: one real redis-server for the session, a fresh namespace per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.keys import Keys
+from streams.redis_server import EmbeddedRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SEED_TAPE = ROOT / "crosscurrent" / "data" / "seed-2026-04-08.jsonl"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def keys() -> Keys:
+    return Keys("cctest", uuid.uuid4().hex[:12])
+
+
+def shared(path: str) -> Path:
+    """A file of ../shared (recorded data, specs): the suite expects it beside the checkout."""
+    found = SHARED / path
+    if not found.exists():
+        pytest.fail(f"{found} is missing: the shared/ folder must sit beside the checkout")
+    return found

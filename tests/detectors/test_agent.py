@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import orjson
+
+from crosscurrent.config import AgentConfig, load_config
+from crosscurrent.events import Alert, Tick, decode, encode
+from detectors.agent import Agent
+from detectors.divergence import DivergenceDetector
+from reporters.alert_log import read_alerts
+from streams.bus import FIELD
+from streams.keys import Keys
+from streams.redis_client import connect
+
+
+def oscillating(n: int) -> list[Tick]:
+    """ETH swinging around BTC so the ETH/BTC pair fires and resolves every ~40 events."""
+    events = []
+    for i in range(n):
+        if i % 2:
+            events.append(Tick(id="crypto:BTC", ts=i, price=100.0, prev_close=100.0))
+        else:
+            change = 4.0 * math.sin(i / 13.0)
+            events.append(Tick(id="crypto:ETH", ts=i, price=100.0 + change, prev_close=100.0))
+    return events
+
+
+def expected_alerts(events: list[Tick]) -> list[str]:
+    detector = DivergenceDetector(load_config(env={}).detectors.divergence.pairs)
+    return [a.uid for e in events for a in detector.on_event(e)]
+
+
+async def load_stream(url: str, keys: Keys, events: list[Tick]) -> None:
+    redis = await connect(url)
+    for start in range(0, len(events), 1000):
+        async with redis.pipeline(transaction=False) as pipe:
+            for event in events[start:start + 1000]:
+                pipe.xadd(keys.events("crypto"), {FIELD: encode(event)})
+            await pipe.execute()
+    await redis.aclose()
+
+
+def test_agent_processes_a_stream_and_commits_alerts(redis_url: str, keys: Keys) -> None:
+    events = oscillating(2000)
+
+    async def main() -> list[Alert]:
+        await load_stream(redis_url, keys, events)
+        redis = await connect(redis_url)
+        detector = DivergenceDetector(load_config(env={}).detectors.divergence.pairs)
+        agent = Agent("divergence", [detector], redis, keys, AgentConfig(batch=100))
+        await agent.start()
+        while await agent.step():
+            pass
+        assert agent.processed == 2000 and await agent.lag() == 0
+        stats = await redis.hgetall(keys.stats)
+        assert int(stats[b"agent.divergence.consumed"]) == 2000
+        alerts = await read_alerts(redis, keys)
+        await redis.aclose()
+        return alerts
+
+    alerts = asyncio.run(main())
+    assert [a.uid for a in alerts] == expected_alerts(events)
+    assert len(alerts) > 50
+
+
+def test_bad_entries_are_counted_and_skipped(redis_url: str, keys: Keys) -> None:
+    async def main() -> None:
+        redis = await connect(redis_url)
+        stream = keys.events("crypto")
+        await redis.xadd(stream, {FIELD: b"{garbage"})
+        await redis.xadd(stream, {FIELD: encode(oscillating(1)[0])})
+        agent = Agent("divergence", [DivergenceDetector(load_config(env={}).detectors
+                                                        .divergence.pairs)],
+                      redis, keys, AgentConfig())
+        await agent.start()
+        assert await agent.step() == 2
+        assert agent.malformed == 1 and agent.processed == 2
+        assert await redis.hget(keys.stats, "agent.divergence.malformed") == b"1"
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def agent_process(url: str, keys: Keys) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, CROSSCURRENT_AGENT_BATCH="50", CROSSCURRENT_REDIS_PREFIX=keys.prefix)
+    return subprocess.Popen(
+        [sys.executable, "-m", "crosscurrent", "run", "--only", "agents", "--redis", url,
+         "--namespace", keys.namespace],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+
+
+def test_agent_killed_mid_stream_skips_nothing_and_duplicates_nothing(
+        redis_url: str, keys: Keys) -> None:
+    events = oscillating(40_000)
+    asyncio.run(load_stream(redis_url, keys, events))
+
+    async def processed() -> int:
+        redis = await connect(redis_url)
+        value = await redis.hget(keys.state("divergence"), "processed")
+        await redis.aclose()
+        return int(value or 0)
+
+    def wait_for(predicate, timeout: float = 60) -> int:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            count = asyncio.run(processed())
+            if predicate(count):
+                return count
+            time.sleep(0.02)
+        raise AssertionError(f"agent stuck at {count} events")
+
+    first = agent_process(redis_url, keys)
+    try:
+        at_kill = wait_for(lambda n: n >= 5000)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        first.kill()
+    assert at_kill < len(events), "the agent finished before it could be killed"
+
+    second = agent_process(redis_url, keys)
+    try:
+        assert wait_for(lambda n: n >= len(events)) == len(events)
+    finally:
+        second.send_signal(signal.SIGINT)
+        second.wait(10)
+
+    async def alerts() -> list[str]:
+        redis = await connect(redis_url)
+        raw = await redis.xrange(keys.alerts)
+        await redis.aclose()
+        found = [decode(f[FIELD]) for _, f in raw]
+        return [a.uid for a in found if isinstance(a, Alert)]
+
+    uids = asyncio.run(alerts())
+    assert len(uids) == len(set(uids)), "an alert was written twice"
+    assert uids == expected_alerts(events), "an alert was lost or reordered"
+    state = asyncio.run(_state(redis_url, keys))
+    assert state["processed"] == len(events)
+
+
+async def _state(url: str, keys: Keys) -> dict[str, int]:
+    redis = await connect(url)
+    saved = await redis.hgetall(keys.state("divergence"))
+    await redis.aclose()
+    orjson.loads(saved[b"detectors"])  # a readable snapshot
+    return {"processed": int(saved[b"processed"])}

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from crosscurrent.config import DivergencePair
+from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
+from detectors.divergence import DivergenceDetector
+
+PAIR = DivergencePair(a="crypto:BTC", b="hk:HSTECH", warn=3.0, critical=5.0, resolve=2.0)
+
+
+def tick(ident: str, change: float, ts: int, prev: float = 100.0) -> Tick:
+    return Tick(id=ident, ts=ts, price=prev * (1 + change / 100), prev_close=prev)
+
+
+def feed(detector: DivergenceDetector, btc_changes: list[float], hstech: float = 0.0
+         ) -> list[Alert]:
+    alerts = detector.on_event(tick("hk:HSTECH", hstech, 0))
+    for ts, change in enumerate(btc_changes, start=1):
+        alerts += detector.on_event(tick("crypto:BTC", change, ts))
+    return alerts
+
+
+def test_gap_fires_escalates_and_resolves() -> None:
+    alerts = feed(DivergenceDetector([PAIR]), [1.0, 3.1, 4.0, 5.2, 4.5, 2.5, 1.9])
+    assert [(a.state, a.severity, a.ts) for a in alerts] == [
+        (AlertState.FIRING, Severity.WARNING, 2),
+        (AlertState.FIRING, Severity.CRITICAL, 4),
+        (AlertState.FIRING, Severity.WARNING, 6),   # 2.5 < critical - band (4.0)
+        (AlertState.RESOLVED, Severity.WARNING, 7),
+    ]
+    first = alerts[0]
+    assert first.key == "divergence:crypto:BTC/hk:HSTECH"
+    assert first.ids == ("crypto:BTC", "hk:HSTECH")
+    assert first.values["gap"] == pytest.approx(3.1)
+    assert first.title == "Bitcoin +3.10% vs Hang Seng TECH +0.00% (gap +3.10 pp)"
+
+
+def test_seed_day_crypto_up_hong_kong_tech_down() -> None:
+    alerts = feed(DivergenceDetector([PAIR]), [4.35], hstech=-1.63)
+    assert len(alerts) == 1 and alerts[0].severity == Severity.CRITICAL
+    assert alerts[0].values["gap"] == pytest.approx(5.98)
+    assert "Bitcoin +4.35% vs Hang Seng TECH -1.63%" in alerts[0].title
+
+
+def test_hysteresis_keeps_a_gap_hovering_at_the_threshold_quiet() -> None:
+    alerts = feed(DivergenceDetector([PAIR]), [3.05, 2.95, 3.05, 2.1, 3.2, 2.9])
+    assert len(alerts) == 1
+
+
+def test_negative_gaps_count_too() -> None:
+    alerts = feed(DivergenceDetector([PAIR]), [-3.5])
+    assert alerts[0].values["gap"] == pytest.approx(-3.5)
+
+
+def test_no_change_without_previous_close_and_no_metrics() -> None:
+    detector = DivergenceDetector([PAIR])
+    assert detector.on_event(Tick(id="hk:HSTECH", ts=0, price=90.0)) == []
+    assert detector.on_event(tick("crypto:BTC", 10, 1)) == []  # HSTECH has no reference yet
+    assert detector.on_event(Metric(id="crypto:BTC", ts=2, value=1.0)) == []
+    assert detector.on_event(tick("us:DJI", 5, 3)) == []
+
+
+def test_late_ticks_do_not_move_the_state_back() -> None:
+    detector = DivergenceDetector([PAIR])
+    feed(detector, [3.5])
+    assert detector.on_event(tick("crypto:BTC", 0.0, 0)) == []
+    assert detector.change("crypto:BTC") == pytest.approx(3.5)
+
+
+def test_snapshot_and_restore_resume_exactly() -> None:
+    changes = [1.0, 3.1, 4.0, 5.2, 4.5, 2.5, 1.9, 3.3, 6.0, 0.0]
+    whole = feed(DivergenceDetector([PAIR]), changes)
+    first = DivergenceDetector([PAIR])
+    head = feed(first, changes[:4])
+    saved = orjson.loads(orjson.dumps(first.snapshot()))  # as it travels through Redis
+    second = DivergenceDetector([PAIR])
+    second.restore(saved)
+    tail = [a for ts, c in enumerate(changes[4:], start=5)
+            for a in second.on_event(tick("crypto:BTC", c, ts))]
+    assert head + tail == whole
+
+
+def test_unknown_ids_in_pairs_fail_at_construction() -> None:
+    with pytest.raises(KeyError, match="unknown instrument id 'crypto:NOPE'"):
+        DivergenceDetector([DivergencePair(a="crypto:NOPE", b="hk:HSI", warn=1, critical=2,
+                                           resolve=0.5)])

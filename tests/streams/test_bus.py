@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from crosscurrent.events import Tick, decode
+from streams.bus import FIELD, GroupReader, StreamWriter
+from streams.keys import Keys
+from streams.redis_client import BusUnavailableError, client, connect, redact
+from streams.redis_server import EmbeddedRedis
+
+
+def ticks(n: int, ident: str = "crypto:BTC") -> list[Tick]:
+    return [Tick(id=ident, ts=i, price=100.0 + i) for i in range(n)]
+
+
+async def write(url: str, keys: Keys, events: list[Tick], **options: int) -> StreamWriter:
+    redis = await connect(url)
+    writer = StreamWriter(redis, keys, **options)
+    task = asyncio.create_task(writer.run())
+    for event in events:
+        await writer.put(event)
+    await writer.flush()
+    task.cancel()
+    await redis.aclose()
+    return writer
+
+
+def test_writer_batches_into_family_streams_with_counters(redis_url: str, keys: Keys) -> None:
+    async def main() -> None:
+        await write(redis_url, keys, ticks(1000) + ticks(10, "hk:HSI"), batch_size=64)
+        redis = await connect(redis_url)
+        assert await redis.xlen(keys.events("crypto")) == 1000
+        assert await redis.xlen(keys.events("hk")) == 10
+        first = (await redis.xrange(keys.events("crypto"), count=1))[0][1][FIELD]
+        assert decode(first) == ticks(1)[0]
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_retention_trims_streams_approximately(redis_url: str, keys: Keys) -> None:
+    async def main() -> None:
+        await write(redis_url, keys, ticks(5000), maxlen=1000, batch_size=500)
+        redis = await connect(redis_url)
+        length = await redis.xlen(keys.events("crypto"))
+        assert 1000 <= length < 5000
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_full_buffer_makes_producers_wait_instead_of_dropping(redis_url: str, keys: Keys
+                                                                ) -> None:
+    async def main() -> None:
+        redis = await connect(redis_url)
+        writer = StreamWriter(redis, keys, buffer=10)
+        for event in ticks(10):
+            await writer.put(event)
+        with pytest.raises(TimeoutError):  # nobody drains: the 11th put waits
+            await asyncio.wait_for(writer.put(ticks(11)[10]), 0.2)
+        task = asyncio.create_task(writer.run())
+        await writer.flush()
+        task.cancel()
+        assert await redis.xlen(keys.events("crypto")) == 10
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_writer_rides_out_a_redis_restart(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path)
+    server.start()
+    keys = Keys("cctest", "restart")
+
+    async def main() -> None:
+        redis = client(server.url)
+        writer = StreamWriter(redis, keys, batch_size=10, flush_ms=1)
+        task = asyncio.create_task(writer.run())
+        for event in ticks(50):
+            await writer.put(event)
+        await writer.flush()
+        server.kill()
+        for event in ticks(100)[50:]:
+            await writer.put(event)
+        await asyncio.sleep(0.3)  # the writer is retrying against a dead server
+        assert writer.retries > 0
+        await asyncio.to_thread(server.start)
+        await asyncio.wait_for(writer.flush(), 20)
+        task.cancel()
+        # appendfsync everysec: what was acknowledged before the kill may be lost at most up
+        # to one second; everything written after the restart must be there
+        ids = [decode(f[FIELD]).ts for _, f in await redis.xrange(keys.events("crypto"))]
+        assert ids[-50:] == list(range(50, 100))
+        await redis.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.stop()
+
+
+def test_group_reader_redelivers_unacknowledged_entries(redis_url: str, keys: Keys) -> None:
+    async def main() -> None:
+        await write(redis_url, keys, ticks(30))
+        redis = await connect(redis_url)
+        stream = keys.events("crypto")
+        first = GroupReader(redis, [stream], "g", "c1", batch=20)
+        await first.ensure_groups()
+        await first.ensure_groups()  # idempotent
+        got = await first.read()
+        assert len(got) == 20
+        await redis.xack(stream, "g", *[e.id for e in got[:5]])
+        # the same consumer restarted: its own 15 pending entries come first
+        again = GroupReader(redis, [stream], "g", "c1", batch=20)
+        pending = await again.read()
+        assert [e.id for e in pending] == [e.id for e in got[5:]]
+        assert len(await again.read()) == 10  # backlog done, nothing stale: the new ones
+        assert await again.lag() == 25  # delivered, not acknowledged
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_new_consumer_claims_the_entries_of_a_dead_one(redis_url: str, keys: Keys) -> None:
+    async def main() -> None:
+        await write(redis_url, keys, ticks(10))
+        redis = await connect(redis_url)
+        stream = keys.events("crypto")
+        dead = GroupReader(redis, [stream], "g", "dead", batch=10)
+        await dead.ensure_groups()
+        taken = await dead.read()
+        await asyncio.sleep(0.05)
+        alive = GroupReader(redis, [stream], "g", "alive", claim_idle_ms=20)
+        claimed = await alive.read()
+        assert [e.id for e in claimed] == [e.id for e in taken]
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_unreachable_redis_is_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    async def main() -> None:
+        with pytest.raises(BusUnavailableError) as info:
+            await connect(f"unix://:secret@{tmp_path}/none.sock")
+        message = str(info.value)
+        assert "cannot reach Redis" in message and "embedded" in message
+        assert "secret" not in message
+
+    asyncio.run(main())
+
+
+def test_redact_hides_passwords() -> None:
+    assert redact("redis://user:pw@host:1/0") == "redis://user:***@host:1/0"
+    assert redact("redis://host:1/0") == "redis://host:1/0"

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from crosscurrent.config import FeedsConfig
+from crosscurrent.events import FeedState, FeedStatus, Metric, Tick
+from streams.binance import BinanceProtocol
+from streams.feed import WebsocketFeed
+from streams.simulators.binance import BinanceSimulator
+from streams.simulators.yahoo import YahooSimulator
+from streams.tape import TapeEvent
+from streams.yahoo import YahooProtocol
+
+FAST = FeedsConfig(backoff_initial_s=0.05, backoff_max_s=0.2, stale_after_s=5)
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.events: list[Tick | Metric | FeedStatus] = []
+
+    async def __call__(self, event: Tick | Metric | FeedStatus) -> None:
+        self.events.append(event)
+
+    @property
+    def ticks(self) -> list[Tick]:
+        return [e for e in self.events if isinstance(e, Tick)]
+
+    def states(self) -> list[FeedState]:
+        return [e.state for e in self.events if isinstance(e, FeedStatus)]
+
+
+async def until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def test_binance_feed_counts_malformed_frames_and_goes_on(caplog: pytest.LogCaptureFixture
+                                                          ) -> None:
+    async def main() -> None:
+        sim = BinanceSimulator()
+        await sim.start()
+        sink = Collected()
+        feed = WebsocketFeed(BinanceProtocol(sim.url, ["crypto:BTC"]), sink, FAST)
+        task = asyncio.create_task(feed.run())
+        await sim.wait_subscribed(["crypto:BTC"])
+        await sim.publish(TapeEvent(ts=1, id="crypto:BTC", value=70000.0, prev_close=68000.0))
+        await sim.send_raw("{this is not json")
+        await sim.send_raw('{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT"}}')
+        await sim.publish(TapeEvent(ts=2, id="crypto:BTC", value=71000.0))
+        await until(lambda: len(sink.ticks) == 4)
+        assert feed.malformed == 2 and feed.frames == 6
+        assert [t.price for t in sink.ticks] == [70000.0, 70000.0, 71000.0, 71000.0]
+        assert sink.ticks[-1].prev_close == 68000.0
+        task.cancel()
+        await sim.stop()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(main())
+    assert "binance: malformed frame #1 skipped" in caplog.text
+
+
+def test_feed_reconnects_after_a_dropped_connection() -> None:
+    async def main() -> None:
+        sim = YahooSimulator()
+        await sim.start()
+        sink = Collected()
+        feed = WebsocketFeed(YahooProtocol(sim.url, ["hk:HSI"], resubscribe_s=60), sink, FAST)
+        task = asyncio.create_task(feed.run())
+        await sim.wait_subscribed(["hk:HSI"])
+        await sim.drop_clients()
+        await until(lambda: feed.reconnects >= 1 and feed.state == FeedState.CONNECTED)
+        await sim.wait_subscribed(["hk:HSI"])
+        await sim.publish(TapeEvent(ts=5, id="hk:HSI", value=25180.5, prev_close=25357.0))
+        await until(lambda: len(sink.ticks) == 1)
+        assert sink.ticks[0].price == 25180.5
+        states = sink.states()
+        assert states[:2] == [FeedState.CONNECTING, FeedState.CONNECTED]
+        assert FeedState.DISCONNECTED in states and states[-1] == FeedState.CONNECTED
+        task.cancel()
+        await sim.stop()
+
+    asyncio.run(main())
+
+
+def test_a_silent_connection_is_reported_stale_and_replaced() -> None:
+    async def main() -> None:
+        sim = YahooSimulator()
+        await sim.start()
+        sink = Collected()
+        config = FeedsConfig(backoff_initial_s=0.05, backoff_max_s=0.1, stale_after_s=0.3)
+        feed = WebsocketFeed(YahooProtocol(sim.url, ["hk:HSI"], resubscribe_s=60), sink, config)
+        task = asyncio.create_task(feed.run())
+        await until(lambda: FeedState.STALE in sink.states() and feed.reconnects >= 1)
+        task.cancel()
+        await sim.stop()
+
+    asyncio.run(main())
+
+
+def test_yahoo_resubscribes_periodically() -> None:
+    async def main() -> None:
+        sim = YahooSimulator()
+        await sim.start()
+        feed = WebsocketFeed(YahooProtocol(sim.url, ["hk:HSI"], resubscribe_s=0.05),
+                             Collected(), FAST)
+        task = asyncio.create_task(feed.run())
+        await sim.wait_subscribed(["hk:HSI"])
+        before = sim.messages_received
+        await until(lambda: sim.messages_received >= before + 3)
+        task.cancel()
+        await sim.stop()
+
+    asyncio.run(main())

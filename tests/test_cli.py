@@ -1,0 +1,120 @@
+"""The `crosscurrent` command end to end, as a user runs it (real processes, real servers)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.conftest import SEED_TAPE
+
+
+def crosscurrent(*args: str, env: dict[str, str] | None = None, timeout: float = 120
+                 ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crosscurrent", *args], capture_output=True, text=True,
+        timeout=timeout, env=dict(os.environ, COLUMNS="200", **(env or {})),
+    )
+
+
+def alerts_of(out: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in (out / "alerts.jsonl").read_text().splitlines()]
+
+
+def test_seed_day_yields_the_crypto_vs_hong_kong_tech_divergence(redis_url: str, tmp_path: Path
+                                                                 ) -> None:
+    result = crosscurrent("replay", str(SEED_TAPE), "--speed", "max", "--out", str(tmp_path),
+                          "--redis", redis_url)
+    assert result.returncode == 0, result.stderr
+    alerts = alerts_of(tmp_path)
+    btc_hstech = [a for a in alerts if a["key"] == "divergence:crypto:BTC/hk:HSTECH"]
+    assert btc_hstech, alerts
+    last = btc_hstech[-1]
+    assert last["state"] == "firing" and last["severity"] == "critical"
+    assert last["ids"] == ["crypto:BTC", "hk:HSTECH"]
+    for field in ("ts", "detector", "key", "state", "severity", "ids", "title", "values"):
+        assert field in last
+    assert {a["key"] for a in alerts} >= {"divergence:crypto:ETH/crypto:BTC",
+                                           "divergence:crypto:BTC/us:IXIC"}
+    assert "FIRING" in result.stdout and "Hang Seng TECH" in result.stdout
+    assert "0 malformed" in result.stdout
+
+
+def test_replay_counts_bad_tape_lines_and_goes_on(redis_url: str, tmp_path: Path) -> None:
+    tape = tmp_path / "tape.jsonl"
+    tape.write_text("\n".join([
+        '{"ts":"2026-04-08T01:30:00Z","id":"hk:HSTECH","value":5600,"prev_close":5610}',
+        '{"ts":"2026-04-08T01:31:00Z","id":"crypto:BTC","value":71000,"prev_close":68000}',
+        "{not json at all",
+        '{"ts":"2026-04-08T01:32:00Z","id":"nope:X","value":1}',
+        '{"ts":"2026-04-08T01:33:00Z","id":"hk:HSTECH","value":5500}',
+        '{"ts":"2026-04-08T01:34:00Z","id":"tvl:lido","value":24100000000}',
+    ]) + "\n")
+    result = crosscurrent("replay", str(tape), "--out", str(tmp_path / "out"),
+                          "--redis", redis_url)
+    assert result.returncode == 0, result.stderr
+    assert "2 bad tape line(s) skipped" in result.stdout
+    assert "line 3 skipped: not JSON" in result.stderr
+    assert "line 4 skipped: unknown or missing id 'nope:X'" in result.stderr
+    assert "4 events" in result.stdout and "1 straight into the bus" in result.stdout
+    alerts = alerts_of(tmp_path / "out")
+    assert [(a["key"], a["severity"]) for a in alerts] == [
+        ("divergence:crypto:BTC/hk:HSTECH", "warning"),   # BTC +4.41% vs HSTECH -0.18%
+        ("divergence:crypto:BTC/hk:HSTECH", "critical"),  # BTC +4.41% vs HSTECH -1.96%
+    ]
+
+
+def test_demo_runs_on_its_own_embedded_redis(tmp_path: Path) -> None:
+    result = crosscurrent("demo", "--speed", "max", "--data-dir", str(tmp_path / "redis"),
+                          "--out", str(tmp_path / "out"), env={"CROSSCURRENT_REDIS_URL": ""})
+    assert result.returncode == 0, result.stderr
+    assert "demo 2026-04-08: 1839 events" in result.stdout
+    assert any(a["key"] == "divergence:crypto:BTC/hk:HSTECH" for a in alerts_of(tmp_path / "out"))
+    assert any((tmp_path / "redis").rglob("*.aof"))
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["replay", "missing.jsonl"], {}, "tape missing.jsonl: cannot open it"),
+    (["demo", "--redis", "redis://127.0.0.1:1/0"], {}, "cannot reach Redis at redis://127.0.0.1:1/0"),
+    (["demo"], {"CROSSCURRENT_AGENT_BATCH": "lots"},
+     "environment variable CROSSCURRENT_AGENT_BATCH: key 'agent.batch'"),
+])
+def test_user_errors_are_one_line_without_traceback(args: list[str], env: dict[str, str],
+                                                     message: str) -> None:
+    result = crosscurrent(*args, env=env)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_config_file_names_file_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "my.yaml"
+    config.write_text("agent:\n  batch: 0\n")
+    result = crosscurrent("demo", "--config", str(config))
+    assert result.returncode == 2
+    assert f"config {config}: key 'agent.batch': input should be greater than or equal to 1" \
+        in result.stderr
+
+
+def test_help_teaches_with_examples() -> None:
+    result = crosscurrent("--help")
+    assert result.returncode == 0
+    assert "crosscurrent replay day.jsonl --speed max --out out/" in result.stdout
+    assert "private redis-server" in result.stdout
+    assert "tape seconds per second; 'max' (default)" in crosscurrent("replay", "--help").stdout
+
+
+def test_config_command_prints_the_documented_default() -> None:
+    result = crosscurrent("config")
+    assert result.returncode == 0 and "CROSSCURRENT_" in result.stdout
+    assert "divergence:" in result.stdout
+
+
+def test_catalog_command_lists_ids_with_chinese_names() -> None:
+    result = crosscurrent("catalog")
+    assert "hk:HSTECH" in result.stdout and "恒生科技" in result.stdout
