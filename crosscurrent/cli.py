@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args, console)
     except (UserError, ConfigError, TapeError, BusUnavailableError, RedisNotFoundError,
             UnknownIdError) as exc:
-        Console(stderr=True).print(f"[bold red]crosscurrent: error:[/] {escape(str(exc))}", highlight=False,
-                                   soft_wrap=True, markup=True)
+        Console(stderr=True).print(f"[bold red]crosscurrent: error:[/] {escape(str(exc))}",
+                                   highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -1,4 +1,4 @@
-"""Configuration: one YAML file validated with pydantic, with CROSSCURRENT_* environment overrides."""
+"""Configuration: one YAML file validated with pydantic; CROSSCURRENT_* environment overrides."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class RedisConfig(_Section):
     prefix: str = Field("cc", pattern=r"^[A-Za-z0-9_.-]+$")
     stream_maxlen: int = Field(1_000_000, ge=1000)
     batch_size: int = Field(500, ge=1)
-    flush_ms: float = Field(5, ge=0)
+    flush_ms: float = Field(0, ge=0)
     buffer: int = Field(100_000, ge=1)
 
 

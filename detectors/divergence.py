@@ -24,7 +24,7 @@ class DivergenceDetector:
     def __init__(self, pairs: Sequence[DivergencePair], catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
         for pair in pairs:
-            self.catalog[pair.a], self.catalog[pair.b]  # noqa: B018 - unknown ids fail here
+            self.catalog[pair.a], self.catalog[pair.b]
         self.pairs = tuple(pairs)
         self._by_id: dict[str, list[DivergencePair]] = {}
         for pair in self.pairs:
@@ -90,6 +90,8 @@ class DivergenceDetector:
             del self._active[key]
         else:
             self._active[key] = new
+        level = new or current
+        assert level is not None
         a, b = self.catalog[pair.a], self.catalog[pair.b]
         verb = "resolved: " if new is None else ""
         return Alert(
@@ -97,7 +99,7 @@ class DivergenceDetector:
             detector=NAME,
             key=key,
             state=AlertState.RESOLVED if new is None else AlertState.FIRING,
-            severity=Severity(new or current),
+            severity=Severity(level),
             ids=(pair.a, pair.b),
             title=(f"{verb}{a.en} {change_a:+.2f}% vs {b.en} {change_b:+.2f}% "
                    f"(gap {gap:+.2f} pp)"),

@@ -54,7 +54,7 @@ async def read_alerts(redis: aioredis.Redis, keys: Keys) -> list[Alert]:
     alerts: list[Alert] = []
     start = "-"
     while True:
-        chunk = await redis.xrange(keys.alerts, min=start, count=1000)
+        chunk: Any = await redis.xrange(keys.alerts, min=start, count=1000)
         if not chunk:
             return alerts
         for _, fields in chunk:
@@ -78,9 +78,9 @@ async def tail_alerts(
     redis: aioredis.Redis, keys: Keys, on_alert: Callable[[Alert], None], start: str = "0-0"
 ) -> None:
     """Call `on_alert` for each alert as it lands (a read-only viewer: no consumer group)."""
-    last = start
+    last: bytes | str = start
     while True:
-        reply = await redis.xread({keys.alerts: last}, count=500, block=100)
+        reply: Any = await redis.xread({keys.alerts: last}, count=500, block=100)
         for _, messages in reply or []:
             for mid, fields in messages:
                 last = mid

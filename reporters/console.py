@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from crosscurrent.events import Alert
 from reporters.alert_log import alert_line
@@ -18,7 +25,7 @@ class ConsoleView:
         self.console = console or Console()
         self.alerts = 0
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._title = title
         self._last_decile = -1
 

@@ -97,7 +97,7 @@ cn = minutes("2026-04-08T01:30", "2026-04-08T03:30", 2) + minutes("2026-04-08T05
                                                                   "2026-04-08T07:00", 2)
 session("cn:SSE", cn, 3402.0, 0.26, 0.0003, turnover=None)
 session("cn:CHINEXT", cn, 2085.0, 0.36, 0.0005)
-breadth = cn[::5] + [cn[-1]] if cn[::5][-1] != cn[-1] else cn[::5]
+breadth = cn[::5] if cn[::5][-1] == cn[-1] else [*cn[::5], cn[-1]]
 n = len(breadth)
 series("cn:ADVANCERS", breadth, [1200 + (1584 - 1200) * (i + 1) / n for i in range(n)], None, 0)
 series("cn:DECLINERS", breadth, [1100 - (1100 - 713) * (i + 1) / n for i in range(n)], None, 0)

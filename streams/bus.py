@@ -7,6 +7,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -34,7 +35,7 @@ class StreamWriter:
         *,
         maxlen: int = 1_000_000,
         batch_size: int = 500,
-        flush_ms: float = 5,
+        flush_ms: float = 0,
         buffer: int = 100_000,
     ) -> None:
         self.redis = redis
@@ -153,8 +154,9 @@ class GroupReader:
 
     async def read(self) -> list[Entry]:
         if self._backlog is not None:  # own pending entries first, walking past each batch
+            cursors: dict[Any, Any] = self._backlog
             entries = _entries(await self.redis.xreadgroup(
-                self.group, self.consumer, self._backlog, count=self.batch))
+                self.group, self.consumer, cursors, count=self.batch))
             if entries:
                 for entry in entries:
                     self._backlog[entry.stream] = entry.id
@@ -205,12 +207,12 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _entries(reply: object) -> list[Entry]:
+def _entries(reply: Any) -> list[Entry]:
     out: list[Entry] = []
     if not reply:
         return out
     items = reply.items() if isinstance(reply, dict) else reply  # RESP3 dict, RESP2 list
-    for stream, messages in items:  # type: ignore[union-attr]
+    for stream, messages in items:
         name = _text(stream)
         out.extend(Entry(name, mid, _payload(fields)) for mid, fields in messages)
     return out

@@ -92,10 +92,9 @@ class EmbeddedRedis:
                 if self._process.poll() is not None:
                     err = (self._process.stderr.read() if self._process.stderr else b"").decode()
                     log = self.data_dir / "redis.log"
-                    tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-                    raise RuntimeError(
-                        f"redis-server exited at start: {(err.strip() or ' '.join(tail))[:300]}"
-                    )
+                    if not err.strip() and log.exists():
+                        err = log.read_text(errors="replace").strip().splitlines()[-1]
+                    raise RuntimeError(f"redis-server exited at start: {err.strip()[:300]}")
                 try:
                     if probe.ping():
                         return

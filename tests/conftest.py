@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from redis import asyncio as aioredis
 
+from crosscurrent.events import Alert, FeedStatus, Metric, Tick, decode
+from streams.bus import FIELD
 from streams.keys import Keys
 from streams.redis_server import EmbeddedRedis
 
@@ -38,3 +42,16 @@ def shared(path: str) -> Path:
     if not found.exists():
         pytest.fail(f"{found} is missing: the shared/ folder must sit beside the checkout")
     return found
+
+
+async def stream_events(redis: aioredis.Redis, stream: str
+                        ) -> list[Tick | Metric | FeedStatus | Alert]:
+    """Every event of a stream, oldest first."""
+    raw: Any = await redis.xrange(stream)
+    return [decode(fields[FIELD]) for _, fields in raw]
+
+
+def ticks_only(events: Sequence[Tick | Metric]) -> list[Tick]:
+    out = [e for e in events if isinstance(e, Tick)]
+    assert len(out) == len(events), "expected ticks only"
+    return out

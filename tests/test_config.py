@@ -33,14 +33,16 @@ def test_environment_overrides_nested_keys() -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("redis:\n  batch_size: many\n", "c.yaml: key 'redis.batch_size': input should be a valid integer"),
+    ("redis:\n  batch_size: many\n",
+     "c.yaml: key 'redis.batch_size': input should be a valid integer"),
     ("redis:\n  bach_size: 3\n", "c.yaml: unknown key 'redis.bach_size'"),
     ("redis: [\n", "c.yaml: line 2 is not valid YAML"),
     ("- 1\n", "expected a mapping of sections"),
     ("detectors:\n  divergence:\n    pairs:\n      - {a: crypto:BTC, b: hk:HSTECH, warn: 3, "
      "critical: 2, resolve: 1}\n", "resolve < warn <= critical"),
 ])
-def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path, text: str, message: str
+                                                     ) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError) as info:

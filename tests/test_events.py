@@ -3,7 +3,16 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from crosscurrent.events import Alert, AlertState, FeedState, FeedStatus, Severity, Tick, decode, encode
+from crosscurrent.events import (
+    Alert,
+    AlertState,
+    FeedState,
+    FeedStatus,
+    Severity,
+    Tick,
+    decode,
+    encode,
+)
 
 
 def test_events_round_trip_through_json() -> None:
@@ -24,7 +33,8 @@ def test_change_is_against_previous_close() -> None:
     assert Tick(id="crypto:BTC", ts=1, price=1.0).change_pct is None
 
 
-@pytest.mark.parametrize("payload", [b"{}", b"not json", b'{"kind":"tick","id":"BTC","ts":1,"price":1}'])
+@pytest.mark.parametrize(
+    "payload", [b"{}", b"not json", b'{"kind":"tick","id":"BTC","ts":1,"price":1}'])
 def test_bad_payloads_are_rejected(payload: bytes) -> None:
     with pytest.raises(ValidationError):
         decode(payload)

@@ -11,13 +11,14 @@ import time
 import orjson
 
 from crosscurrent.config import AgentConfig, load_config
-from crosscurrent.events import Alert, Tick, decode, encode
+from crosscurrent.events import Alert, Tick, encode
 from detectors.agent import Agent
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts
 from streams.bus import FIELD
 from streams.keys import Keys
 from streams.redis_client import connect
+from tests.conftest import stream_events
 
 
 def oscillating(n: int) -> list[Tick]:
@@ -135,9 +136,8 @@ def test_agent_killed_mid_stream_skips_nothing_and_duplicates_nothing(
 
     async def alerts() -> list[str]:
         redis = await connect(redis_url)
-        raw = await redis.xrange(keys.alerts)
+        found = await stream_events(redis, keys.alerts)
         await redis.aclose()
-        found = [decode(f[FIELD]) for _, f in raw]
         return [a.uid for a in found if isinstance(a, Alert)]
 
     uids = asyncio.run(alerts())

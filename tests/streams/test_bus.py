@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from crosscurrent.events import Tick, decode
-from streams.bus import FIELD, GroupReader, StreamWriter
+from crosscurrent.events import Tick
+from streams.bus import GroupReader, StreamWriter
 from streams.keys import Keys
 from streams.redis_client import BusUnavailableError, client, connect, redact
 from streams.redis_server import EmbeddedRedis
+from tests.conftest import stream_events
 
 
 def ticks(n: int, ident: str = "crypto:BTC") -> list[Tick]:
@@ -34,8 +35,7 @@ def test_writer_batches_into_family_streams_with_counters(redis_url: str, keys: 
         redis = await connect(redis_url)
         assert await redis.xlen(keys.events("crypto")) == 1000
         assert await redis.xlen(keys.events("hk")) == 10
-        first = (await redis.xrange(keys.events("crypto"), count=1))[0][1][FIELD]
-        assert decode(first) == ticks(1)[0]
+        assert (await stream_events(redis, keys.events("crypto")))[0] == ticks(1)[0]
         await redis.aclose()
 
     asyncio.run(main())
@@ -92,7 +92,7 @@ def test_writer_rides_out_a_redis_restart(tmp_path: Path) -> None:
         task.cancel()
         # appendfsync everysec: what was acknowledged before the kill may be lost at most up
         # to one second; everything written after the restart must be there
-        ids = [decode(f[FIELD]).ts for _, f in await redis.xrange(keys.events("crypto"))]
+        ids = [e.ts for e in await stream_events(redis, keys.events("crypto"))]
         assert ids[-50:] == list(range(50, 100))
         await redis.aclose()
 

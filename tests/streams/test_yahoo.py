@@ -9,6 +9,7 @@ from streams.feed import FrameError
 from streams.simulators.yahoo import YahooSimulator
 from streams.tape import TapeEvent
 from streams.yahoo import YahooProtocol, pricing_data_class
+from tests.conftest import ticks_only
 
 
 def protocol() -> YahooProtocol:
@@ -29,7 +30,7 @@ def test_simulated_frame_decodes_to_a_tick_with_previous_close() -> None:
     data = pricing_data_class()()
     data.ParseFromString(base64.b64decode(envelope["message"]))
     assert data.id == "HSTECH.HK" and data.time == 1775619000000
-    (tick,) = protocol().parse(frame, 9)
+    (tick,) = ticks_only(protocol().parse(frame, 9))
     assert tick.id == "hk:HSTECH" and tick.ts == 1775619000000
     assert tick.price == 5518.56  # float32 on the wire, rounded back to the price hint
     assert tick.prev_close == 5610.0 and tick.day_volume == 123456
