@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,7 +47,7 @@ class View(Protocol):
 
 
 @contextlib.contextmanager
-def redis_url(config: Config, data_dir: Path | None = None) -> Any:
+def redis_url(config: Config, data_dir: Path | None = None) -> Iterator[str]:
     """The configured Redis URL, or that of an embedded redis-server kept up meanwhile."""
     if config.redis.url:
         yield config.redis.url

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import math
 import sys
+from contextlib import AbstractContextManager
 from importlib import resources
 from pathlib import Path
 
@@ -164,7 +165,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
     raise UserError(f"unknown command {args.command}")
 
 
-def _redis(config: Config, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _redis(config: Config, args: argparse.Namespace) -> AbstractContextManager[str]:
     from crosscurrent.app import redis_url
 
     return redis_url(config, args.data_dir)

@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from crosscurrent.catalog import default_catalog
 
 ENV_PREFIX = "CROSSCURRENT_"
 
@@ -68,6 +77,13 @@ class DivergencePair(_Section):
     warn: float = Field(gt=0)
     critical: float = Field(gt=0)
     resolve: float = Field(ge=0)
+
+    @field_validator("a", "b")
+    @classmethod
+    def _known_id(cls, value: str) -> str:
+        if value not in default_catalog():
+            raise ValueError(f"unknown instrument id {value!r} (see `crosscurrent catalog`)")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> DivergencePair:

@@ -99,7 +99,6 @@ class Alert(_Event):
         return f"{self.key}|{self.state}|{self.severity}|{self.ts}"
 
 
-MarketEvent = Tick | Metric
 Event = Annotated[Tick | Metric | FeedStatus | Alert, Field(discriminator="kind")]
 EVENT_ADAPTER: TypeAdapter[Tick | Metric | FeedStatus | Alert] = TypeAdapter(Event)
 

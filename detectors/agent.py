@@ -8,6 +8,7 @@ agent re-reads exactly those entries from the same state: no event skipped, no a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 from redis import asyncio as aioredis
+from redis.exceptions import RedisError
 
 from crosscurrent.catalog import family
 from crosscurrent.config import AgentConfig
@@ -57,9 +59,11 @@ class Agent:
         self.malformed = 0
         self._malformed_counted = 0
         self.alerts = 0
+        self.resumes = 0
 
     async def start(self) -> None:
         """Create the groups and restore the last committed snapshot."""
+        self.reader.reset()
         await self.reader.ensure_groups()
         saved = await self.redis.hgetall(self.keys.state(self.name))
         if saved:
@@ -69,10 +73,22 @@ class Agent:
             self.processed = int(saved.get(b"processed", 0))
             log.info("agent %s resumed after %d events", self.name, self.processed)
 
-    async def run(self) -> None:
-        await self.start()
+    async def run(self, max_backoff_s: float = 5.0) -> None:
+        """Process until cancelled. On a Redis error, resume from the last committed snapshot
+        as a restarted agent would: in-memory state may be ahead of what was committed."""
+        delay = 0.1
         while True:
-            await self.step()
+            try:
+                await self.start()
+                while True:
+                    await self.step()
+                    delay = 0.1
+            except (RedisError, OSError) as exc:
+                self.resumes += 1
+                log.warning("agent %s: Redis error (%s); resuming from the last snapshot in "
+                            "%.1fs", self.name, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_backoff_s)
 
     async def step(self) -> int:
         """Read, process and commit one batch; returns the number of entries handled."""

@@ -23,8 +23,6 @@ class DivergenceDetector:
 
     def __init__(self, pairs: Sequence[DivergencePair], catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
-        for pair in pairs:
-            self.catalog[pair.a], self.catalog[pair.b]
         self.pairs = tuple(pairs)
         self._by_id: dict[str, list[DivergencePair]] = {}
         for pair in self.pairs:

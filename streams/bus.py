@@ -141,7 +141,13 @@ class GroupReader:
         self.batch = batch
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
-        self._backlog: dict[str, bytes | str] | None = dict.fromkeys(self.streams, "0")
+        self._backlog: dict[str, bytes | str] | None = None
+        self._claimed = False
+        self.reset()
+
+    def reset(self) -> None:
+        """Start over as a restarted consumer: own pending entries, then claims, then new."""
+        self._backlog = dict.fromkeys(self.streams, "0")
         self._claimed = False
 
     async def ensure_groups(self) -> None:

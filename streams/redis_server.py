@@ -69,6 +69,7 @@ class EmbeddedRedis:
 
     def start(self, timeout: float = 10.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._sockdir.mkdir(mode=0o700, exist_ok=True)
         args = [
             str(self.binary),
             "--port", "0",

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
 
@@ -17,7 +18,8 @@ from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts
 from streams.bus import FIELD
 from streams.keys import Keys
-from streams.redis_client import connect
+from streams.redis_client import client, connect
+from streams.redis_server import EmbeddedRedis
 from tests.conftest import stream_events
 
 
@@ -153,3 +155,37 @@ async def _state(url: str, keys: Keys) -> dict[str, int]:
     await redis.aclose()
     orjson.loads(saved[b"detectors"])  # a readable snapshot
     return {"processed": int(saved[b"processed"])}
+
+
+def test_agent_rides_out_a_redis_restart(tmp_path: Path) -> None:
+    events = oscillating(20_000)
+    server = EmbeddedRedis(tmp_path)
+    server.start()
+    keys = Keys("cctest", "agent-restart")
+
+    async def main() -> list[str]:
+        await load_stream(server.url, keys, events)
+        redis = client(server.url)
+        detector = DivergenceDetector(load_config(env={}).detectors.divergence.pairs)
+        agent = Agent("divergence", [detector], redis, keys, AgentConfig(batch=50))
+        task = asyncio.create_task(agent.run(max_backoff_s=0.2))
+        async with asyncio.timeout(60):
+            while agent.processed < 3000:
+                await asyncio.sleep(0.005)
+            await asyncio.to_thread(server.stop)  # SIGTERM: Redis syncs its AOF and exits
+            at_stop = agent.processed
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(server.start)
+            while agent.processed < len(events):
+                await asyncio.sleep(0.01)
+        task.cancel()
+        assert at_stop < len(events) and agent.resumes >= 1
+        alerts = [a.uid for a in await stream_events(redis, keys.alerts) if isinstance(a, Alert)]
+        await redis.aclose()
+        return alerts
+
+    try:
+        uids = asyncio.run(main())
+    finally:
+        server.stop()
+    assert uids == expected_alerts(events)
