@@ -187,11 +187,13 @@ def _replay(args: argparse.Namespace, config: Config, console: Console) -> int:
         console.print(f"[yellow]{tape.bad_lines} bad tape line(s) skipped (see the log above)")
     with _redis(config, args) as url, ConsoleView(console, title) as view:
         result = asyncio.run(replay(tape, config, url, speed=speed, out=args.out, view=view))
-    frames = ", ".join(f"{s} {sent} frames sent / {read} read / {bad} malformed"
-                       for s, (sent, read, bad) in result.frames.items())
+    parts = [f"{s} {sent} frames sent / {read} read / {bad} malformed"
+             for s, (sent, read, bad) in result.frames.items()]
+    parts.append(f"{result.direct} straight into the bus")
+    alerts = len(result.alerts)
     console.print(
-        f"[bold]{title}[/]: {result.events} events ({frames}; {result.direct} straight into "
-        f"the bus), {len(result.alerts)} alerts in {result.seconds:.1f}s", highlight=False,
+        f"[bold]{title}[/]: {result.events} events ({', '.join(parts)}), "
+        f"{alerts} alert{'s' * (alerts != 1)} in {result.seconds:.1f}s", highlight=False,
     )
     for path in result.files:
         console.print(f"wrote {path}", highlight=False)
