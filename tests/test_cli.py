@@ -54,8 +54,9 @@ def test_replay_counts_bad_tape_lines_and_goes_on(redis_url: str, tmp_path: Path
         '{"ts":"2026-04-08T01:33:00Z","id":"hk:HSTECH","value":5500}',
         '{"ts":"2026-04-08T01:34:00Z","id":"tvl:lido","value":24100000000}',
     ]) + "\n")
+    # paced (events 100 ms apart): at max speed the Yahoo ticks may overtake the Binance one
     result = crosscurrent("replay", str(tape), "--out", str(tmp_path / "out"),
-                          "--redis", redis_url)
+                          "--redis", redis_url, "--speed", "600")
     assert result.returncode == 0, result.stderr
     assert "2 bad tape line(s) skipped" in result.stdout
     assert "line 3 skipped: not JSON" in result.stderr
