@@ -19,6 +19,7 @@ from crosscurrent.events import Alert
 from detectors.agent import Agent
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
+from streams.binance import MARKETS as BINANCE_MARKETS
 from streams.binance import BinanceProtocol
 from streams.bus import StreamWriter
 from streams.feed import SourceProtocol, WebsocketFeed
@@ -35,7 +36,7 @@ from streams.yahoo import YahooProtocol
 log = logging.getLogger(__name__)
 
 #: Sources with a live adapter and a simulator; other ids go straight into the bus on replay.
-SIMULATED_SOURCES = ("binance", "yahoo")
+SIMULATED_SOURCES = ("binance", "binance-usdm", "binance-coinm", "yahoo")
 
 
 class View(Protocol):
@@ -63,15 +64,15 @@ def build_agents(config: Config, redis: aioredis.Redis, keys: Keys) -> list[Agen
 
 
 def source_protocol(source: str, url: str, ids: Iterable[str], config: Config) -> SourceProtocol:
-    if source == "binance":
-        return BinanceProtocol(url, ids)
+    if source in BINANCE_MARKETS:
+        return BinanceProtocol(url, ids, source=source)
     if source == "yahoo":
         return YahooProtocol(url, ids, config.sources.yahoo.resubscribe_s)
     raise ValueError(f"no live adapter for source {source!r} yet")
 
 
 def _simulator(source: str) -> SimulatorServer:
-    return BinanceSimulator() if source == "binance" else YahooSimulator()
+    return YahooSimulator() if source == "yahoo" else BinanceSimulator(source=source)
 
 
 async def clear_namespace(redis: aioredis.Redis, keys: Keys) -> int:
@@ -243,7 +244,7 @@ async def run_live(
                         log.warning("no live adapter for %s yet: %s not followed",
                                     source, ", ".join(ids))
                         continue
-                    source_url = getattr(config.sources, source).ws_url
+                    source_url = config.sources.ws_url(source)
                     feed = WebsocketFeed(source_protocol(source, source_url, ids, config),
                                          writer.put, config.feeds)
                     tasks.start(feed.run(), f"{source} feed")

@@ -107,7 +107,6 @@ class Catalog:
     def __init__(self, instruments: dict[str, Instrument], calendars: dict[str, Calendar]):
         self._instruments = instruments
         self.calendars = calendars
-        self._by_symbol = {(i.source, i.symbol): i.id for i in instruments.values()}
 
     @classmethod
     def from_yaml(cls, text: str) -> Catalog:
@@ -147,10 +146,6 @@ class Catalog:
                 f"(families: {', '.join(families)}); `crosscurrent catalog` lists them"
             )
         return found
-
-    def id_for(self, source: str, symbol: str) -> str | None:
-        """The canonical id a source's symbol stands for."""
-        return self._by_symbol.get((source, symbol))
 
     def for_source(self, source: str) -> list[Instrument]:
         return [i for i in self._instruments.values() if i.source == source]

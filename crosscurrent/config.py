@@ -45,8 +45,8 @@ class EmbeddedConfig(_Section):
     binary: Path | None = None
 
 
-class BinanceSource(_Section):
-    ws_url: str = "wss://stream.binance.com:9443"
+class WebsocketSource(_Section):
+    ws_url: str
 
 
 class YahooSource(_Section):
@@ -55,8 +55,17 @@ class YahooSource(_Section):
 
 
 class SourcesConfig(_Section):
-    binance: BinanceSource = BinanceSource()
+    binance: WebsocketSource = WebsocketSource(ws_url="wss://stream.binance.com:9443")
+    binance_usdm: WebsocketSource = WebsocketSource(ws_url="wss://fstream.binance.com")
+    binance_coinm: WebsocketSource = WebsocketSource(ws_url="wss://dstream.binance.com")
     yahoo: YahooSource = YahooSource()
+
+    def ws_url(self, source: str) -> str:
+        """The websocket address of a catalog source name (`binance-usdm` -> binance_usdm)."""
+        section = getattr(self, source.replace("-", "_"), None)
+        if not isinstance(section, WebsocketSource | YahooSource):
+            raise ValueError(f"no websocket source {source!r} in the config")
+        return section.ws_url
 
 
 class FeedsConfig(_Section):

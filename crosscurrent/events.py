@@ -38,6 +38,20 @@ class Tick(_Event):
         return (self.price / self.prev_close - 1.0) * 100.0
 
 
+class Quote(_Event):
+    """Best bid and ask (Binance bookTicker): high volume, on its own stream."""
+
+    kind: Literal["quote"] = "quote"
+    id: CanonicalId
+    ts: int
+    bid: float
+    bid_size: float
+    ask: float
+    ask_size: float
+    source: str = ""
+    recv_ns: int = 0
+
+
 class Metric(_Event):
     """A value that is not a traded price: breadth, turnover, TVL, supply, funding, ..."""
 
@@ -99,8 +113,10 @@ class Alert(_Event):
         return f"{self.key}|{self.state}|{self.severity}|{self.ts}"
 
 
-Event = Annotated[Tick | Metric | FeedStatus | Alert, Field(discriminator="kind")]
-EVENT_ADAPTER: TypeAdapter[Tick | Metric | FeedStatus | Alert] = TypeAdapter(Event)
+MarketEvent = Tick | Quote | Metric
+AnyEvent = Tick | Quote | Metric | FeedStatus | Alert
+Event = Annotated[AnyEvent, Field(discriminator="kind")]
+EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(Event)
 
 
 def encode(event: _Event) -> bytes:
@@ -108,6 +124,6 @@ def encode(event: _Event) -> bytes:
     return event.__pydantic_serializer__.to_json(event)
 
 
-def decode(data: bytes | str) -> Tick | Metric | FeedStatus | Alert:
+def decode(data: bytes | str) -> AnyEvent:
     """Parse an event from JSON; raises pydantic.ValidationError on bad input."""
     return EVENT_ADAPTER.validate_json(data)

@@ -1,4 +1,14 @@
-"""Binance spot market streams (combined-stream websocket): the sans-I/O protocol."""
+"""Binance market streams (spot, USD-M and COIN-M futures): the sans-I/O protocol.
+
+One combined-stream connection per market. Per instrument it subscribes to `@trade`, the
+full 24 h `@ticker` (not `@miniTicker`, which has no bid/ask) and `@bookTicker`; per funding
+id to `@markPrice`. Frames become:
+  trade        -> Tick (size as volume; the latest 24 h open as prev_close)
+  24hrTicker   -> Tick (last price, 24 h open as prev_close, 24 h volume)
+  bookTicker   -> Quote
+  markPrice    -> Metric on the funding id (the rate of the next settlement)
+  depthUpdate  -> ignored (order books are not modelled)
+"""
 
 from __future__ import annotations
 
@@ -7,35 +17,45 @@ from collections.abc import Iterable
 import orjson
 
 from crosscurrent.catalog import Catalog, default_catalog
-from crosscurrent.events import Metric, Tick
+from crosscurrent.events import MarketEvent, Metric, Quote, Tick
 from streams.feed import FrameError
 
-SOURCE = "binance"
+MARKETS = ("binance", "binance-usdm", "binance-coinm")
+_IGNORED = frozenset({"depthUpdate", "kline", "24hrMiniTicker"})
 
 
 class BinanceProtocol:
-    """Subscribes to `<symbol>@trade` and `<symbol>@ticker` and turns frames into ticks.
-
-    A trade becomes a tick with its size as volume; a 24 h ticker becomes a tick with the
-    24 h open as `prev_close` (crypto changes are 24 h changes) and the 24 h volume.
-    """
-
-    source = SOURCE
     resubscribe_s: float | None = None
 
-    def __init__(self, base_url: str, ids: Iterable[str], catalog: Catalog | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        ids: Iterable[str],
+        catalog: Catalog | None = None,
+        source: str = "binance",
+        quotes: bool = True,
+    ) -> None:
+        if source not in MARKETS:
+            raise ValueError(f"unknown Binance market {source!r} (one of {', '.join(MARKETS)})")
         catalog = catalog or default_catalog()
+        self.source = source
         self.base_url = base_url.rstrip("/")
-        self.symbols: dict[str, str] = {}  # BTCUSDT -> crypto:BTC
+        self.quotes = quotes
+        self.prices: dict[str, str] = {}  # BTCUSDT -> crypto:BTC
+        self.funding: dict[str, str] = {}  # BTCUSDT -> funding:BTC
         for ident in ids:
             instrument = catalog[ident]
-            if instrument.source != SOURCE:
-                raise ValueError(f"{ident} is not a Binance instrument")
-            self.symbols[instrument.symbol] = ident
+            if instrument.source != source:
+                raise ValueError(f"{ident} is not a {source} instrument ({instrument.source})")
+            target = self.funding if instrument.asset == "funding" else self.prices
+            target[instrument.symbol] = ident
         self._open_24h: dict[str, float] = {}
 
     def streams(self) -> list[str]:
-        return [f"{s.lower()}@{kind}" for s in sorted(self.symbols) for kind in ("trade", "ticker")]
+        kinds = ("trade", "ticker", "bookTicker") if self.quotes else ("trade", "ticker")
+        names = [f"{s.lower()}@{kind}" for s in sorted(self.prices) for kind in kinds]
+        names += [f"{s.lower()}@markPrice@1s" for s in sorted(self.funding)]
+        return names
 
     def url(self) -> str:
         return f"{self.base_url}/stream?streams={'/'.join(self.streams())}"
@@ -43,34 +63,56 @@ class BinanceProtocol:
     def subscribe_messages(self) -> list[str]:
         return []  # the combined-stream URL subscribes
 
-    def parse(self, frame: str | bytes, recv_ns: int) -> list[Tick | Metric]:
+    def parse(self, frame: str | bytes, recv_ns: int) -> list[MarketEvent]:
         try:
             msg = orjson.loads(frame)
             data = msg["data"] if "stream" in msg else msg
             kind = data.get("e")
         except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError):
             raise FrameError("not a Binance stream frame") from None
-        if kind is None:
-            if "result" in data or "u" in data:  # subscription reply, bookTicker
-                return []
-            raise FrameError("frame has no event type 'e'")
+        # model_construct: every field below is converted and checked here already, and
+        # validating again would double the cost of the hot path
         try:
-            symbol = data["s"]
-            ident = self.symbols.get(symbol)
-            if ident is None:
-                return []
             if kind == "trade" or kind == "aggTrade":
-                return [Tick(
+                symbol = data["s"]
+                ident = self.prices.get(symbol)
+                if ident is None:
+                    return []
+                return [Tick.model_construct(
                     id=ident, ts=int(data["T"]), price=float(data["p"]), volume=float(data["q"]),
-                    prev_close=self._open_24h.get(symbol), source=SOURCE, recv_ns=recv_ns,
+                    day_volume=None, prev_close=self._open_24h.get(symbol), source=self.source,
+                    recv_ns=recv_ns,
+                )]
+            if kind == "bookTicker" or (kind is None and "b" in data and "u" in data):
+                ident = self.prices.get(data["s"])
+                if ident is None:
+                    return []
+                return [Quote.model_construct(
+                    id=ident, ts=int(data.get("T") or data.get("E") or recv_ns // 1_000_000),
+                    bid=float(data["b"]), bid_size=float(data["B"]), ask=float(data["a"]),
+                    ask_size=float(data["A"]), source=self.source, recv_ns=recv_ns,
                 )]
             if kind == "24hrTicker":
-                open_24h = float(data["o"])
-                self._open_24h[symbol] = open_24h
-                return [Tick(
-                    id=ident, ts=int(data["E"]), price=float(data["c"]), prev_close=open_24h,
-                    day_volume=float(data["v"]), source=SOURCE, recv_ns=recv_ns,
+                symbol = data["s"]
+                ident = self.prices.get(symbol)
+                if ident is None:
+                    return []
+                open_24h = self._open_24h[symbol] = float(data["o"])
+                return [Tick.model_construct(
+                    id=ident, ts=int(data["E"]), price=float(data["c"]), volume=None,
+                    day_volume=float(data["v"]), prev_close=open_24h, source=self.source,
+                    recv_ns=recv_ns,
+                )]
+            if kind == "markPriceUpdate":
+                ident = self.funding.get(data["s"])
+                if ident is None or data.get("r") in (None, ""):
+                    return []  # spot-like index symbols carry no funding rate
+                return [Metric.model_construct(
+                    id=ident, ts=int(data["E"]), value=float(data["r"]), source=self.source,
+                    recv_ns=recv_ns,
                 )]
         except (KeyError, TypeError, ValueError) as exc:
             raise FrameError(f"bad {kind} frame ({type(exc).__name__}: {exc})") from None
-        return []
+        if kind in _IGNORED or (kind is None and "result" in data):
+            return []  # order books, klines, subscription replies
+        raise FrameError(f"unknown event type {kind!r}")

@@ -12,7 +12,7 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from crosscurrent.events import Alert, FeedStatus, Metric, Tick, encode
+from crosscurrent.events import AnyEvent, encode
 from streams.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class StreamWriter:
         self.written = 0
         self.retries = 0
 
-    async def put(self, event: Tick | Metric | FeedStatus | Alert) -> None:
+    async def put(self, event: AnyEvent) -> None:
         await self._queue.put((self.keys.stream_for(event), encode(event)))
 
     def count(self, name: str, n: int = 1) -> None:

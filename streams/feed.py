@@ -17,11 +17,11 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from crosscurrent.config import FeedsConfig
-from crosscurrent.events import FeedState, FeedStatus, Metric, Tick
+from crosscurrent.events import FeedState, FeedStatus, MarketEvent
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[Tick | Metric | FeedStatus], Awaitable[None]]
+Sink = Callable[[MarketEvent | FeedStatus], Awaitable[None]]
 
 
 class FrameError(ValueError):
@@ -36,7 +36,7 @@ class SourceProtocol(Protocol):
 
     def subscribe_messages(self) -> list[str]: ...
 
-    def parse(self, frame: str | bytes, recv_ns: int) -> list[Tick | Metric]: ...
+    def parse(self, frame: str | bytes, recv_ns: int) -> list[MarketEvent]: ...
 
 
 class WebsocketFeed:

@@ -1,6 +1,7 @@
 """The one naming scheme of every Redis stream and key crosscurrent uses.
 
-    <prefix>:<namespace>:events:<family>   market events of one id family (hk, crypto, tvl, ...)
+    <prefix>:<namespace>:events:<family>   ticks and metrics of one id family (hk, crypto, ...)
+    <prefix>:<namespace>:quotes:<family>   best bid/ask updates (high volume, read by few)
     <prefix>:<namespace>:status            feed status events
     <prefix>:<namespace>:alerts            alert transitions from every detector agent
     <prefix>:<namespace>:state:<agent>     hash: an agent's detector snapshot and progress
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crosscurrent.catalog import family
-from crosscurrent.events import Alert, FeedStatus, Metric, Tick
+from crosscurrent.events import Alert, AnyEvent, FeedStatus, Quote
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class Keys:
 
     def events(self, family_name: str) -> str:
         return f"{self.base}:events:{family_name}"
+
+    def quotes(self, family_name: str) -> str:
+        return f"{self.base}:quotes:{family_name}"
 
     @property
     def status(self) -> str:
@@ -45,12 +49,14 @@ class Keys:
     def stats(self) -> str:
         return f"{self.base}:stats"
 
-    def stream_for(self, event: Tick | Metric | FeedStatus | Alert) -> str:
+    def stream_for(self, event: AnyEvent) -> str:
         """The stream an event is written to."""
         if isinstance(event, Alert):
             return self.alerts
         if isinstance(event, FeedStatus):
             return self.status
+        if isinstance(event, Quote):
+            return self.quotes(family(event.id))
         return self.events(family(event.id))
 
     @property

@@ -19,7 +19,7 @@ import orjson
 from google.protobuf.message import DecodeError
 
 from crosscurrent.catalog import Catalog, default_catalog
-from crosscurrent.events import Metric, Tick
+from crosscurrent.events import MarketEvent, Tick
 from streams.feed import FrameError
 
 SOURCE = "yahoo"
@@ -68,7 +68,7 @@ class YahooProtocol:
     def subscribe_messages(self) -> list[str]:
         return [orjson.dumps({"subscribe": sorted(self.symbols)}).decode()]
 
-    def parse(self, frame: str | bytes, recv_ns: int) -> list[Tick | Metric]:
+    def parse(self, frame: str | bytes, recv_ns: int) -> list[MarketEvent]:
         try:
             envelope = orjson.loads(frame)
             encoded = envelope["message"]

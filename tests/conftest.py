@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from redis import asyncio as aioredis
 
-from crosscurrent.events import Alert, FeedStatus, Metric, Tick, decode
+from crosscurrent.events import AnyEvent, MarketEvent, Tick, decode
 from streams.bus import FIELD
 from streams.keys import Keys
 from streams.redis_server import EmbeddedRedis
@@ -45,13 +45,13 @@ def shared(path: str) -> Path:
 
 
 async def stream_events(redis: aioredis.Redis, stream: str
-                        ) -> list[Tick | Metric | FeedStatus | Alert]:
+                        ) -> list[AnyEvent]:
     """Every event of a stream, oldest first."""
     raw: Any = await redis.xrange(stream)
     return [decode(fields[FIELD]) for _, fields in raw]
 
 
-def ticks_only(events: Sequence[Tick | Metric]) -> list[Tick]:
+def ticks_only(events: Sequence[MarketEvent]) -> list[Tick]:
     out = [e for e in events if isinstance(e, Tick)]
     assert len(out) == len(events), "expected ticks only"
     return out

@@ -36,10 +36,12 @@ def test_seed_names_and_categories() -> None:
     assert catalog["tvl:some-new-protocol"].category == "other"
 
 
-def test_symbols_map_back_to_ids() -> None:
+def test_sources_list_their_instruments() -> None:
     catalog = default_catalog()
-    assert catalog.id_for("yahoo", "^HSI") == "hk:HSI"
-    assert catalog.id_for("binance", "BTCUSDT") == "crypto:BTC"
+    assert "hk:HSI" in {i.id for i in catalog.for_source("yahoo")}
+    assert {i.id for i in catalog.for_source("binance")} == {"crypto:BTC", "crypto:ETH"}
+    usdm = {i.id: i.symbol for i in catalog.for_source("binance-usdm")}
+    assert usdm["perp:BTC"] == usdm["funding:BTC"] == "BTCUSDT"
     assert family("hk:HSI") == "hk"
 
 

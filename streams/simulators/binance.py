@@ -1,4 +1,5 @@
-"""A Binance spot market-stream server: combined streams, frames as Binance sends them."""
+"""Binance market-stream servers (spot, USD-M, COIN-M): combined streams, frames as Binance
+sends them (field names and order as in the recordings of shared/data and Binance's docs)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import orjson
 from crosscurrent.catalog import Catalog
 from streams.simulators.server import SimulatorServer
 from streams.tape import TapeEvent
+
+EIGHT_HOURS_MS = 8 * 3600 * 1000
 
 
 def _px(value: float) -> str:
@@ -29,37 +32,51 @@ class _Day:
     count: int = 0
 
 
-def trade_frame(symbol: str, trade_id: int, price: float, qty: float, ts: int) -> dict[str, object]:
-    return {
-        "e": "trade", "E": ts, "s": symbol, "t": trade_id, "p": _px(price), "q": _px(qty),
-        "T": ts, "m": trade_id % 2 == 0, "M": True,
-    }
+def trade_frame(market: str, symbol: str, trade_id: int, price: float, qty: float, ts: int
+                ) -> dict[str, object]:
+    if market == "binance":
+        return {"e": "trade", "E": ts, "s": symbol, "t": trade_id, "p": _px(price),
+                "q": _px(qty), "T": ts, "m": trade_id % 2 == 0, "M": True}
+    return {"e": "trade", "E": ts, "T": ts, "s": symbol, "t": trade_id, "p": _px(price),
+            "q": _px(qty), "X": "MARKET", "m": trade_id % 2 == 0}
 
 
-def ticker_frame(symbol: str, day: _Day, last: float, qty: float, ts: int, last_id: int
-                 ) -> dict[str, object]:
+def ticker_frame(market: str, symbol: str, day: _Day, last: float, qty: float, ts: int,
+                 last_id: int) -> dict[str, object]:
     change = last - day.open
-    return {
+    frame: dict[str, object] = {
         "e": "24hrTicker", "E": ts, "s": symbol, "p": _px(change),
         "P": f"{change / day.open * 100:.3f}" if day.open else "0.000",
-        "w": _px(day.quote_volume / day.volume if day.volume else last), "x": _px(day.open),
-        "c": _px(last), "Q": _px(qty), "b": _px(last - 0.01), "B": _px(1.0),
-        "a": _px(last + 0.01), "A": _px(1.0), "o": _px(day.open), "h": _px(day.high),
-        "l": _px(day.low), "v": _px(day.volume), "q": _px(day.quote_volume),
-        "O": ts - 86_400_000, "C": ts, "F": day.first_trade, "L": last_id, "n": day.count,
+        "w": _px(day.quote_volume / day.volume if day.volume else last),
     }
+    if market == "binance":
+        frame |= {"x": _px(day.open), "c": _px(last), "Q": _px(qty), "b": _px(last - 0.01),
+                  "B": _px(1.0), "a": _px(last + 0.01), "A": _px(1.0)}
+    else:
+        frame |= {"c": _px(last), "Q": _px(qty)}
+    frame |= {"o": _px(day.open), "h": _px(day.high), "l": _px(day.low), "v": _px(day.volume),
+              "q": _px(day.quote_volume), "O": ts - 86_400_000, "C": ts, "F": day.first_trade,
+              "L": last_id, "n": day.count}
+    return frame
+
+
+def mark_price_frame(symbol: str, mark: float, rate: float, ts: int) -> dict[str, object]:
+    next_funding = (ts // EIGHT_HOURS_MS + 1) * EIGHT_HOURS_MS
+    return {"e": "markPriceUpdate", "E": ts, "s": symbol, "p": _px(mark), "i": _px(mark),
+            "P": _px(mark), "r": f"{rate:.8f}", "T": next_funding}
 
 
 class BinanceSimulator(SimulatorServer):
     """Serves `/stream?streams=a/b` and `/ws` with `SUBSCRIBE` / `UNSUBSCRIBE` requests."""
 
-    source = "binance"
     DEFAULT_QTY = 0.01
 
-    def __init__(self, catalog: Catalog | None = None) -> None:
+    def __init__(self, catalog: Catalog | None = None, source: str = "binance") -> None:
         super().__init__(catalog)
+        self.source = source
         self._trade_id = 1_000_000
         self._days: dict[str, _Day] = {}
+        self._last: dict[str, float] = {}
 
     def path_topics(self, request_path: str) -> set[str]:
         query = parse_qs(urlsplit(request_path).query)
@@ -80,11 +97,18 @@ class BinanceSimulator(SimulatorServer):
         return set(), set(), reply
 
     def topic_of(self, instrument_id: str) -> str:
-        return f"{self.catalog[instrument_id].symbol.lower()}@trade"
+        instrument = self.catalog[instrument_id]
+        kind = "markPrice@1s" if instrument.asset == "funding" else "trade"
+        return f"{instrument.symbol.lower()}@{kind}"
 
     def frames(self, event: TapeEvent) -> list[tuple[str, str]]:
-        symbol = self.catalog[event.id].symbol
+        instrument = self.catalog[event.id]
+        symbol, stream = instrument.symbol, instrument.symbol.lower()
+        if instrument.asset == "funding":
+            frame = mark_price_frame(symbol, self._last.get(symbol, 0.0), event.value, event.ts)
+            return [(f"{stream}@markPrice@1s", _combined(f"{stream}@markPrice@1s", frame))]
         price, qty = event.value, event.volume or self.DEFAULT_QTY
+        self._last[symbol] = price
         day = self._days.get(symbol)
         if day is None or event.prev_close is not None:
             reference = event.prev_close or price
@@ -97,9 +121,8 @@ class BinanceSimulator(SimulatorServer):
         day.volume += qty
         day.quote_volume += qty * price
         day.count += 1
-        stream = symbol.lower()
-        trade = trade_frame(symbol, self._trade_id, price, qty, event.ts)
-        ticker = ticker_frame(symbol, day, price, qty, event.ts, self._trade_id)
+        trade = trade_frame(self.source, symbol, self._trade_id, price, qty, event.ts)
+        ticker = ticker_frame(self.source, symbol, day, price, qty, event.ts, self._trade_id)
         return [
             (f"{stream}@ticker", _combined(f"{stream}@ticker", ticker)),
             (f"{stream}@trade", _combined(f"{stream}@trade", trade)),

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from crosscurrent.config import FeedsConfig
-from crosscurrent.events import FeedState, FeedStatus, Metric, Tick
+from crosscurrent.events import FeedState, FeedStatus, MarketEvent, Tick
 from streams.binance import BinanceProtocol
 from streams.feed import WebsocketFeed
 from streams.simulators.binance import BinanceSimulator
@@ -19,9 +19,9 @@ FAST = FeedsConfig(backoff_initial_s=0.05, backoff_max_s=0.2, stale_after_s=5)
 
 class Collected:
     def __init__(self) -> None:
-        self.events: list[Tick | Metric | FeedStatus] = []
+        self.events: list[MarketEvent | FeedStatus] = []
 
-    async def __call__(self, event: Tick | Metric | FeedStatus) -> None:
+    async def __call__(self, event: MarketEvent | FeedStatus) -> None:
         self.events.append(event)
 
     @property
