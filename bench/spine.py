@@ -60,11 +60,14 @@ class _LatencyView:
                         for p in (50, 99, 99.9))
 
 
-async def run_bench(config: Config, url: str, events: int, rate: float, seconds: float,
-                    console: Console) -> None:
-    console.print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-                  f"Python {platform.python_version()}; redis {url.split('@')[-1]}",
-                  highlight=False)
+def machine() -> str:
+    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}")
+
+
+async def run_spine(config: Config, url: str, events: int, rate: float, seconds: float,
+                    console: Console) -> list[str]:
+    """Run both spine measurements; returns the summary lines."""
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     view = _LatencyView()
     now_ms = time.time_ns() // 1_000_000
@@ -88,8 +91,9 @@ async def run_bench(config: Config, url: str, events: int, rate: float, seconds:
                                 out=None, view=paced, namespace="bench")
     console.print(f"latency run: {n} tape events at {rate:g}/s, "
                   f"{len(paced_result.alerts)} alerts", highlight=False)
-    console.print("[bold]summary[/]")
-    console.print(f"events/s end to end: {throughput:,.0f} tape events/s "
-                  f"({frames / wall:,.0f} frames/s)", highlight=False)
-    console.print(f"tick-to-alert at {rate:g} events/s: {paced.percentiles()}", highlight=False)
-    console.print(f"tick-to-alert at full load: {view.percentiles()}", highlight=False)
+    return [
+        f"spine events/s end to end: {throughput:,.0f} tape events/s "
+        f"({frames / wall:,.0f} frames/s)",
+        f"tick-to-alert at {rate:g} events/s: {paced.percentiles()}",
+        f"tick-to-alert at full load: {view.percentiles()}",
+    ]

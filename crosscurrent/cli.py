@@ -24,6 +24,7 @@ from streams.redis_server import RedisNotFoundError
 from streams.tape import TapeError, read_tape
 
 DEMO_TAPE = "data/seed-2026-04-08.jsonl"
+SHARED_GUESS = Path(__file__).resolve().parent.parent.parent / "shared"
 
 EPILOG = """\
 examples:
@@ -99,9 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--namespace", default="live",
                      help="key namespace, to keep pipelines apart (default: live)")
 
-    bench = sub.add_parser("bench", parents=[common], help="measure the spine",
-                           description="Push events through simulator -> adapter -> Redis "
-                           "Streams -> agent and print events/s and tick-to-alert latency.")
+    bench = sub.add_parser(
+        "bench", parents=[common], help="measure the spine and the ingest path",
+        description="spine: push events through simulator -> adapter -> Redis Streams -> "
+        "agent and print events/s and tick-to-alert latency. ingest: the recorded Binance "
+        "USD-M frames of shared/data through the fast adapter into Redis (frames/s, CPU).")
+    bench.add_argument("--only", choices=["spine", "ingest"], help="run one of the two")
+    bench.add_argument("--shared", type=Path, default=SHARED_GUESS, metavar="DIR",
+                       help="the shared/ folder with the recordings (default: beside the "
+                       "checkout)")
     bench.add_argument("--events", type=int, default=20_000, metavar="N",
                        help="tape events in the throughput run (default 20000)")
     bench.add_argument("--rate", type=float, default=1000, metavar="R",
@@ -157,12 +164,29 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.command == "run":
         return _run(args, config, console)
     if args.command == "bench":
-        from bench.spine import run_bench
-
-        with _redis(config, args) as url:
-            asyncio.run(run_bench(config, url, args.events, args.rate, args.seconds, console))
-        return 0
+        return _bench(args, config, console)
     raise UserError(f"unknown command {args.command}")
+
+
+def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from bench.ingest import BenchInputError, run_ingest
+    from bench.spine import machine, run_spine
+
+    summary: list[str] = []
+    console.print(machine(), highlight=False)
+    with _redis(config, args) as url:
+        if args.only in (None, "spine"):
+            summary += asyncio.run(run_spine(config, url, args.events, args.rate, args.seconds,
+                                             console))
+        if args.only in (None, "ingest"):
+            try:
+                summary += run_ingest(config, url, args.shared, console)
+            except BenchInputError as exc:
+                raise UserError(str(exc)) from None
+    console.print("[bold]summary[/]")
+    for line in summary:
+        console.print(line, highlight=False)
+    return 0
 
 
 def _redis(config: Config, args: argparse.Namespace) -> AbstractContextManager[str]:

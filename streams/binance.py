@@ -70,15 +70,13 @@ class BinanceProtocol:
             kind = data.get("e")
         except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError):
             raise FrameError("not a Binance stream frame") from None
-        # model_construct: every field below is converted and checked here already, and
-        # validating again would double the cost of the hot path
         try:
             if kind == "trade" or kind == "aggTrade":
                 symbol = data["s"]
                 ident = self.prices.get(symbol)
                 if ident is None:
                     return []
-                return [Tick.model_construct(
+                return [Tick(
                     id=ident, ts=int(data["T"]), price=float(data["p"]), volume=float(data["q"]),
                     day_volume=None, prev_close=self._open_24h.get(symbol), source=self.source,
                     recv_ns=recv_ns,
@@ -87,7 +85,7 @@ class BinanceProtocol:
                 ident = self.prices.get(data["s"])
                 if ident is None:
                     return []
-                return [Quote.model_construct(
+                return [Quote(
                     id=ident, ts=int(data.get("T") or data.get("E") or recv_ns // 1_000_000),
                     bid=float(data["b"]), bid_size=float(data["B"]), ask=float(data["a"]),
                     ask_size=float(data["A"]), source=self.source, recv_ns=recv_ns,
@@ -98,7 +96,7 @@ class BinanceProtocol:
                 if ident is None:
                     return []
                 open_24h = self._open_24h[symbol] = float(data["o"])
-                return [Tick.model_construct(
+                return [Tick(
                     id=ident, ts=int(data["E"]), price=float(data["c"]), volume=None,
                     day_volume=float(data["v"]), prev_close=open_24h, source=self.source,
                     recv_ns=recv_ns,
@@ -107,7 +105,7 @@ class BinanceProtocol:
                 ident = self.funding.get(data["s"])
                 if ident is None or data.get("r") in (None, ""):
                     return []  # spot-like index symbols carry no funding rate
-                return [Metric.model_construct(
+                return [Metric(
                     id=ident, ts=int(data["E"]), value=float(data["r"]), source=self.source,
                     recv_ns=recv_ns,
                 )]

@@ -54,6 +54,7 @@ class WebsocketFeed:
         self.reconnects = 0
         self.state = FeedState.CONNECTING
         self.connected = asyncio.Event()
+        self._last_frame = 0.0
 
     @property
     def source(self) -> str:
@@ -94,18 +95,14 @@ class WebsocketFeed:
 
     async def _read(self, ws: ClientConnection) -> None:
         resubscribe = self.protocol.resubscribe_s
-        task = asyncio.create_task(self._resubscribe(ws, resubscribe)) if resubscribe else None
-        parse, sink = self.protocol.parse, self.sink
+        helpers = [asyncio.create_task(self._watchdog(ws))]
+        if resubscribe:
+            helpers.append(asyncio.create_task(self._resubscribe(ws, resubscribe)))
+        parse, sink, clock = self.protocol.parse, self.sink, time.monotonic
         try:
             while True:
-                try:
-                    async with asyncio.timeout(self.config.stale_after_s):
-                        frame = await ws.recv()
-                except TimeoutError:
-                    await self._status(
-                        FeedState.STALE, f"no data for {self.config.stale_after_s:.0f}s"
-                    )
-                    raise
+                frame = await ws.recv()
+                self._last_frame = clock()
                 self.frames += 1
                 try:
                     events = parse(frame, time.time_ns())
@@ -116,8 +113,8 @@ class WebsocketFeed:
                     await sink(event)
                 self.events += len(events)
         finally:
-            if task is not None:
-                task.cancel()
+            for helper in helpers:
+                helper.cancel()
 
     def _malformed(self, frame: str | bytes, exc: FrameError) -> None:
         self.malformed += 1
@@ -125,6 +122,18 @@ class WebsocketFeed:
         if n <= self.LOG_FIRST_MALFORMED or n % 1000 == 0:
             shown = frame[:120] if isinstance(frame, str) else frame[:120].decode(errors="replace")
             log.warning("%s: malformed frame #%d skipped: %s: %r", self.source, n, exc, shown)
+
+    async def _watchdog(self, ws: ClientConnection) -> None:
+        """Report a connection silent for `stale_after_s` as stale and drop it (a half-open
+        connection never closes by itself); the reconnect loop takes over."""
+        limit = self.config.stale_after_s
+        self._last_frame = time.monotonic()
+        while True:
+            await asyncio.sleep(min(limit / 4, 1.0))
+            if time.monotonic() - self._last_frame > limit:
+                await self._status(FeedState.STALE, f"no data for {limit:g}s")
+                ws.transport.abort()
+                return
 
     async def _resubscribe(self, ws: ClientConnection, every: float) -> None:
         while True:
