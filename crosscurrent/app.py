@@ -22,13 +22,18 @@ from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
 from streams.binance import MARKETS as BINANCE_MARKETS
 from streams.binance import BinanceProtocol
 from streams.bus import StreamWriter
-from streams.feed import SourceProtocol, WebsocketFeed
+from streams.coingecko import CoinGeckoProtocol
+from streams.defillama import DefiLlamaProtocol
+from streams.feed import Sink, WebsocketFeed
 from streams.keys import Keys
+from streams.poll import HttpPoller
 from streams.redis_client import connect
 from streams.redis_server import EmbeddedRedis
 from streams.replay import Player
+from streams.simulators import Simulator
 from streams.simulators.binance import BinanceSimulator
-from streams.simulators.server import SimulatorServer
+from streams.simulators.coingecko import CoinGeckoSimulator
+from streams.simulators.defillama import DefiLlamaSimulator
 from streams.simulators.yahoo import YahooSimulator
 from streams.tape import Tape
 from streams.yahoo import YahooProtocol
@@ -36,7 +41,23 @@ from streams.yahoo import YahooProtocol
 log = logging.getLogger(__name__)
 
 #: Sources with a live adapter and a simulator; other ids go straight into the bus on replay.
-SIMULATED_SOURCES = ("binance", "binance-usdm", "binance-coinm", "yahoo")
+SIMULATORS: dict[str, Callable[[], Simulator]] = {
+    "binance": lambda: BinanceSimulator(source="binance"),
+    "binance-usdm": lambda: BinanceSimulator(source="binance-usdm"),
+    "binance-coinm": lambda: BinanceSimulator(source="binance-coinm"),
+    "yahoo": YahooSimulator,
+    "defillama": DefiLlamaSimulator,
+    "coingecko": CoinGeckoSimulator,
+}
+#: How often pollers ask their simulator during a replay (s).
+REPLAY_POLL_S = 0.005
+
+
+class Feed(Protocol):
+    frames: int
+    malformed: int
+
+    async def run(self) -> None: ...
 
 
 class View(Protocol):
@@ -63,16 +84,39 @@ def build_agents(config: Config, redis: aioredis.Redis, keys: Keys) -> list[Agen
     return [Agent(detector.name, [detector], redis, keys, config.agent)]
 
 
-def source_protocol(source: str, url: str, ids: Iterable[str], config: Config) -> SourceProtocol:
+def build_feeds(
+    source: str,
+    ids: Iterable[str],
+    config: Config,
+    sink: Sink,
+    url: str | None = None,
+    poll_s: float | None = None,
+) -> list[Feed]:
+    """The feeds of a source's ids: its live address, or `url` (a simulator's) if given."""
+    ids = sorted(ids)
+    sources = config.sources
     if source in BINANCE_MARKETS:
-        return BinanceProtocol(url, ids, source=source)
+        protocol = BinanceProtocol(url or sources.ws_url(source), ids, source=source)
+        return [WebsocketFeed(protocol, sink, config.feeds)]
     if source == "yahoo":
-        return YahooProtocol(url, ids, config.sources.yahoo.resubscribe_s)
+        address = f"{url}/?version=2" if url else sources.yahoo.ws_url
+        return [WebsocketFeed(YahooProtocol(address, ids, sources.yahoo.resubscribe_s), sink,
+                              config.feeds)]
+    if source == "defillama":
+        llama = sources.defillama
+        feeds: list[Feed] = []
+        for part, base in (("protocols", url or llama.api_url),
+                           ("stablecoins", url or llama.stablecoins_url)):
+            protocol_ = DefiLlamaProtocol(ids, part)
+            if protocol_.paths():
+                feeds.append(HttpPoller(protocol_, base, sink, config.feeds,
+                                        poll_s or llama.poll_s))
+        return feeds
+    if source == "coingecko":
+        gecko = sources.coingecko
+        return [HttpPoller(CoinGeckoProtocol(ids), url or gecko.api_url, sink, config.feeds,
+                           poll_s or gecko.poll_s)]
     raise ValueError(f"no live adapter for source {source!r} yet")
-
-
-def _simulator(source: str) -> SimulatorServer:
-    return YahooSimulator() if source == "yahoo" else BinanceSimulator(source=source)
 
 
 async def clear_namespace(redis: aioredis.Redis, keys: Keys) -> int:
@@ -142,23 +186,22 @@ async def replay(
     started = time.monotonic()
     catalog = default_catalog()
     tasks = _Tasks()
-    simulators: dict[str, SimulatorServer] = {}
-    feeds: dict[str, WebsocketFeed] = {}
+    simulators: dict[str, Simulator] = {}
+    feeds: dict[str, list[Feed]] = {}
     async with _bus(config, url, namespace) as (redis, keys, writer):
         await clear_namespace(redis, keys)
         try:
             tasks.start(writer.run(), "bus writer")
-            for source in SIMULATED_SOURCES:
+            for source, make in SIMULATORS.items():
                 ids = sorted(i for i in tape.ids() if catalog[i].source == source)
                 if not ids:
                     continue
-                simulator = simulators[source] = _simulator(source)
+                simulator = simulators[source] = make()
                 await simulator.start()
-                sim_url = simulator.url + ("/?version=2" if source == "yahoo" else "")
-                feed = feeds[source] = WebsocketFeed(
-                    source_protocol(source, sim_url, ids, config), writer.put, config.feeds
-                )
-                tasks.start(feed.run(), f"{source} feed")
+                feeds[source] = build_feeds(source, ids, config, writer.put, simulator.url,
+                                            poll_s=REPLAY_POLL_S)
+                for feed in feeds[source]:
+                    tasks.start(feed.run(), f"{source} feed")
                 await simulator.wait_subscribed(ids)
             agents = build_agents(config, redis, keys)
             for agent in agents:
@@ -183,8 +226,8 @@ async def replay(
         result = ReplayResult(
             events=len(tape.events), bad_lines=tape.bad_lines, alerts=alerts,
             seconds=time.monotonic() - started, direct=player.sent_direct,
-            frames={s: (simulators[s].frames_sent, f.frames, f.malformed)
-                    for s, f in feeds.items()},
+            frames={s: (simulators[s].frames_sent, sum(f.frames for f in fs),
+                        sum(f.malformed for f in fs)) for s, fs in feeds.items()},
         )
     if out is not None:
         path = out / "alerts.jsonl"
@@ -204,14 +247,15 @@ async def _until(ready: Callable[[], bool], tasks: _Tasks, what: str, timeout: f
 
 async def _drain(
     tasks: _Tasks,
-    simulators: dict[str, SimulatorServer],
-    feeds: dict[str, WebsocketFeed],
+    simulators: dict[str, Simulator],
+    feeds: dict[str, list[Feed]],
     writer: StreamWriter,
     agents: list[Agent],
 ) -> None:
     """Wait until every frame sent was read, written, consumed and acknowledged."""
     await _until(
-        lambda: all(feeds[s].frames >= simulators[s].frames_sent for s in feeds),
+        lambda: all(sum(f.frames for f in fs) >= simulators[s].frames_sent
+                    for s, fs in feeds.items()),
         tasks, "the feeds",
     )
     await writer.flush()
@@ -240,14 +284,12 @@ async def run_live(
                 for ident in config.watchlist:
                     by_source.setdefault(catalog[ident].source, []).append(ident)
                 for source, ids in by_source.items():
-                    if source not in SIMULATED_SOURCES:
+                    if source not in SIMULATORS:
                         log.warning("no live adapter for %s yet: %s not followed",
                                     source, ", ".join(ids))
                         continue
-                    source_url = config.sources.ws_url(source)
-                    feed = WebsocketFeed(source_protocol(source, source_url, ids, config),
-                                         writer.put, config.feeds)
-                    tasks.start(feed.run(), f"{source} feed")
+                    for feed in build_feeds(source, ids, config, writer.put):
+                        tasks.start(feed.run(), f"{source} feed")
             if only in (None, "agents"):
                 for agent in build_agents(config, redis, keys):
                     tasks.start(agent.run(), f"agent {agent.name}")

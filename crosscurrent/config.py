@@ -54,11 +54,24 @@ class YahooSource(_Section):
     resubscribe_s: float = Field(15, gt=0)
 
 
+class DefiLlamaSource(_Section):
+    api_url: str = "https://api.llama.fi"
+    stablecoins_url: str = "https://stablecoins.llama.fi"
+    poll_s: float = Field(300, gt=0)
+
+
+class CoinGeckoSource(_Section):
+    api_url: str = "https://api.coingecko.com"
+    poll_s: float = Field(60, gt=0)
+
+
 class SourcesConfig(_Section):
     binance: WebsocketSource = WebsocketSource(ws_url="wss://stream.binance.com:9443")
     binance_usdm: WebsocketSource = WebsocketSource(ws_url="wss://fstream.binance.com")
     binance_coinm: WebsocketSource = WebsocketSource(ws_url="wss://dstream.binance.com")
     yahoo: YahooSource = YahooSource()
+    defillama: DefiLlamaSource = DefiLlamaSource()
+    coingecko: CoinGeckoSource = CoinGeckoSource()
 
     def ws_url(self, source: str) -> str:
         """The websocket address of a catalog source name (`binance-usdm` -> binance_usdm)."""

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.events import Metric, Tick
-from streams.simulators.server import SimulatorServer
+from streams.simulators import Simulator
 from streams.tape import Tape, TapeEvent
 
 DirectSink = Callable[[Tick | Metric], Awaitable[None]]
@@ -33,7 +33,7 @@ class Player:
     def __init__(
         self,
         tape: Tape,
-        simulators: Mapping[str, SimulatorServer],
+        simulators: Mapping[str, Simulator],
         direct: DirectSink,
         speed: float,
         catalog: Catalog | None = None,
@@ -46,7 +46,7 @@ class Player:
         self.sent_direct = 0
         self.sent_simulated = 0
 
-    def route(self, event: TapeEvent) -> SimulatorServer | None:
+    def route(self, event: TapeEvent) -> Simulator | None:
         home = self.catalog[event.id].source
         if event.source is not None and event.source != home:
             return None  # a source forced by the tape that has no simulator: straight in
