@@ -84,6 +84,10 @@ def build_agents(config: Config, redis: aioredis.Redis, keys: Keys) -> list[Agen
     return [Agent(detector.name, [detector], redis, keys, config.agent)]
 
 
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def build_feeds(
     source: str,
     ids: Iterable[str],
@@ -91,17 +95,25 @@ def build_feeds(
     sink: Sink,
     url: str | None = None,
     poll_s: float | None = None,
+    clock: Callable[[], int] = wall_clock_ms,
 ) -> list[Feed]:
-    """The feeds of a source's ids: its live address, or `url` (a simulator's) if given."""
+    """The feeds of a source's ids: its live address, or `url` (a simulator's) if given.
+    `clock` (epoch ms) says when "now" is for market hours: the tape's clock on replay."""
     ids = sorted(ids)
     sources = config.sources
+    calendars = {default_catalog()[i].calendar for i in ids}
+
+    def market_open() -> bool:
+        now = clock()
+        return any(calendar.is_open(now) for calendar in calendars)
+
     if source in BINANCE_MARKETS:
         protocol = BinanceProtocol(url or sources.ws_url(source), ids, source=source)
-        return [WebsocketFeed(protocol, sink, config.feeds)]
+        return [WebsocketFeed(protocol, sink, config.feeds, market_open)]
     if source == "yahoo":
         address = f"{url}/?version=2" if url else sources.yahoo.ws_url
         return [WebsocketFeed(YahooProtocol(address, ids, sources.yahoo.resubscribe_s), sink,
-                              config.feeds)]
+                              config.feeds, market_open)]
     if source == "defillama":
         llama = sources.defillama
         feeds: list[Feed] = []
@@ -190,6 +202,7 @@ async def replay(
     feeds: dict[str, list[Feed]] = {}
     async with _bus(config, url, namespace) as (redis, keys, writer):
         await clear_namespace(redis, keys)
+        player = Player(tape, simulators, writer.put, speed, catalog)
         try:
             tasks.start(writer.run(), "bus writer")
             for source, make in SIMULATORS.items():
@@ -199,7 +212,7 @@ async def replay(
                 simulator = simulators[source] = make()
                 await simulator.start()
                 feeds[source] = build_feeds(source, ids, config, writer.put, simulator.url,
-                                            poll_s=REPLAY_POLL_S)
+                                            poll_s=REPLAY_POLL_S, clock=player.tape_now)
                 for feed in feeds[source]:
                     tasks.start(feed.run(), f"{source} feed")
                 await simulator.wait_subscribed(ids)
@@ -214,7 +227,6 @@ async def replay(
                 view.alert(alert)
 
             tasks.start(tail_alerts(redis, keys, on_alert), "alert log")
-            player = Player(tape, simulators, writer.put, speed, catalog)
             await player.play(view.progress)
             await _drain(tasks, simulators, feeds, writer, agents)
             alerts = await read_alerts(redis, keys)

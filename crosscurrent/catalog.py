@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from bisect import bisect_right
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -41,6 +43,7 @@ class Calendar(BaseModel):
     tz: str
     sessions: tuple[tuple[str, str], ...]
     days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    exchange: str | None = None
 
     @field_validator("tz")
     @classmethod
@@ -56,7 +59,12 @@ class Calendar(BaseModel):
         return datetime.fromtimestamp(ts_ms / 1000, tz=self.zone)
 
     def is_open(self, ts_ms: int) -> bool:
-        """Whether the market trades at this instant (holidays are not modelled yet)."""
+        """Whether the market trades at this instant: holidays, early closes and lunch
+        breaks from the exchange's schedule; the regular sessions where it has none."""
+        if self.exchange is not None:
+            table = exchange_schedule(self.exchange)
+            if table is not None and table.covers(ts_ms):
+                return table.is_open(ts_ms)
         moment = self.local(ts_ms)
         if moment.weekday() not in self.days:
             return False
@@ -78,6 +86,47 @@ class Calendar(BaseModel):
         else:
             end = datetime.combine(day, _parse_clock(end_clock), tzinfo=self.zone)
         return start, end
+
+
+class SessionTable:
+    """An exchange's sessions as sorted epoch-ms bounds: one bisect per lookup."""
+
+    def __init__(self, bounds: list[tuple[int, int]]) -> None:
+        self.starts = [start for start, _ in bounds]
+        self.ends = [end for _, end in bounds]
+
+    def covers(self, ts_ms: int) -> bool:
+        return bool(self.starts) and self.starts[0] - 86_400_000 <= ts_ms < self.ends[-1] \
+            + 86_400_000
+
+    def is_open(self, ts_ms: int) -> bool:
+        i = bisect_right(self.starts, ts_ms) - 1
+        return i >= 0 and ts_ms < self.ends[i]
+
+
+@cache
+def exchange_schedule(code: str) -> SessionTable | None:
+    """The sessions of an exchange_calendars code from 2020 to its horizon (lunch breaks
+    split a day in two); None if the library does not know the code."""
+    try:
+        import exchange_calendars
+    except ImportError:  # pragma: no cover - a hard dependency; the rules still work
+        return None
+    try:
+        with warnings.catch_warnings():  # the library's own pandas deprecations
+            warnings.simplefilter("ignore")
+            calendar = exchange_calendars.get_calendar(code, start="2020-01-01")
+    except exchange_calendars.errors.InvalidCalendarName:
+        return None
+    bounds: list[tuple[int, int]] = []
+    for row in calendar.schedule.itertuples():
+        opens, closes = row.open.value // 1_000_000, row.close.value // 1_000_000
+        if row.break_start is not None and row.break_start == row.break_start:  # not NaT
+            bounds.append((opens, row.break_start.value // 1_000_000))
+            bounds.append((row.break_end.value // 1_000_000, closes))
+        else:
+            bounds.append((opens, closes))
+    return SessionTable(bounds)
 
 
 class Instrument(BaseModel):

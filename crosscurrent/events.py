@@ -66,6 +66,7 @@ class Metric(_Event):
 class FeedState(StrEnum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
+    CLOSED = "closed"  # connected, silent, and every market of the feed is closed: expected
     STALE = "stale"
     DISCONNECTED = "disconnected"
 
@@ -81,6 +82,7 @@ class FeedStatus(_Event):
     reconnects: int = 0
     messages: int = 0
     malformed: int = 0
+    gap_ms: int = Field(0, description="after a reconnect: how long no data was received")
 
 
 class Severity(StrEnum):

@@ -44,8 +44,17 @@ class WebsocketFeed:
 
     LOG_FIRST_MALFORMED = 10
 
-    def __init__(self, protocol: SourceProtocol, sink: Sink, config: FeedsConfig) -> None:
+    def __init__(
+        self,
+        protocol: SourceProtocol,
+        sink: Sink,
+        config: FeedsConfig,
+        market_open: Callable[[], bool] | None = None,
+    ) -> None:
+        """`market_open` tells whether any market of the feed trades now: a silent feed is
+        stale only then (default: always, as for 24/7 markets)."""
         self.protocol = protocol
+        self.market_open = market_open or (lambda: True)
         self.sink = sink
         self.config = config
         self.frames = 0
@@ -55,16 +64,18 @@ class WebsocketFeed:
         self.state = FeedState.CONNECTING
         self.connected = asyncio.Event()
         self._last_frame = 0.0
+        self._ever_connected = False
 
     @property
     def source(self) -> str:
         return self.protocol.source
 
-    async def _status(self, state: FeedState, detail: str = "") -> None:
+    async def _status(self, state: FeedState, detail: str = "", gap_ms: int = 0) -> None:
         self.state = state
         await self.sink(FeedStatus(
             source=self.source, ts=time.time_ns() // 1_000_000, state=state, detail=detail,
             reconnects=self.reconnects, messages=self.frames, malformed=self.malformed,
+            gap_ms=gap_ms,
         ))
 
     async def run(self) -> None:
@@ -77,7 +88,7 @@ class WebsocketFeed:
                 ) as ws:
                     for message in self.protocol.subscribe_messages():
                         await ws.send(message)
-                    await self._status(FeedState.CONNECTED)
+                    await self._connected()
                     self.connected.set()
                     delay = self.config.backoff_initial_s
                     await self._read(ws)
@@ -93,6 +104,18 @@ class WebsocketFeed:
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.config.backoff_max_s)
 
+    async def _connected(self) -> None:
+        """Report the connection; after a reconnect, as a gap event with its length."""
+        if not self._ever_connected:
+            self._ever_connected = True
+            self._last_frame = time.monotonic()
+            await self._status(FeedState.CONNECTED)
+            return
+        gap_ms = int((time.monotonic() - self._last_frame) * 1000)
+        self._last_frame = time.monotonic()  # the watchdog's silence starts again here
+        await self._status(FeedState.CONNECTED, f"reconnected: no data for {gap_ms / 1000:.1f}s; "
+                           "events in that gap were not received", gap_ms=gap_ms)
+
     async def _read(self, ws: ClientConnection) -> None:
         resubscribe = self.protocol.resubscribe_s
         helpers = [asyncio.create_task(self._watchdog(ws))]
@@ -104,6 +127,8 @@ class WebsocketFeed:
                 frame = await ws.recv()
                 self._last_frame = clock()
                 self.frames += 1
+                if self.state is not FeedState.CONNECTED:  # data again after "closed"
+                    await self._status(FeedState.CONNECTED)
                 try:
                     events = parse(frame, time.time_ns())
                 except FrameError as exc:
@@ -124,16 +149,21 @@ class WebsocketFeed:
             log.warning("%s: malformed frame #%d skipped: %s: %r", self.source, n, exc, shown)
 
     async def _watchdog(self, ws: ClientConnection) -> None:
-        """Report a connection silent for `stale_after_s` as stale and drop it (a half-open
-        connection never closes by itself); the reconnect loop takes over."""
+        """A connection silent for `stale_after_s` while a market of the feed is open is
+        stale: report it and drop it (a half-open connection never closes by itself), and
+        the reconnect loop takes over. Silent while every market is closed is expected."""
         limit = self.config.stale_after_s
-        self._last_frame = time.monotonic()
         while True:
             await asyncio.sleep(min(limit / 4, 1.0))
-            if time.monotonic() - self._last_frame > limit:
-                await self._status(FeedState.STALE, f"no data for {limit:g}s")
-                ws.transport.abort()
-                return
+            if time.monotonic() - self._last_frame <= limit:
+                continue
+            if not self.market_open():
+                if self.state is not FeedState.CLOSED:
+                    await self._status(FeedState.CLOSED, "markets closed")
+                continue
+            await self._status(FeedState.STALE, f"no data for {limit:g}s")
+            ws.transport.abort()
+            return
 
     async def _resubscribe(self, ws: ClientConnection, every: float) -> None:
         while True:

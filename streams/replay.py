@@ -45,6 +45,11 @@ class Player:
         self.catalog = catalog or default_catalog()
         self.sent_direct = 0
         self.sent_simulated = 0
+        self._now = tape.events[0].ts
+
+    def tape_now(self) -> int:
+        """The tape time of the event played last (the first one's before playing)."""
+        return self._now
 
     def route(self, event: TapeEvent) -> Simulator | None:
         home = self.catalog[event.id].source
@@ -57,6 +62,7 @@ class Player:
         loop = asyncio.get_running_loop()
         wall0, tape0 = loop.time(), events[0].ts
         for done, event in enumerate(events, start=1):
+            self._now = event.ts
             if self.speed != math.inf:
                 delay = wall0 + (event.ts - tape0) / 1000 / self.speed - loop.time()
                 if delay > 0:

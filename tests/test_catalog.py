@@ -72,3 +72,20 @@ def test_a_share_session_and_crypto_always_open() -> None:
     assert sse.is_open(ms("2026-04-08 14:00", "Asia/Shanghai"))
     assert catalog["crypto:BTC"].calendar.is_open(ms("2026-04-11 03:00", "UTC"))
     assert sse.session_date(ms("2026-04-08 23:30", "Asia/Shanghai")).isoformat() == "2026-04-08"
+
+
+def test_holidays_come_from_the_exchange_schedule() -> None:
+    catalog = default_catalog()
+    hkex, sse, nyse = (catalog[i].calendar for i in ("hk:HSI", "cn:SSE", "us:SPX"))
+    assert not hkex.is_open(ms("2026-04-03 10:00", "Asia/Hong_Kong"))  # Good Friday
+    assert not hkex.is_open(ms("2026-04-06 10:00", "Asia/Hong_Kong"))  # Easter Monday
+    assert not sse.is_open(ms("2026-04-06 10:00", "Asia/Shanghai"))  # Qingming
+    assert not nyse.is_open(ms("2026-04-03 10:00", "America/New_York"))  # Good Friday
+    assert nyse.is_open(ms("2026-04-06 10:00", "America/New_York"))
+    assert hkex.is_open(ms("2026-04-08 15:59", "Asia/Hong_Kong"))
+
+
+def test_beyond_the_schedule_the_regular_sessions_apply() -> None:
+    hkex = default_catalog()["hk:HSI"].calendar
+    assert hkex.is_open(ms("2040-04-10 10:00", "Asia/Hong_Kong"))  # a Tuesday
+    assert not hkex.is_open(ms("2040-04-10 12:30", "Asia/Hong_Kong"))

@@ -115,3 +115,45 @@ def test_yahoo_resubscribes_periodically() -> None:
         await sim.stop()
 
     asyncio.run(main())
+
+
+def test_silence_while_markets_are_closed_is_closed_not_stale() -> None:
+    async def main() -> None:
+        sim = YahooSimulator()
+        await sim.start()
+        sink = Collected()
+        config = FeedsConfig(backoff_initial_s=0.05, backoff_max_s=0.1, stale_after_s=0.2)
+        open_now = False
+        feed = WebsocketFeed(YahooProtocol(sim.url, ["hk:HSI"], resubscribe_s=60), sink, config,
+                             market_open=lambda: open_now)
+        task = asyncio.create_task(feed.run())
+        await until(lambda: FeedState.CLOSED in sink.states())
+        await asyncio.sleep(0.5)
+        assert FeedState.STALE not in sink.states() and feed.reconnects == 0
+        await sim.publish(TapeEvent(ts=5, id="hk:HSI", value=25180.5, prev_close=25357.0))
+        await until(lambda: sink.states()[-1] == FeedState.CONNECTED)  # data again
+        open_now = True  # the market opens and the feed goes silent: that is stale
+        await until(lambda: FeedState.STALE in sink.states())
+        task.cancel()
+        await sim.stop()
+
+    asyncio.run(main())
+
+
+def test_a_reconnect_reports_the_gap() -> None:
+    async def main() -> None:
+        sim = BinanceSimulator()
+        await sim.start()
+        sink = Collected()
+        feed = WebsocketFeed(BinanceProtocol(sim.url, ["crypto:BTC"]), sink, FAST)
+        task = asyncio.create_task(feed.run())
+        await sim.wait_subscribed(["crypto:BTC"])
+        await sim.drop_clients()
+        await until(lambda: feed.reconnects >= 1 and feed.state == FeedState.CONNECTED)
+        gaps = [e for e in sink.events if isinstance(e, FeedStatus) and e.gap_ms > 0]
+        assert len(gaps) == 1 and gaps[0].state == FeedState.CONNECTED
+        assert "events in that gap were not received" in gaps[0].detail
+        task.cancel()
+        await sim.stop()
+
+    asyncio.run(main())
