@@ -22,6 +22,7 @@ from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
 from streams.binance import MARKETS as BINANCE_MARKETS
 from streams.binance import BinanceProtocol
 from streams.bus import StreamWriter
+from streams.ccxt_feed import CcxtFeed
 from streams.coingecko import CoinGeckoProtocol
 from streams.defillama import DefiLlamaProtocol
 from streams.feed import Sink, WebsocketFeed
@@ -292,6 +293,10 @@ async def run_live(
         try:
             tasks.start(writer.run(), "bus writer")
             if only in (None, "feeds"):
+                for entry in config.ccxt:
+                    feed = CcxtFeed(entry.exchange, entry.ids, writer.put, config.feeds,
+                                    trades_limit=entry.trades_limit)
+                    tasks.start(feed.run(), f"ccxt {entry.exchange} feed")
                 by_source: dict[str, list[str]] = {}
                 for ident in config.watchlist:
                     by_source.setdefault(catalog[ident].source, []).append(ident)

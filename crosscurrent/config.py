@@ -122,6 +122,23 @@ class DetectorsConfig(_Section):
     divergence: DivergenceConfig = DivergenceConfig()
 
 
+class CcxtExchange(_Section):
+    """One ccxt.pro exchange followed live: canonical id -> the exchange's unified symbol."""
+
+    exchange: str
+    ids: dict[str, str]
+    trades_limit: int = Field(10_000, ge=1)
+
+    @field_validator("ids")
+    @classmethod
+    def _known_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        catalog = default_catalog()
+        for ident in value:
+            if ident not in catalog:
+                raise ValueError(f"unknown instrument id {ident!r} (see `crosscurrent catalog`)")
+        return value
+
+
 class DemoConfig(_Section):
     speed: float = Field(2000, gt=0)
 
@@ -132,6 +149,7 @@ class Config(_Section):
     sources: SourcesConfig = SourcesConfig()
     feeds: FeedsConfig = FeedsConfig()
     watchlist: tuple[str, ...] = ()
+    ccxt: tuple[CcxtExchange, ...] = ()
     agent: AgentConfig = AgentConfig()
     detectors: DetectorsConfig = DetectorsConfig()
     demo: DemoConfig = DemoConfig()

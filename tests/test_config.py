@@ -59,3 +59,13 @@ def test_bad_environment_value_names_the_variable() -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read it"):
         load_config(tmp_path / "nope.yaml", env={})
+
+
+def test_ccxt_exchanges_are_validated(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("ccxt:\n  - {exchange: okx, ids: {crypto:BTC: BTC/USDT}}\n")
+    (entry,) = load_config(path, env={}).ccxt
+    assert entry.exchange == "okx" and entry.trades_limit == 10_000
+    path.write_text("ccxt:\n  - {exchange: okx, ids: {crypto:NOPE: X/Y}}\n")
+    with pytest.raises(ConfigError, match=r"key 'ccxt\.0\.ids': value error, unknown instrument"):
+        load_config(path, env={})

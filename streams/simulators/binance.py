@@ -4,9 +4,11 @@ sends them (field names and order as in the recordings of shared/data and Binanc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+from websockets.asyncio.server import ServerConnection
 
 from crosscurrent.catalog import Catalog
 from streams.simulators.server import SimulatorServer
@@ -96,6 +98,30 @@ class BinanceSimulator(SimulatorServer):
             return set(), set(params), reply
         return set(), set(), reply
 
+    def render(self, ws: ServerConnection, topic: str, frame: str) -> str:
+        """Combined streams (`/stream?streams=`) wrap each payload; `/ws` sends it bare."""
+        path = ws.request.path if ws.request else "/"
+        if path.startswith("/stream"):
+            return f'{{"stream":"{topic}","data":{frame}}}'
+        return frame
+
+    def http(self, path: str) -> tuple[HTTPStatus, bytes] | None:
+        """`GET /api/v3/exchangeInfo` (spot) with the simulated symbols, for ccxt."""
+        if urlsplit(path).path != "/api/v3/exchangeInfo" or self.source != "binance":
+            return None
+        symbols = [exchange_info_symbol(i.symbol) for i in self.catalog.for_source(self.source)]
+        body = {"timezone": "UTC", "serverTime": 0, "rateLimits": [], "exchangeFilters": [],
+                "symbols": symbols}
+        return HTTPStatus.OK, orjson.dumps(body)
+
+    def ccxt_overrides(self) -> dict[str, object]:
+        """The ccxt.pro `binance` config that points the unmodified client at this server."""
+        return {
+            "urls": {"api": {"public": self.url.replace("ws://", "http://") + "/api/v3",
+                             "ws": {"spot": f"{self.url}/ws"}}},
+            "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False},
+        }
+
     def topic_of(self, instrument_id: str) -> str:
         instrument = self.catalog[instrument_id]
         kind = "markPrice@1s" if instrument.asset == "funding" else "trade"
@@ -106,7 +132,7 @@ class BinanceSimulator(SimulatorServer):
         symbol, stream = instrument.symbol, instrument.symbol.lower()
         if instrument.asset == "funding":
             frame = mark_price_frame(symbol, self._last.get(symbol, 0.0), event.value, event.ts)
-            return [(f"{stream}@markPrice@1s", _combined(f"{stream}@markPrice@1s", frame))]
+            return [(f"{stream}@markPrice@1s", orjson.dumps(frame).decode())]
         price, qty = event.value, event.volume or self.DEFAULT_QTY
         self._last[symbol] = price
         day = self._days.get(symbol)
@@ -124,10 +150,33 @@ class BinanceSimulator(SimulatorServer):
         trade = trade_frame(self.source, symbol, self._trade_id, price, qty, event.ts)
         ticker = ticker_frame(self.source, symbol, day, price, qty, event.ts, self._trade_id)
         return [
-            (f"{stream}@ticker", _combined(f"{stream}@ticker", ticker)),
-            (f"{stream}@trade", _combined(f"{stream}@trade", trade)),
+            (f"{stream}@ticker", orjson.dumps(ticker).decode()),
+            (f"{stream}@trade", orjson.dumps(trade).decode()),
         ]
 
 
-def _combined(stream: str, data: dict[str, object]) -> str:
-    return orjson.dumps({"stream": stream, "data": data}).decode()
+def exchange_info_symbol(symbol: str, quote: str = "USDT") -> dict[str, object]:
+    """One symbol of `/api/v3/exchangeInfo`, with the fields and filters ccxt reads."""
+    return {
+        "symbol": symbol, "status": "TRADING", "baseAsset": symbol.removesuffix(quote),
+        "baseAssetPrecision": 8, "quoteAsset": quote, "quotePrecision": 8,
+        "quoteAssetPrecision": 8, "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT",
+                       "TAKE_PROFIT_LIMIT"],
+        "icebergAllowed": True, "ocoAllowed": True, "otoAllowed": True,
+        "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": True,
+        "cancelReplaceAllowed": True, "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": True,
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": "0.01000000",
+             "maxPrice": "1000000.00000000", "tickSize": "0.01000000"},
+            {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000",
+             "stepSize": "0.00001000"},
+            {"filterType": "NOTIONAL", "minNotional": "5.00000000",
+             "applyMinToMarket": True, "maxNotional": "9000000.00000000",
+             "applyMaxToMarket": False, "avgPriceMins": 5},
+        ],
+        "permissions": [], "permissionSets": [["SPOT", "MARGIN"]],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+    }

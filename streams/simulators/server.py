@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from http import HTTPStatus
 
 import websockets
 from websockets.asyncio.server import Server, ServerConnection
+from websockets.http11 import Request, Response
 
 from crosscurrent.catalog import Catalog, default_catalog
 from streams.tape import TapeEvent
@@ -45,6 +47,14 @@ class SimulatorServer:
         """The topic a client must hold to receive an id (what `wait_subscribed` checks)."""
         raise NotImplementedError
 
+    def http(self, path: str) -> tuple[HTTPStatus, bytes] | None:
+        """A plain HTTP GET on the websocket port (REST endpoints); None: 404."""
+        return None
+
+    def render(self, ws: ServerConnection, topic: str, frame: str) -> str:
+        """The frame as this connection receives it."""
+        return frame
+
     # -- the server ------------------------------------------------------------------------
     def ids(self) -> set[str]:
         return {i.id for i in self.catalog.for_source(self.source)}
@@ -57,7 +67,8 @@ class SimulatorServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = await websockets.serve(
-            self._handle, host, port, compression=None, max_queue=1024
+            self._handle, host, port, compression=None, max_queue=1024,
+            process_request=self._process_request,
         )
 
     async def stop(self) -> None:
@@ -65,6 +76,18 @@ class SimulatorServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+
+    def _process_request(self, connection: ServerConnection, request: Request
+                         ) -> Response | None:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        reply = self.http(request.path)
+        if reply is None:
+            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        status, body = reply
+        response = connection.respond(status, body.decode())
+        response.headers["Content-Type"] = "application/json"
+        return response
 
     async def _set_topics(self, ws: ServerConnection, topics: set[str]) -> None:
         async with self._changed:
@@ -89,7 +112,10 @@ class SimulatorServer:
 
     async def wait_subscribed(self, ids: Iterable[str], timeout: float = 15.0) -> None:
         """Wait until some client holds the topic of every id (so no event is sent to nobody)."""
-        wanted = {self.topic_of(i) for i in ids}
+        await self.wait_topics({self.topic_of(i) for i in ids}, timeout)
+
+    async def wait_topics(self, wanted: set[str], timeout: float = 15.0) -> None:
+        """Wait until some client holds every topic of `wanted`."""
 
         def ready() -> bool:
             held = set().union(*self._clients.values()) if self._clients else set()
@@ -112,7 +138,7 @@ class SimulatorServer:
             if topic is not None and topic not in topics:
                 continue
             try:
-                await ws.send(frame)
+                await ws.send(self.render(ws, topic, frame) if topic is not None else frame)
                 sent += 1
             except websockets.ConnectionClosed:
                 continue

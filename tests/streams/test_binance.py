@@ -99,13 +99,13 @@ def test_simulated_frames_look_like_recorded_ones() -> None:
         sim = BinanceSimulator(source=source)
         frames = dict(sim.frames(TapeEvent(ts=1, id=ident, value=71917.0, prev_close=68918.06)))
         made = orjson.loads(frames["btcusdt@trade"])
-        assert made["stream"] == real["stream"]
-        assert list(made["data"]) == list(real["data"])  # same fields, same order
-        assert {k: type(v) for k, v in made["data"].items()} == \
+        assert real["stream"] == "btcusdt@trade"
+        assert list(made) == list(real["data"])  # same fields, same order
+        assert {k: type(v) for k, v in made.items()} == \
             {k: type(v) for k, v in real["data"].items()}
     spot = dict(BinanceSimulator().frames(
         TapeEvent(ts=1, id="crypto:BTC", value=71917.0, prev_close=68918.06)))
-    ticker = orjson.loads(spot["btcusdt@ticker"])["data"]
+    ticker = orjson.loads(spot["btcusdt@ticker"])
     assert set(ticker) == TICKER_FIELDS and ticker["e"] == "24hrTicker"
     assert ticker["o"] == "68918.06000000" and ticker["c"] == "71917.00000000"
 
@@ -114,7 +114,7 @@ def test_mark_price_frames_carry_funding() -> None:
     sim = BinanceSimulator(source="binance-usdm")
     sim.frames(TapeEvent(ts=1, id="perp:BTC", value=71900.0))
     ((topic, frame),) = sim.frames(TapeEvent(ts=1775606400000, id="funding:BTC", value=0.00019))
-    data = orjson.loads(frame)["data"]
+    data = orjson.loads(frame)
     assert topic == "btcusdt@markPrice@1s" and data["e"] == "markPriceUpdate"
     assert data["p"] == "71900.00000000" and data["T"] == 1775606400000 + 8 * 3600 * 1000
     proto = BinanceProtocol("wss://x", ["perp:BTC", "funding:BTC"], source="binance-usdm")
