@@ -28,6 +28,7 @@ from streams.defillama import DefiLlamaProtocol
 from streams.feed import Sink, WebsocketFeed
 from streams.keys import Keys
 from streams.poll import HttpPoller
+from streams.record import TapeRecorder
 from streams.redis_client import connect
 from streams.redis_server import EmbeddedRedis, default_data_dir, running_url
 from streams.replay import Player
@@ -306,6 +307,23 @@ def live_feeds(config: Config, sink: Sink) -> list[tuple[str, Feed]]:
             continue
         feeds += [(f"{source} feed", feed) for feed in build_feeds(source, ids, config, sink)]
     return feeds
+
+
+async def record(config: Config, out: Path, seconds: float | None = None) -> int:
+    """Write the live feeds to a tape until cancelled (or for `seconds`); returns lines."""
+    recorder = TapeRecorder(out)
+    tasks = _Tasks()
+    try:
+        for name, feed in live_feeds(config, recorder):
+            tasks.start(feed.run(), name)
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while deadline is None or time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            tasks.check()
+    finally:
+        await tasks.cancel()
+        recorder.close()
+    return recorder.lines
 
 
 async def run_live(

@@ -101,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--namespace", default="live",
                      help="key namespace, to keep pipelines apart (default: live)")
 
+    rec = sub.add_parser("record", parents=[common], help="record the live feeds as a tape",
+                         description="Follow the watchlist (and the ccxt entries) live and write "
+                         "what arrives as a tape, to replay the day later. Ctrl-C stops.")
+    rec.add_argument("--out", type=Path, required=True, metavar="TAPE",
+                     help="the tape to write (.jsonl, or .jsonl.gz to compress)")
+    rec.add_argument("--minutes", type=float, metavar="N", help="stop after N minutes")
+
     bench = sub.add_parser(
         "bench", parents=[common], help="measure the spine and the ingest path",
         description="spine: push events through simulator -> adapter -> Redis Streams -> "
@@ -177,6 +184,19 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
         return _bench(args, config, console)
     if args.command == "doctor":
         return _doctor(args, config, console)
+    if args.command == "record":
+        from crosscurrent.app import record
+
+        seconds = None if args.minutes is None else args.minutes * 60
+        console.print(f"recording {len(config.watchlist)} ids to {args.out}; Ctrl-C stops",
+                      highlight=False)
+        try:
+            lines = asyncio.run(record(config, args.out, seconds))
+        except KeyboardInterrupt:
+            console.print(f"stopped; {args.out} is complete", highlight=False)
+            return 130
+        console.print(f"wrote {lines} events to {args.out}", highlight=False)
+        return 0
     if args.command == "feeds":
         return _feeds(args, config, console)
     raise UserError(f"unknown command {args.command}")
