@@ -84,14 +84,14 @@ class BinanceSimulator(SimulatorServer):
         query = parse_qs(urlsplit(request_path).query)
         return {s for value in query.get("streams", []) for s in value.split("/") if s}
 
-    def message_topics(self, message: str | bytes) -> tuple[set[str], set[str], str | None]:
+    def message_topics(self, message: str | bytes) -> tuple[set[str], set[str], list[str]]:
         try:
             request = orjson.loads(message)
             method, params, rid = request["method"], request.get("params", []), request["id"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             error = {"error": {"code": 3, "msg": "Invalid JSON"}, "id": None}
-            return set(), set(), orjson.dumps(error).decode()
-        reply = orjson.dumps({"result": None, "id": rid}).decode()
+            return set(), set(), [orjson.dumps(error).decode()]
+        reply = [orjson.dumps({"result": None, "id": rid}).decode()]
         if method == "SUBSCRIBE":
             return set(params), set(), reply
         if method == "UNSUBSCRIBE":

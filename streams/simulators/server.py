@@ -35,9 +35,9 @@ class SimulatorServer:
         """Topics subscribed by the connection URL itself."""
         return set()
 
-    def message_topics(self, message: str | bytes) -> tuple[set[str], set[str], str | None]:
-        """(subscribe, unsubscribe, reply) for a client message."""
-        return set(), set(), None
+    def message_topics(self, message: str | bytes) -> tuple[set[str], set[str], list[str]]:
+        """(subscribe, unsubscribe, replies) for a client message."""
+        return set(), set(), []
 
     def frames(self, event: TapeEvent) -> list[tuple[str, str]]:
         """(topic, frame) pairs that a tape event produces."""
@@ -99,9 +99,9 @@ class SimulatorServer:
         try:
             async for message in ws:
                 self.messages_received += 1
-                add, remove, reply = self.message_topics(message)
+                add, remove, replies = self.message_topics(message)
                 await self._set_topics(ws, (self._clients[ws] | add) - remove)
-                if reply is not None:
+                for reply in replies:
                     await ws.send(reply)
         except websockets.ConnectionClosed:
             pass

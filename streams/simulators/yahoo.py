@@ -24,14 +24,14 @@ class YahooSimulator(SimulatorServer):
         self._prev_close: dict[str, float] = {}
         self._range: dict[str, tuple[float, float, float]] = {}  # open, high, low
 
-    def message_topics(self, message: str | bytes) -> tuple[set[str], set[str], str | None]:
+    def message_topics(self, message: str | bytes) -> tuple[set[str], set[str], list[str]]:
         try:
             request = orjson.loads(message)
         except orjson.JSONDecodeError:
-            return set(), set(), None  # Yahoo ignores what it does not understand
+            return set(), set(), []  # Yahoo ignores what it does not understand
         if not isinstance(request, dict):
-            return set(), set(), None
-        return set(request.get("subscribe", [])), set(request.get("unsubscribe", [])), None
+            return set(), set(), []
+        return set(request.get("subscribe", [])), set(request.get("unsubscribe", [])), []
 
     def topic_of(self, instrument_id: str) -> str:
         return self.catalog[instrument_id].symbol

@@ -1,4 +1,4 @@
-"""The unmodified ccxt.pro client against the Binance simulator (REST markets + websocket)."""
+"""The unmodified ccxt.pro client against our simulators (REST markets + websocket)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,25 @@ from crosscurrent.config import FeedsConfig
 from crosscurrent.events import FeedStatus, MarketEvent, Tick
 from streams.ccxt_feed import CcxtFeed
 from streams.simulators.binance import BinanceSimulator
+from streams.simulators.okx import OkxSimulator
 from streams.tape import TapeEvent
 
 FAST = FeedsConfig(backoff_initial_s=0.05, backoff_max_s=0.2)
 
 
-async def run_feed(trades_limit: int, events: int, slow_sink: float = 0.0
-                   ) -> tuple[CcxtFeed, list[Tick]]:
-    sim = BinanceSimulator()
+EXCHANGES = {"binance": {"btcusdt@trade", "btcusdt@ticker"},
+             "okx": {"trades:BTC-USDT", "tickers:BTC-USDT"}}
+
+
+def simulator(exchange: str) -> BinanceSimulator | OkxSimulator:
+    if exchange == "okx":
+        return OkxSimulator({"crypto:BTC": "BTC-USDT"})
+    return BinanceSimulator()
+
+
+async def run_feed(trades_limit: int, events: int, slow_sink: float = 0.0,
+                   exchange: str = "binance") -> tuple[CcxtFeed, list[Tick]]:
+    sim = simulator(exchange)
     await sim.start()
     ticks: list[Tick] = []
 
@@ -27,11 +38,11 @@ async def run_feed(trades_limit: int, events: int, slow_sink: float = 0.0
             if slow_sink:
                 await asyncio.sleep(slow_sink)
 
-    feed = CcxtFeed("binance", {"crypto:BTC": "BTC/USDT"}, sink, FAST,
+    feed = CcxtFeed(exchange, {"crypto:BTC": "BTC/USDT"}, sink, FAST,
                     trades_limit=trades_limit, overrides=sim.ccxt_overrides())
     task = asyncio.create_task(feed.run())
     try:
-        await sim.wait_topics({"btcusdt@trade", "btcusdt@ticker"}, timeout=20)
+        await sim.wait_topics(EXCHANGES[exchange], timeout=20)
         await sim.publish(TapeEvent(ts=1775635100000, id="crypto:BTC", value=69999.0))
         async with asyncio.timeout(10):  # a first trade through: gaps count from there
             while not any(t.volume is not None for t in ticks):
@@ -54,12 +65,13 @@ async def run_feed(trades_limit: int, events: int, slow_sink: float = 0.0
         await sim.stop()
 
 
-def test_trades_and_full_tickers_through_ccxt() -> None:
-    feed, ticks = asyncio.run(run_feed(trades_limit=1000, events=5))
+@pytest.mark.parametrize("exchange", sorted(EXCHANGES))
+def test_trades_and_full_tickers_through_ccxt(exchange: str) -> None:
+    feed, ticks = asyncio.run(run_feed(trades_limit=1000, events=5, exchange=exchange))
     trades = [t for t in ticks if t.volume is not None]
     tickers = [t for t in ticks if t.volume is None]
     assert [t.price for t in trades][:6] == [69999.0] + [70000.0 + i for i in range(5)]
-    assert all(t.source == "ccxt:binance" and t.id == "crypto:BTC" for t in ticks)
+    assert all(t.source == f"ccxt:{exchange}" and t.id == "crypto:BTC" for t in ticks)
     assert tickers and tickers[-1].prev_close == 68000.0  # the full ticker has the 24 h open
     assert tickers[-1].day_volume is not None
     assert feed.drops == 0 and feed.malformed == 0
