@@ -39,14 +39,17 @@ class CcxtFeed:
         config: FeedsConfig,
         trades_limit: int = 10_000,
         overrides: dict[str, Any] | None = None,
+        tickers: bool = True,
     ) -> None:
         """`symbols` maps canonical ids to the exchange's unified symbols (`BTC/USDT`);
-        `overrides` is merged into the ccxt exchange config (urls, options)."""
+        `overrides` is merged into the ccxt exchange config (urls, options); `tickers=False`
+        follows trades only."""
         if exchange_id not in ccxtpro.exchanges:
             raise ValueError(f"ccxt.pro has no exchange {exchange_id!r}")
         self.exchange_id = exchange_id
         self.source = f"ccxt:{exchange_id}"
         self.symbols = symbols
+        self.loops = (self._tickers, self._trades) if tickers else (self._trades,)
         self.sink = sink
         self.config = config
         self.settings = _merged(
@@ -75,7 +78,7 @@ class CcxtFeed:
             await asyncio.gather(*(
                 loop(exchange, ident, symbol)
                 for ident, symbol in self.symbols.items()
-                for loop in (self._tickers, self._trades)
+                for loop in self.loops
             ))
         finally:
             await exchange.close()

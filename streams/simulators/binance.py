@@ -106,21 +106,21 @@ class BinanceSimulator(SimulatorServer):
         return frame
 
     def http(self, path: str) -> tuple[HTTPStatus, bytes] | None:
-        """`GET /api/v3/exchangeInfo` (spot) with the simulated symbols, for ccxt."""
-        if urlsplit(path).path != "/api/v3/exchangeInfo" or self.source != "binance":
+        """`GET /api/v3/exchangeInfo` (spot) or `/fapi/v1/exchangeInfo` (USD-M) with the
+        simulated symbols, for ccxt."""
+        route = {"binance": "/api/v3/exchangeInfo", "binance-usdm": "/fapi/v1/exchangeInfo"}
+        if urlsplit(path).path != route.get(self.source):
             return None
-        symbols = [exchange_info_symbol(i.symbol) for i in self.catalog.for_source(self.source)]
+        make = exchange_info_symbol if self.source == "binance" else exchange_info_perpetual
+        symbols = sorted({i.symbol for i in self.catalog.for_source(self.source)})
         body = {"timezone": "UTC", "serverTime": 0, "rateLimits": [], "exchangeFilters": [],
-                "symbols": symbols}
+                "symbols": [make(s) for s in symbols]}
         return HTTPStatus.OK, orjson.dumps(body)
 
     def ccxt_overrides(self) -> dict[str, object]:
-        """The ccxt.pro `binance` config that points the unmodified client at this server."""
-        return {
-            "urls": {"api": {"public": self.url.replace("ws://", "http://") + "/api/v3",
-                             "ws": {"spot": f"{self.url}/ws"}}},
-            "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False},
-        }
+        """The ccxt.pro `binance` (spot) or `binanceusdm` config that points the unmodified
+        client at this server."""
+        return ccxt_overrides(self.url, self.source)
 
     def topic_of(self, instrument_id: str) -> str:
         instrument = self.catalog[instrument_id]
@@ -180,3 +180,36 @@ def exchange_info_symbol(symbol: str, quote: str = "USDT") -> dict[str, object]:
         "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
         "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
     }
+
+
+def exchange_info_perpetual(symbol: str, quote: str = "USDT") -> dict[str, object]:
+    """One symbol of `/fapi/v1/exchangeInfo` (a USD-M perpetual), with what ccxt reads."""
+    base = symbol.removesuffix(quote)
+    return {
+        "symbol": symbol, "pair": symbol, "contractType": "PERPETUAL",
+        "deliveryDate": 4133404800000, "onboardDate": 1569398400000, "status": "TRADING",
+        "maintMarginPercent": "2.5000", "requiredMarginPercent": "5.0000", "baseAsset": base,
+        "quoteAsset": quote, "marginAsset": quote, "pricePrecision": 2, "quantityPrecision": 3,
+        "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
+        "underlyingSubType": [], "settlePlan": 0, "triggerProtect": "0.0500",
+        "liquidationFee": "0.012500", "marketTakeBound": "0.05",
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": "556.80", "maxPrice": "4529764",
+             "tickSize": "0.10"},
+            {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000",
+             "stepSize": "0.001"},
+        ],
+        "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+    }
+
+
+def ccxt_overrides(url: str, source: str = "binance") -> dict[str, object]:
+    """ccxt.pro config pointing `binance` (spot) or `binanceusdm` at a local server."""
+    http = url.replace("ws://", "http://")
+    if source == "binance-usdm":
+        return {"urls": {"api": {"fapiPublic": f"{http}/fapi/v1", "fapiPublicV2": f"{http}/fapi/v2",
+                                 "fapiPublicV3": f"{http}/fapi/v3",
+                                 "ws": {"linear": f"{url}/ws"}}},
+                "options": {"fetchMarkets": {"types": ["linear"]}, "fetchCurrencies": False}}
+    return {"urls": {"api": {"public": f"{http}/api/v3", "ws": {"spot": f"{url}/ws"}}},
+            "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False}}
