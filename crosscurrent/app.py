@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,18 +16,12 @@ from redis import asyncio as aioredis
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
+from crosscurrent.sources import Feed, build_feeds, live_feeds
 from detectors.agent import Agent
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
-from streams.binance import MARKETS as BINANCE_MARKETS
-from streams.binance import BinanceProtocol
 from streams.bus import StreamWriter
-from streams.ccxt_feed import CcxtFeed
-from streams.coingecko import CoinGeckoProtocol
-from streams.defillama import DefiLlamaProtocol
-from streams.feed import Sink, WebsocketFeed
 from streams.keys import Keys
-from streams.poll import HttpPoller
 from streams.record import TapeRecorder
 from streams.redis_client import connect
 from streams.redis_server import EmbeddedRedis, default_data_dir, running_url
@@ -38,7 +32,6 @@ from streams.simulators.coingecko import CoinGeckoSimulator
 from streams.simulators.defillama import DefiLlamaSimulator
 from streams.simulators.yahoo import YahooSimulator
 from streams.tape import Tape
-from streams.yahoo import YahooProtocol
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +46,6 @@ SIMULATORS: dict[str, Callable[[], Simulator]] = {
 }
 #: How often pollers ask their simulator during a replay (s).
 REPLAY_POLL_S = 0.005
-
-
-class Feed(Protocol):
-    frames: int
-    malformed: int
-
-    async def run(self) -> None: ...
 
 
 class View(Protocol):
@@ -91,52 +77,6 @@ def build_agents(config: Config, redis: aioredis.Redis, keys: Keys) -> list[Agen
     detector = DivergenceDetector(config.detectors.divergence.pairs)
     return [Agent(detector.name, [detector], redis, keys, config.agent)]
 
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def build_feeds(
-    source: str,
-    ids: Iterable[str],
-    config: Config,
-    sink: Sink,
-    url: str | None = None,
-    poll_s: float | None = None,
-    clock: Callable[[], int] = wall_clock_ms,
-) -> list[Feed]:
-    """The feeds of a source's ids: its live address, or `url` (a simulator's) if given.
-    `clock` (epoch ms) says when "now" is for market hours: the tape's clock on replay."""
-    ids = sorted(ids)
-    sources = config.sources
-    calendars = {default_catalog()[i].calendar for i in ids}
-
-    def market_open() -> bool:
-        now = clock()
-        return any(calendar.is_open(now) for calendar in calendars)
-
-    if source in BINANCE_MARKETS:
-        protocol = BinanceProtocol(url or sources.ws_url(source), ids, source=source)
-        return [WebsocketFeed(protocol, sink, config.feeds, market_open)]
-    if source == "yahoo":
-        address = f"{url}/?version=2" if url else sources.yahoo.ws_url
-        return [WebsocketFeed(YahooProtocol(address, ids, sources.yahoo.resubscribe_s), sink,
-                              config.feeds, market_open)]
-    if source == "defillama":
-        llama = sources.defillama
-        feeds: list[Feed] = []
-        for part, base in (("protocols", url or llama.api_url),
-                           ("stablecoins", url or llama.stablecoins_url)):
-            protocol_ = DefiLlamaProtocol(ids, part)
-            if protocol_.paths():
-                feeds.append(HttpPoller(protocol_, base, sink, config.feeds,
-                                        poll_s or llama.poll_s))
-        return feeds
-    if source == "coingecko":
-        gecko = sources.coingecko
-        return [HttpPoller(CoinGeckoProtocol(ids), url or gecko.api_url, sink, config.feeds,
-                           poll_s or gecko.poll_s)]
-    raise ValueError(f"no live adapter for source {source!r} yet")
 
 
 async def clear_namespace(redis: aioredis.Redis, keys: Keys) -> int:
@@ -288,25 +228,6 @@ async def _drain(
                 raise TimeoutError(f"agent {agent.name} still has {lag} entries to process")
             await asyncio.sleep(0.01)
             lag = await agent.lag()
-
-
-def live_feeds(config: Config, sink: Sink) -> list[tuple[str, Feed]]:
-    """The feeds of the watchlist and of the ccxt entries, named, at their live addresses."""
-    catalog = default_catalog()
-    feeds: list[tuple[str, Feed]] = [
-        (f"ccxt {entry.exchange} feed", CcxtFeed(entry.exchange, entry.ids, sink, config.feeds,
-                                                 trades_limit=entry.trades_limit))
-        for entry in config.ccxt
-    ]
-    by_source: dict[str, list[str]] = {}
-    for ident in config.watchlist:
-        by_source.setdefault(catalog[ident].source, []).append(ident)
-    for source, ids in by_source.items():
-        if source not in SIMULATORS:
-            log.warning("no live adapter for %s yet: %s not followed", source, ", ".join(ids))
-            continue
-        feeds += [(f"{source} feed", feed) for feed in build_feeds(source, ids, config, sink)]
-    return feeds
 
 
 async def record(config: Config, out: Path, seconds: float | None = None) -> int:

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
+from crosscurrent.sources import ADAPTED_SOURCES
 from streams.redis_client import BusUnavailableError, connect, redact
 
 
@@ -34,7 +35,7 @@ def source_addresses(config: Config) -> dict[str, str]:
             out["defillama"] = f"{sources.defillama.api_url}/tvl/lido"
         elif source == "coingecko":
             out["coingecko"] = f"{sources.coingecko.api_url}/api/v3/ping"
-        elif source in ("binance", "binance-usdm", "binance-coinm", "yahoo"):
+        elif source in ADAPTED_SOURCES:
             out[source] = sources.ws_url(source)
         else:
             out[source] = ""  # no adapter yet

@@ -1,0 +1,97 @@
+"""Which adapter serves each source, and at which address: live, or a simulator's."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from crosscurrent.catalog import default_catalog
+from crosscurrent.config import Config
+from streams.binance import MARKETS as BINANCE_MARKETS
+from streams.binance import BinanceProtocol
+from streams.ccxt_feed import CcxtFeed
+from streams.coingecko import CoinGeckoProtocol
+from streams.defillama import DefiLlamaProtocol
+from streams.feed import Sink, WebsocketFeed
+from streams.poll import HttpPoller
+from streams.yahoo import YahooProtocol
+
+log = logging.getLogger(__name__)
+
+#: Sources with a live adapter here (all of them have a simulator too).
+ADAPTED_SOURCES = (*BINANCE_MARKETS, "yahoo", "defillama", "coingecko")
+
+
+class Feed(Protocol):
+    frames: int
+    malformed: int
+
+    async def run(self) -> None: ...
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def build_feeds(
+    source: str,
+    ids: Iterable[str],
+    config: Config,
+    sink: Sink,
+    url: str | None = None,
+    poll_s: float | None = None,
+    clock: Callable[[], int] = wall_clock_ms,
+) -> list[Feed]:
+    """The feeds of a source's ids: its live address, or `url` (a simulator's) if given.
+    `clock` (epoch ms) says when "now" is for market hours: the tape's clock on replay."""
+    ids = sorted(ids)
+    sources = config.sources
+    calendars = {default_catalog()[i].calendar for i in ids}
+
+    def market_open() -> bool:
+        now = clock()
+        return any(calendar.is_open(now) for calendar in calendars)
+
+    if source in BINANCE_MARKETS:
+        protocol = BinanceProtocol(url or sources.ws_url(source), ids, source=source)
+        return [WebsocketFeed(protocol, sink, config.feeds, market_open)]
+    if source == "yahoo":
+        address = f"{url}/?version=2" if url else sources.yahoo.ws_url
+        return [WebsocketFeed(YahooProtocol(address, ids, sources.yahoo.resubscribe_s), sink,
+                              config.feeds, market_open)]
+    if source == "defillama":
+        llama = sources.defillama
+        feeds: list[Feed] = []
+        for part, base in (("protocols", url or llama.api_url),
+                           ("stablecoins", url or llama.stablecoins_url)):
+            poll_protocol = DefiLlamaProtocol(ids, part)
+            if poll_protocol.paths():
+                feeds.append(HttpPoller(poll_protocol, base, sink, config.feeds,
+                                        poll_s or llama.poll_s))
+        return feeds
+    if source == "coingecko":
+        gecko = sources.coingecko
+        return [HttpPoller(CoinGeckoProtocol(ids), url or gecko.api_url, sink, config.feeds,
+                           poll_s or gecko.poll_s)]
+    raise ValueError(f"no live adapter for source {source!r} yet")
+
+
+def live_feeds(config: Config, sink: Sink) -> list[tuple[str, Feed]]:
+    """The feeds of the watchlist and of the ccxt entries, named, at their live addresses."""
+    catalog = default_catalog()
+    feeds: list[tuple[str, Feed]] = [
+        (f"ccxt {entry.exchange} feed", CcxtFeed(entry.exchange, entry.ids, sink, config.feeds,
+                                                 trades_limit=entry.trades_limit))
+        for entry in config.ccxt
+    ]
+    by_source: dict[str, list[str]] = {}
+    for ident in config.watchlist:
+        by_source.setdefault(catalog[ident].source, []).append(ident)
+    for source, ids in by_source.items():
+        if source not in ADAPTED_SOURCES:
+            log.warning("no live adapter for %s yet: %s not followed", source, ", ".join(ids))
+            continue
+        feeds += [(f"{source} feed", feed) for feed in build_feeds(source, ids, config, sink)]
+    return feeds
