@@ -111,10 +111,16 @@ class _Tasks:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 raise RuntimeError(f"{task.get_name()} failed") from task.exception()
 
-    async def cancel(self) -> None:
+    async def cancel(self, timeout: float = 5.0) -> None:
+        """Cancel them all; name any that does not stop in time instead of hanging."""
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(self.tasks, timeout=timeout)
+        for task in pending:
+            log.warning("%s did not stop within %.0fs of being cancelled", task.get_name(),
+                        timeout)
 
 
 @contextlib.asynccontextmanager
@@ -181,8 +187,11 @@ async def replay(
             await _until(lambda: len(seen) >= len(alerts), tasks, "the alert log")
         finally:
             await tasks.cancel()
-            for simulator in simulators.values():
-                await simulator.stop()
+            for name, simulator in simulators.items():
+                try:
+                    await asyncio.wait_for(simulator.stop(), 5)
+                except TimeoutError:
+                    log.warning("the %s simulator did not stop within 5s", name)
         result = ReplayResult(
             events=len(tape.events), bad_lines=tape.bad_lines, alerts=alerts,
             seconds=time.monotonic() - started, direct=player.sent_direct,

@@ -47,6 +47,7 @@ class EmbeddedConfig(_Section):
 
 class WebsocketSource(_Section):
     ws_url: str
+    rest_url: str | None = None  # where a reconnect's gap is backfilled from
 
 
 class YahooSource(_Section):
@@ -66,9 +67,12 @@ class CoinGeckoSource(_Section):
 
 
 class SourcesConfig(_Section):
-    binance: WebsocketSource = WebsocketSource(ws_url="wss://stream.binance.com:9443")
-    binance_usdm: WebsocketSource = WebsocketSource(ws_url="wss://fstream.binance.com")
-    binance_coinm: WebsocketSource = WebsocketSource(ws_url="wss://dstream.binance.com")
+    binance: WebsocketSource = WebsocketSource(ws_url="wss://stream.binance.com:9443",
+                                               rest_url="https://api.binance.com")
+    binance_usdm: WebsocketSource = WebsocketSource(ws_url="wss://fstream.binance.com",
+                                                    rest_url="https://fapi.binance.com")
+    binance_coinm: WebsocketSource = WebsocketSource(ws_url="wss://dstream.binance.com",
+                                                     rest_url="https://dapi.binance.com")
     yahoo: YahooSource = YahooSource()
     defillama: DefiLlamaSource = DefiLlamaSource()
     coingecko: CoinGeckoSource = CoinGeckoSource()
@@ -79,6 +83,11 @@ class SourcesConfig(_Section):
         if not isinstance(section, WebsocketSource | YahooSource):
             raise ValueError(f"no websocket source {source!r} in the config")
         return section.ws_url
+
+    def rest_url(self, source: str) -> str | None:
+        """Where a websocket source's gaps are backfilled from (None: nowhere)."""
+        section = getattr(self, source.replace("-", "_"), None)
+        return section.rest_url if isinstance(section, WebsocketSource) else None
 
 
 class FeedsConfig(_Section):

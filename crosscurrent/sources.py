@@ -56,7 +56,8 @@ def build_feeds(
 
     if source in BINANCE_MARKETS:
         protocol = BinanceProtocol(url or sources.ws_url(source), ids, source=source)
-        return [WebsocketFeed(protocol, sink, config.feeds, market_open)]
+        rest = url.replace("ws://", "http://") if url else sources.rest_url(source)
+        return [WebsocketFeed(protocol, sink, config.feeds, market_open, rest_url=rest)]
     if source == "yahoo":
         address = f"{url}/?version=2" if url else sources.yahoo.ws_url
         return [WebsocketFeed(YahooProtocol(address, ids, sources.yahoo.resubscribe_s), sink,

@@ -21,6 +21,10 @@ from crosscurrent.events import MarketEvent, Metric, Quote, Tick
 from streams.feed import FrameError
 
 MARKETS = ("binance", "binance-usdm", "binance-coinm")
+#: Recent-trades REST path per market (public, newest `limit` trades): the gap backfill.
+TRADES_PATH = {"binance": "/api/v3/trades", "binance-usdm": "/fapi/v1/trades",
+               "binance-coinm": "/dapi/v1/trades"}
+BACKFILL_LIMIT = 1000
 _IGNORED = frozenset({"depthUpdate", "kline", "24hrMiniTicker"})
 
 
@@ -50,6 +54,8 @@ class BinanceProtocol:
             target = self.funding if instrument.asset == "funding" else self.prices
             target[instrument.symbol] = ident
         self._open_24h: dict[str, float] = {}
+        self.last_trade_id: dict[str, int] = {}  # symbol -> newest trade id seen
+        self.duplicates = 0
 
     def streams(self) -> list[str]:
         kinds = ("trade", "ticker", "bookTicker") if self.quotes else ("trade", "ticker")
@@ -75,6 +81,8 @@ class BinanceProtocol:
                 symbol = data["s"]
                 ident = self.prices.get(symbol)
                 if ident is None:
+                    return []
+                if kind == "trade" and not self._new_trade(symbol, int(data["t"])):
                     return []
                 return [Tick(
                     id=ident, ts=int(data["T"]), price=float(data["p"]), volume=float(data["q"]),
@@ -114,3 +122,40 @@ class BinanceProtocol:
         if kind in _IGNORED or (kind is None and "result" in data):
             return []  # order books, klines, subscription replies
         raise FrameError(f"unknown event type {kind!r}")
+
+    def _new_trade(self, symbol: str, trade_id: int) -> bool:
+        """False for a trade already seen (delivered by the backfill, then by the stream)."""
+        last = self.last_trade_id.get(symbol)
+        if last is not None and trade_id <= last:
+            self.duplicates += 1
+            return False
+        self.last_trade_id[symbol] = trade_id
+        return True
+
+    # -- gap backfill over REST -------------------------------------------------------------
+    def backfill_paths(self) -> list[str]:
+        """After a reconnect: the recent trades of every symbol that had trades before."""
+        return [f"{TRADES_PATH[self.source]}?symbol={s}&limit={BACKFILL_LIMIT}"
+                for s in sorted(self.last_trade_id)]
+
+    def parse_backfill(self, path: str, body: bytes, recv_ns: int
+                       ) -> tuple[list[MarketEvent], int]:
+        """The trades newer than the last one seen, and how many are still missing (older
+        than what the endpoint returns)."""
+        symbol = path.partition("symbol=")[2].partition("&")[0]
+        ident, last = self.prices.get(symbol), self.last_trade_id.get(symbol)
+        if ident is None or last is None:
+            return [], 0
+        try:
+            rows = sorted(orjson.loads(body), key=lambda row: int(row["id"]))
+            fresh = [row for row in rows if int(row["id"]) > last]
+            events: list[MarketEvent] = [Tick(
+                id=ident, ts=int(row["time"]), price=float(row["price"]),
+                volume=float(row["qty"]), prev_close=self._open_24h.get(symbol),
+                source=self.source, recv_ns=recv_ns) for row in fresh]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise FrameError(f"bad recent-trades reply ({type(exc).__name__})") from None
+        missing = int(fresh[0]["id"]) - last - 1 if fresh else 0
+        if fresh:
+            self.last_trade_id[symbol] = int(fresh[-1]["id"])
+        return events, max(0, missing)

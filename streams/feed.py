@@ -11,8 +11,9 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+import aiohttp
 import websockets
 from websockets.asyncio.client import ClientConnection
 
@@ -39,6 +40,16 @@ class SourceProtocol(Protocol):
     def parse(self, frame: str | bytes, recv_ns: int) -> list[MarketEvent]: ...
 
 
+@runtime_checkable
+class Backfilling(Protocol):
+    """A source protocol that can recover a reconnect's gap over REST."""
+
+    def backfill_paths(self) -> list[str]: ...
+
+    def parse_backfill(self, path: str, body: bytes, recv_ns: int
+                       ) -> tuple[list[MarketEvent], int]: ...
+
+
 class WebsocketFeed:
     """Runs one SourceProtocol over a websocket until cancelled."""
 
@@ -50,10 +61,14 @@ class WebsocketFeed:
         sink: Sink,
         config: FeedsConfig,
         market_open: Callable[[], bool] | None = None,
+        rest_url: str | None = None,
     ) -> None:
         """`market_open` tells whether any market of the feed trades now: a silent feed is
-        stale only then (default: always, as for 24/7 markets)."""
+        stale only then (default: always, as for 24/7 markets). With `rest_url`, a protocol
+        that can (`Backfilling`) recovers a reconnect's gap over REST."""
         self.protocol = protocol
+        self.rest_url = rest_url.rstrip("/") if rest_url else None
+        self.backfilled = 0
         self.market_open = market_open or (lambda: True)
         self.sink = sink
         self.config = config
@@ -88,7 +103,8 @@ class WebsocketFeed:
                 ) as ws:
                     for message in self.protocol.subscribe_messages():
                         await ws.send(message)
-                    await self._connected()
+                    if await self._connected():
+                        await self._backfill()  # the new connection's frames queue meanwhile
                     self.connected.set()
                     delay = self.config.backoff_initial_s
                     await self._read(ws)
@@ -104,17 +120,46 @@ class WebsocketFeed:
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.config.backoff_max_s)
 
-    async def _connected(self) -> None:
-        """Report the connection; after a reconnect, as a gap event with its length."""
+    async def _connected(self) -> bool:
+        """Report the connection; after a reconnect, as a gap event with its length (and
+        return True)."""
         if not self._ever_connected:
             self._ever_connected = True
             self._last_frame = time.monotonic()
             await self._status(FeedState.CONNECTED)
-            return
+            return False
         gap_ms = int((time.monotonic() - self._last_frame) * 1000)
         self._last_frame = time.monotonic()  # the watchdog's silence starts again here
         await self._status(FeedState.CONNECTED, f"reconnected: no data for {gap_ms / 1000:.1f}s; "
                            "events in that gap were not received", gap_ms=gap_ms)
+        return True
+
+    async def _backfill(self) -> None:
+        """Recover what the gap missed over REST, where the source offers it; never fatal."""
+        protocol = self.protocol
+        if self.rest_url is None or not isinstance(protocol, Backfilling):
+            return
+        recovered = missing = 0
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+                for path in protocol.backfill_paths():
+                    async with http.get(self.rest_url + path) as response:
+                        response.raise_for_status()
+                        body = await response.read()
+                    events, lost = protocol.parse_backfill(path, body, time.time_ns())
+                    for event in events:
+                        await self.sink(event)
+                    recovered, missing = recovered + len(events), missing + lost
+        except (aiohttp.ClientError, TimeoutError, OSError, FrameError) as exc:
+            log.warning("%s: backfill after the reconnect failed (%s)", self.source, exc)
+            await self._status(FeedState.CONNECTED, f"backfill failed: {exc}"[:200])
+            return
+        self.backfilled += recovered
+        if recovered or missing:
+            detail = f"backfilled {recovered} events over REST"
+            if missing:
+                detail += f"; {missing} older ones could not be recovered"
+            await self._status(FeedState.CONNECTED, detail)
 
     async def _read(self, ws: ClientConnection) -> None:
         resubscribe = self.protocol.resubscribe_s

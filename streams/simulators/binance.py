@@ -3,6 +3,7 @@ sends them (field names and order as in the recordings of shared/data and Binanc
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -11,6 +12,7 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 
 from crosscurrent.catalog import Catalog
+from streams.binance import TRADES_PATH
 from streams.simulators.server import SimulatorServer
 from streams.tape import TapeEvent
 
@@ -79,6 +81,7 @@ class BinanceSimulator(SimulatorServer):
         self._trade_id = 1_000_000
         self._days: dict[str, _Day] = {}
         self._last: dict[str, float] = {}
+        self._recent: dict[str, deque[dict[str, object]]] = {}  # symbol -> REST trades
 
     def path_topics(self, request_path: str) -> set[str]:
         query = parse_qs(urlsplit(request_path).query)
@@ -107,9 +110,17 @@ class BinanceSimulator(SimulatorServer):
 
     def http(self, path: str) -> tuple[HTTPStatus, bytes] | None:
         """`GET /api/v3/exchangeInfo` (spot) or `/fapi/v1/exchangeInfo` (USD-M) with the
-        simulated symbols, for ccxt."""
+        simulated symbols, for ccxt; the recent trades (`/api/v3/trades`, ...)."""
+        parts = urlsplit(path)
+        if parts.path == TRADES_PATH[self.source]:
+            query = parse_qs(parts.query)
+            symbol, limit = query.get("symbol", [""])[0], int(query.get("limit", ["500"])[0])
+            if symbol not in {i.symbol for i in self.catalog.for_source(self.source)}:
+                return HTTPStatus.BAD_REQUEST, b'{"code":-1121,"msg":"Invalid symbol."}'
+            recent = list(self._recent.get(symbol, ()))[-min(limit, 1000):]
+            return HTTPStatus.OK, orjson.dumps(recent)
         route = {"binance": "/api/v3/exchangeInfo", "binance-usdm": "/fapi/v1/exchangeInfo"}
-        if urlsplit(path).path != route.get(self.source):
+        if parts.path != route.get(self.source):
             return None
         make = exchange_info_symbol if self.source == "binance" else exchange_info_perpetual
         symbols = sorted({i.symbol for i in self.catalog.for_source(self.source)})
@@ -148,6 +159,10 @@ class BinanceSimulator(SimulatorServer):
         day.quote_volume += qty * price
         day.count += 1
         trade = trade_frame(self.source, symbol, self._trade_id, price, qty, event.ts)
+        self._recent.setdefault(symbol, deque(maxlen=1000)).append({
+            "id": self._trade_id, "price": _px(price), "qty": _px(qty),
+            "quoteQty": _px(price * qty), "time": event.ts, "isBuyerMaker": trade["m"],
+            "isBestMatch": True})
         ticker = ticker_frame(self.source, symbol, day, price, qty, event.ts, self._trade_id)
         return [
             (f"{stream}@ticker", orjson.dumps(ticker).decode()),

@@ -105,16 +105,10 @@ def test_agent_killed_mid_stream_skips_nothing_and_duplicates_nothing(
     events = oscillating(40_000)
     asyncio.run(load_stream(redis_url, keys, events))
 
-    async def processed() -> int:
-        redis = await connect(redis_url)
-        value = await redis.hget(keys.state("divergence"), "processed")
-        await redis.aclose()
-        return int(value or 0)
-
     def wait_for(predicate, timeout: float = 60) -> int:  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            count = asyncio.run(processed())
+            count = asyncio.run(_processed(redis_url, keys))
             if predicate(count):
                 return count
             time.sleep(0.02)
@@ -133,7 +127,7 @@ def test_agent_killed_mid_stream_skips_nothing_and_duplicates_nothing(
     try:
         assert wait_for(lambda n: n >= len(events)) == len(events)
     finally:
-        second.send_signal(signal.SIGINT)
+        second.terminate()
         second.wait(10)
 
     async def alerts() -> list[str]:
@@ -189,3 +183,25 @@ def test_agent_rides_out_a_redis_restart(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert uids == expected_alerts(events)
+
+
+def test_ctrl_c_stops_a_running_agent_cleanly(redis_url: str, keys: Keys) -> None:
+    asyncio.run(load_stream(redis_url, keys, oscillating(1000)))
+    agent = agent_process(redis_url, keys)
+    try:
+        deadline = time.monotonic() + 30
+        while asyncio.run(_processed(redis_url, keys)) < 1000:
+            assert time.monotonic() < deadline, "the agent did not start"
+            time.sleep(0.05)
+        agent.send_signal(signal.SIGINT)
+        assert agent.wait(10) == 130
+    finally:
+        agent.kill()
+    assert b"Traceback" not in (agent.stderr.read() if agent.stderr else b"")
+
+
+async def _processed(url: str, keys: Keys) -> int:
+    redis = await connect(url)
+    value = await redis.hget(keys.state("divergence"), "processed")
+    await redis.aclose()
+    return int(value or 0)

@@ -9,7 +9,7 @@ import pytest
 from crosscurrent.events import Metric, Quote
 from streams.binance import BinanceProtocol
 from streams.feed import FrameError
-from streams.simulators.binance import BinanceSimulator
+from streams.simulators.binance import BinanceSimulator, trade_frame
 from streams.tape import TapeEvent
 from tests.conftest import shared, ticks_only
 
@@ -148,3 +148,11 @@ def test_replies_and_other_symbols_are_ignored() -> None:
     with pytest.raises(FrameError, match="unknown event type"):
         proto.parse(b'{"e":"surprise","s":"BTCUSDT"}', 0)
     assert proto.parse(b'{"e":"trade","s":"XRPUSDT","p":"1","q":"1","T":1}', 0) == []
+
+
+def test_a_trade_seen_before_is_dropped_as_a_duplicate() -> None:
+    proto = protocol()
+    frame = orjson.dumps({"stream": "btcusdt@trade", "data": trade_frame(
+        "binance", "BTCUSDT", 7, 70000.0, 0.1, 1)})
+    assert len(proto.parse(frame, 0)) == 1
+    assert proto.parse(frame, 0) == [] and proto.duplicates == 1

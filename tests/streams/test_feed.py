@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import orjson
 import pytest
 
 from crosscurrent.config import FeedsConfig
@@ -157,3 +158,52 @@ def test_a_reconnect_reports_the_gap() -> None:
         await sim.stop()
 
     asyncio.run(main())
+
+
+def test_trades_missed_while_reconnecting_are_backfilled_once() -> None:
+    async def main() -> tuple[WebsocketFeed, Collected]:
+        sim = BinanceSimulator()
+        await sim.start()
+        sink = Collected()
+        rest = sim.url.replace("ws://", "http://")
+        config = FeedsConfig(backoff_initial_s=0.3, backoff_max_s=0.3)
+        feed = WebsocketFeed(BinanceProtocol(sim.url, ["crypto:BTC"]), sink, config,
+                             rest_url=rest)
+        task = asyncio.create_task(feed.run())
+        await sim.wait_subscribed(["crypto:BTC"])
+        for i in range(3):
+            await sim.publish(TapeEvent(ts=i, id="crypto:BTC", value=70000.0 + i))
+        await until(lambda: len([t for t in sink.ticks if t.volume]) == 3)
+        await sim.drop_clients()
+        for i in range(3, 8):  # while the feed waits to reconnect: nobody receives these
+            await sim.publish(TapeEvent(ts=i, id="crypto:BTC", value=70000.0 + i))
+        await until(lambda: feed.reconnects >= 1 and feed.state == FeedState.CONNECTED)
+        await sim.wait_subscribed(["crypto:BTC"])
+        for i in range(8, 10):
+            await sim.publish(TapeEvent(ts=i, id="crypto:BTC", value=70000.0 + i))
+        await until(lambda: len([t for t in sink.ticks if t.volume]) >= 10)
+        await asyncio.sleep(0.1)
+        task.cancel()
+        await sim.stop()
+        return feed, sink
+
+    feed, sink = asyncio.run(main())
+    trades = [t.price for t in sink.ticks if t.volume]
+    assert trades == [70000.0 + i for i in range(10)]  # all of them, once, in order
+    # trades 3-7 were missed; 8-9 may land while the backfill request is in flight, and then
+    # come over REST, their stream copies being dropped as duplicates
+    assert isinstance(feed.protocol, BinanceProtocol)
+    assert feed.backfilled >= 5 and feed.protocol.duplicates == feed.backfilled - 5
+    details = [e.detail for e in sink.events if isinstance(e, FeedStatus)]
+    assert f"backfilled {feed.backfilled} events over REST" in details
+
+
+def test_a_gap_longer_than_the_endpoint_reaches_is_reported() -> None:
+    proto = BinanceProtocol("ws://x", ["crypto:BTC"])
+    proto.last_trade_id["BTCUSDT"] = 100
+    rows = [{"id": i, "price": "1", "qty": "1", "time": i} for i in range(2000, 3000)]
+    events, missing = proto.parse_backfill("/api/v3/trades?symbol=BTCUSDT&limit=1000",
+                                           orjson.dumps(rows), 0)
+    assert len(events) == 1000 and missing == 1899
+    assert proto.backfill_paths() == ["/api/v3/trades?symbol=BTCUSDT&limit=1000"]
+    assert proto.last_trade_id["BTCUSDT"] == 2999
