@@ -227,7 +227,9 @@ async def _drain(
                     for s, fs in feeds.items()),
         tasks, "the feeds",
     )
-    await writer.flush()
+    flushed = asyncio.create_task(writer.flush())  # a dead writer surfaces through check()
+    await _until(flushed.done, tasks, "the bus writer")
+    await flushed
     for agent in agents:
         lag = await agent.lag()
         deadline = time.monotonic() + 60
