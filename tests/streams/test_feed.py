@@ -1,7 +1,12 @@
+"""The websocket feed runtime against real simulators on 127.0.0.1."""
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -9,8 +14,9 @@ import pytest
 from crosscurrent.config import FeedsConfig
 from crosscurrent.events import FeedState, FeedStatus, MarketEvent, Tick
 from streams.binance import BinanceProtocol
-from streams.feed import WebsocketFeed
+from streams.feed import SourceProtocol, WebsocketFeed
 from streams.simulators.binance import BinanceSimulator
+from streams.simulators.server import SimulatorServer
 from streams.simulators.yahoo import YahooSimulator
 from streams.tape import TapeEvent
 from streams.yahoo import YahooProtocol
@@ -29,35 +35,63 @@ class Collected:
     def ticks(self) -> list[Tick]:
         return [e for e in self.events if isinstance(e, Tick)]
 
+    @property
+    def trades(self) -> list[float]:
+        return [t.price for t in self.ticks if t.volume]
+
     def states(self) -> list[FeedState]:
         return [e.state for e in self.events if isinstance(e, FeedStatus)]
 
 
-async def until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def feeding(sim: SimulatorServer, protocol: Callable[[str], SourceProtocol],
+                  config: FeedsConfig = FAST, backfill: bool = False, **options: Any
+                  ) -> AsyncIterator[tuple[WebsocketFeed, Collected]]:
+    """A started simulator and a running feed on it (`protocol` gets the simulator's URL;
+    `backfill`: gaps are backfilled from the simulator's REST endpoints)."""
+    await sim.start()
+    sink = Collected()
+    if backfill:
+        options["rest_url"] = sim.url.replace("ws://", "http://")
+    feed = WebsocketFeed(protocol(sim.url), sink, config, **options)
+    task = asyncio.create_task(feed.run())
+    try:
+        yield feed, sink
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await sim.stop()
+
+
+def btc(url: str) -> BinanceProtocol:
+    return BinanceProtocol(url, ["crypto:BTC"])
+
+
+def hsi(url: str) -> YahooProtocol:
+    return YahooProtocol(url, ["hk:HSI"], resubscribe_s=60)
 
 
 def test_binance_feed_counts_malformed_frames_and_goes_on(caplog: pytest.LogCaptureFixture
                                                           ) -> None:
     async def main() -> None:
         sim = BinanceSimulator()
-        await sim.start()
-        sink = Collected()
-        feed = WebsocketFeed(BinanceProtocol(sim.url, ["crypto:BTC"]), sink, FAST)
-        task = asyncio.create_task(feed.run())
-        await sim.wait_subscribed(["crypto:BTC"])
-        await sim.publish(TapeEvent(ts=1, id="crypto:BTC", value=70000.0, prev_close=68000.0))
-        await sim.send_raw("{this is not json")
-        await sim.send_raw('{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT"}}')
-        await sim.publish(TapeEvent(ts=2, id="crypto:BTC", value=71000.0))
-        await until(lambda: len(sink.ticks) == 4)
-        assert feed.malformed == 2 and feed.frames == 6
-        assert [t.price for t in sink.ticks] == [70000.0, 70000.0, 71000.0, 71000.0]
-        assert sink.ticks[-1].prev_close == 68000.0
-        task.cancel()
-        await sim.stop()
+        async with feeding(sim, btc) as (feed, sink):
+            await sim.wait_subscribed(["crypto:BTC"])
+            await sim.publish(TapeEvent(ts=1, id="crypto:BTC", value=70000.0,
+                                        prev_close=68000.0))
+            await sim.send_raw("{this is not json")
+            await sim.send_raw('{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT"}}')
+            await sim.publish(TapeEvent(ts=2, id="crypto:BTC", value=71000.0))
+            await until(lambda: len(sink.ticks) == 4)
+            assert feed.malformed == 2 and feed.frames == 6
+            assert [t.price for t in sink.ticks] == [70000.0, 70000.0, 71000.0, 71000.0]
+            assert sink.ticks[-1].prev_close == 68000.0
 
     with caplog.at_level(logging.WARNING):
         asyncio.run(main())
@@ -67,76 +101,17 @@ def test_binance_feed_counts_malformed_frames_and_goes_on(caplog: pytest.LogCapt
 def test_feed_reconnects_after_a_dropped_connection() -> None:
     async def main() -> None:
         sim = YahooSimulator()
-        await sim.start()
-        sink = Collected()
-        feed = WebsocketFeed(YahooProtocol(sim.url, ["hk:HSI"], resubscribe_s=60), sink, FAST)
-        task = asyncio.create_task(feed.run())
-        await sim.wait_subscribed(["hk:HSI"])
-        await sim.drop_clients()
-        await until(lambda: feed.reconnects >= 1 and feed.state == FeedState.CONNECTED)
-        await sim.wait_subscribed(["hk:HSI"])
-        await sim.publish(TapeEvent(ts=5, id="hk:HSI", value=25180.5, prev_close=25357.0))
-        await until(lambda: len(sink.ticks) == 1)
-        assert sink.ticks[0].price == 25180.5
-        states = sink.states()
-        assert states[:2] == [FeedState.CONNECTING, FeedState.CONNECTED]
-        assert FeedState.DISCONNECTED in states and states[-1] == FeedState.CONNECTED
-        task.cancel()
-        await sim.stop()
-
-    asyncio.run(main())
-
-
-def test_a_silent_connection_is_reported_stale_and_replaced() -> None:
-    async def main() -> None:
-        sim = YahooSimulator()
-        await sim.start()
-        sink = Collected()
-        config = FeedsConfig(backoff_initial_s=0.05, backoff_max_s=0.1, stale_after_s=0.3)
-        feed = WebsocketFeed(YahooProtocol(sim.url, ["hk:HSI"], resubscribe_s=60), sink, config)
-        task = asyncio.create_task(feed.run())
-        await until(lambda: FeedState.STALE in sink.states() and feed.reconnects >= 1)
-        task.cancel()
-        await sim.stop()
-
-    asyncio.run(main())
-
-
-def test_yahoo_resubscribes_periodically() -> None:
-    async def main() -> None:
-        sim = YahooSimulator()
-        await sim.start()
-        feed = WebsocketFeed(YahooProtocol(sim.url, ["hk:HSI"], resubscribe_s=0.05),
-                             Collected(), FAST)
-        task = asyncio.create_task(feed.run())
-        await sim.wait_subscribed(["hk:HSI"])
-        before = sim.messages_received
-        await until(lambda: sim.messages_received >= before + 3)
-        task.cancel()
-        await sim.stop()
-
-    asyncio.run(main())
-
-
-def test_silence_while_markets_are_closed_is_closed_not_stale() -> None:
-    async def main() -> None:
-        sim = YahooSimulator()
-        await sim.start()
-        sink = Collected()
-        config = FeedsConfig(backoff_initial_s=0.05, backoff_max_s=0.1, stale_after_s=0.2)
-        open_now = False
-        feed = WebsocketFeed(YahooProtocol(sim.url, ["hk:HSI"], resubscribe_s=60), sink, config,
-                             market_open=lambda: open_now)
-        task = asyncio.create_task(feed.run())
-        await until(lambda: FeedState.CLOSED in sink.states())
-        await asyncio.sleep(0.5)
-        assert FeedState.STALE not in sink.states() and feed.reconnects == 0
-        await sim.publish(TapeEvent(ts=5, id="hk:HSI", value=25180.5, prev_close=25357.0))
-        await until(lambda: sink.states()[-1] == FeedState.CONNECTED)  # data again
-        open_now = True  # the market opens and the feed goes silent: that is stale
-        await until(lambda: FeedState.STALE in sink.states())
-        task.cancel()
-        await sim.stop()
+        async with feeding(sim, hsi) as (feed, sink):
+            await sim.wait_subscribed(["hk:HSI"])
+            await sim.drop_clients()
+            await until(lambda: feed.reconnects >= 1 and feed.state == FeedState.CONNECTED)
+            await sim.wait_subscribed(["hk:HSI"])
+            await sim.publish(TapeEvent(ts=5, id="hk:HSI", value=25180.5, prev_close=25357.0))
+            await until(lambda: len(sink.ticks) == 1)
+            assert sink.ticks[0].price == 25180.5
+            states = sink.states()
+            assert states[:2] == [FeedState.CONNECTING, FeedState.CONNECTED]
+            assert FeedState.DISCONNECTED in states and states[-1] == FeedState.CONNECTED
 
     asyncio.run(main())
 
@@ -144,18 +119,50 @@ def test_silence_while_markets_are_closed_is_closed_not_stale() -> None:
 def test_a_reconnect_reports_the_gap() -> None:
     async def main() -> None:
         sim = BinanceSimulator()
-        await sim.start()
-        sink = Collected()
-        feed = WebsocketFeed(BinanceProtocol(sim.url, ["crypto:BTC"]), sink, FAST)
-        task = asyncio.create_task(feed.run())
-        await sim.wait_subscribed(["crypto:BTC"])
-        await sim.drop_clients()
-        await until(lambda: feed.reconnects >= 1 and feed.state == FeedState.CONNECTED)
-        gaps = [e for e in sink.events if isinstance(e, FeedStatus) and e.gap_ms > 0]
-        assert len(gaps) == 1 and gaps[0].state == FeedState.CONNECTED
-        assert "events in that gap were not received" in gaps[0].detail
-        task.cancel()
-        await sim.stop()
+        async with feeding(sim, btc) as (feed, sink):
+            await sim.wait_subscribed(["crypto:BTC"])
+            await sim.drop_clients()
+            await until(lambda: feed.reconnects >= 1 and feed.state == FeedState.CONNECTED)
+            gaps = [e for e in sink.events if isinstance(e, FeedStatus) and e.gap_ms > 0]
+            assert len(gaps) == 1 and gaps[0].state == FeedState.CONNECTED
+            assert "events in that gap were not received" in gaps[0].detail
+
+    asyncio.run(main())
+
+
+def test_a_silent_connection_is_reported_stale_and_replaced() -> None:
+    async def main() -> None:
+        config = FeedsConfig(backoff_initial_s=0.05, backoff_max_s=0.1, stale_after_s=0.3)
+        async with feeding(YahooSimulator(), hsi, config) as (feed, sink):
+            await until(lambda: FeedState.STALE in sink.states() and feed.reconnects >= 1)
+
+    asyncio.run(main())
+
+
+def test_silence_while_markets_are_closed_is_closed_not_stale() -> None:
+    async def main() -> None:
+        sim = YahooSimulator()
+        config = FeedsConfig(backoff_initial_s=0.05, backoff_max_s=0.1, stale_after_s=0.2)
+        market = {"open": False}
+        async with feeding(sim, hsi, config, market_open=lambda: market["open"]) as (feed, sink):
+            await until(lambda: FeedState.CLOSED in sink.states())
+            await asyncio.sleep(0.5)
+            assert FeedState.STALE not in sink.states() and feed.reconnects == 0
+            await sim.publish(TapeEvent(ts=5, id="hk:HSI", value=25180.5, prev_close=25357.0))
+            await until(lambda: sink.states()[-1] == FeedState.CONNECTED)  # data again
+            market["open"] = True  # the market opens and the feed goes silent: that is stale
+            await until(lambda: FeedState.STALE in sink.states())
+
+    asyncio.run(main())
+
+
+def test_yahoo_resubscribes_periodically() -> None:
+    async def main() -> None:
+        sim = YahooSimulator()
+        async with feeding(sim, lambda url: YahooProtocol(url, ["hk:HSI"], resubscribe_s=0.05)):
+            await sim.wait_subscribed(["hk:HSI"])
+            before = sim.messages_received
+            await until(lambda: sim.messages_received >= before + 3)
 
     asyncio.run(main())
 
@@ -163,33 +170,25 @@ def test_a_reconnect_reports_the_gap() -> None:
 def test_trades_missed_while_reconnecting_are_backfilled_once() -> None:
     async def main() -> tuple[WebsocketFeed, Collected]:
         sim = BinanceSimulator()
-        await sim.start()
-        sink = Collected()
-        rest = sim.url.replace("ws://", "http://")
         config = FeedsConfig(backoff_initial_s=0.3, backoff_max_s=0.3)
-        feed = WebsocketFeed(BinanceProtocol(sim.url, ["crypto:BTC"]), sink, config,
-                             rest_url=rest)
-        task = asyncio.create_task(feed.run())
-        await sim.wait_subscribed(["crypto:BTC"])
-        for i in range(3):
-            await sim.publish(TapeEvent(ts=i, id="crypto:BTC", value=70000.0 + i))
-        await until(lambda: len([t for t in sink.ticks if t.volume]) == 3)
-        await sim.drop_clients()
-        for i in range(3, 8):  # while the feed waits to reconnect: nobody receives these
-            await sim.publish(TapeEvent(ts=i, id="crypto:BTC", value=70000.0 + i))
-        await until(lambda: feed.reconnects >= 1 and feed.state == FeedState.CONNECTED)
-        await sim.wait_subscribed(["crypto:BTC"])
-        for i in range(8, 10):
-            await sim.publish(TapeEvent(ts=i, id="crypto:BTC", value=70000.0 + i))
-        await until(lambda: len([t for t in sink.ticks if t.volume]) >= 10)
-        await asyncio.sleep(0.1)
-        task.cancel()
-        await sim.stop()
-        return feed, sink
+        async with feeding(sim, btc, config, backfill=True) as (feed, sink):
+            await sim.wait_subscribed(["crypto:BTC"])
+            for i in range(3):
+                await sim.publish(TapeEvent(ts=i, id="crypto:BTC", value=70000.0 + i))
+            await until(lambda: len(sink.trades) == 3)
+            await sim.drop_clients()
+            for i in range(3, 8):  # while the feed waits to reconnect: nobody receives these
+                await sim.publish(TapeEvent(ts=i, id="crypto:BTC", value=70000.0 + i))
+            await until(lambda: feed.reconnects >= 1 and feed.state == FeedState.CONNECTED)
+            await sim.wait_subscribed(["crypto:BTC"])
+            for i in range(8, 10):
+                await sim.publish(TapeEvent(ts=i, id="crypto:BTC", value=70000.0 + i))
+            await until(lambda: len(sink.trades) >= 10)
+            await asyncio.sleep(0.1)
+            return feed, sink
 
     feed, sink = asyncio.run(main())
-    trades = [t.price for t in sink.ticks if t.volume]
-    assert trades == [70000.0 + i for i in range(10)]  # all of them, once, in order
+    assert sink.trades == [70000.0 + i for i in range(10)]  # all of them, once, in order
     # trades 3-7 were missed; 8-9 may land while the backfill request is in flight, and then
     # come over REST, their stream copies being dropped as duplicates
     assert isinstance(feed.protocol, BinanceProtocol)
