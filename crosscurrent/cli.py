@@ -7,6 +7,7 @@ import asyncio
 import logging
 import math
 import sys
+import time
 from contextlib import AbstractContextManager
 from importlib import resources
 from pathlib import Path
@@ -175,36 +176,27 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.command == "config":
         sys.stdout.write(default_config_text())
         return 0
-    config = _config(args)
-    if args.command in ("demo", "replay"):
-        return _replay(args, config, console)
-    if args.command == "run":
-        return _run(args, config, console)
-    if args.command == "bench":
-        return _bench(args, config, console)
-    if args.command == "doctor":
-        return _doctor(args, config, console)
-    if args.command == "record":
-        from crosscurrent.app import record
+    handlers = {"demo": _replay, "replay": _replay, "run": _run, "record": _record,
+                "bench": _bench, "doctor": _doctor, "feeds": _feeds}
+    return handlers[args.command](args, _config(args), console)
 
-        seconds = None if args.minutes is None else args.minutes * 60
-        console.print(f"recording {len(config.watchlist)} ids to {args.out}; Ctrl-C stops",
-                      highlight=False)
-        try:
-            lines = asyncio.run(record(config, args.out, seconds))
-        except KeyboardInterrupt:
-            console.print(f"stopped; {args.out} is complete", highlight=False)
-            return 130
-        console.print(f"wrote {lines} events to {args.out}", highlight=False)
-        return 0
-    if args.command == "feeds":
-        return _feeds(args, config, console)
-    raise UserError(f"unknown command {args.command}")
+
+def _record(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from crosscurrent.app import record
+
+    seconds = None if args.minutes is None else args.minutes * 60
+    console.print(f"recording {len(config.watchlist)} ids to {args.out}; Ctrl-C stops",
+                  highlight=False)
+    try:
+        lines = asyncio.run(record(config, args.out, seconds))
+    except KeyboardInterrupt:
+        console.print(f"stopped; {args.out} is complete", highlight=False)
+        return 130
+    console.print(f"wrote {lines} events to {args.out}", highlight=False)
+    return 0
 
 
 def _feeds(args: argparse.Namespace, config: Config, console: Console) -> int:
-    import time
-
     from reporters.feed_table import feeds_table, latest_statuses
     from streams.keys import Keys
     from streams.redis_client import connect
