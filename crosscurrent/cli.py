@@ -33,12 +33,15 @@ examples:
   crosscurrent demo                         replay the shipped 2026-04-08 session (~30 s)
   crosscurrent replay day.jsonl --speed max --out out/
   crosscurrent run --redis redis://127.0.0.1:6379/0
-  crosscurrent bench --events 20000
+  crosscurrent doctor                       is Redis up, is every source reachable?
+  crosscurrent record --out day.jsonl.gz --minutes 60
+  crosscurrent bench --only ingest
   crosscurrent catalog                      the canonical ids and their sources
   crosscurrent config > my.yaml             the documented default config, to edit
 
 Redis: without --redis or CROSSCURRENT_REDIS_URL a private redis-server is started
-(AOF on, unix socket, random password) with its data under --data-dir, and stopped on exit.
+(AOF on, unix socket, random password) with its data under --data-dir, and stopped on exit;
+a second crosscurrent on the same --data-dir uses that one. `COMMAND --help` says more.
 """
 
 
