@@ -6,6 +6,7 @@
     <prefix>:<namespace>:alerts            alert transitions from every detector agent
     <prefix>:<namespace>:state:<agent>     hash: an agent's detector snapshot and progress
     <prefix>:<namespace>:stats             hash: counters per stage (`<stage>.<counter>`)
+    <prefix>:<namespace>:bars:<id>         hash: daily bars of one id, field = YYYY-MM-DD
 
 The namespace separates a live pipeline (`live`) from replays (`replay`), so a replay never
 mixes with live state. Consumer groups are named after the agent that reads.
@@ -48,6 +49,9 @@ class Keys:
     @property
     def stats(self) -> str:
         return f"{self.base}:stats"
+
+    def bars(self, instrument_id: str) -> str:
+        return f"{self.base}:bars:{instrument_id}"
 
     def stream_for(self, event: AnyEvent) -> str:
         """The stream an event is written to."""

@@ -1,0 +1,70 @@
+"""Daily bars: sans-I/O aggregation of events into one bar per id and trading day.
+
+A bar's date is the session date in the instrument's own calendar (New York for US indices,
+Hong Kong time for HK, UTC for 24/7 markets and metrics). Volume is the sum of trade sizes, or
+the latest cumulative session volume where the source reports one (indices, 24 h tickers).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+from crosscurrent.catalog import Catalog, default_catalog
+from crosscurrent.events import MarketEvent, Metric, Quote
+
+
+class DailyBar(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date: date
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float | None = None
+
+    def add(self, value: float, volume: float | None, cumulative: bool) -> None:
+        self.high, self.low, self.close = max(self.high, value), min(self.low, value), value
+        if volume is not None:
+            if cumulative:
+                self.volume = max(self.volume or 0.0, volume)
+            else:
+                self.volume = (self.volume or 0.0) + volume
+
+
+class BarBuilder:
+    """Keeps the current bar of each id; `update` returns the bar an event changed."""
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self.catalog = catalog or default_catalog()
+        self.current: dict[str, DailyBar] = {}
+
+    def seed(self, ident: str, bar: DailyBar) -> None:
+        """Continue from a stored bar (after a restart)."""
+        self.current[ident] = bar
+
+    def update(self, event: MarketEvent) -> tuple[str, DailyBar] | None:
+        if isinstance(event, Quote):
+            return None
+        instrument = self.catalog.get(event.id)
+        if instrument is None:
+            return None
+        day = instrument.calendar.session_date(event.ts)
+        if isinstance(event, Metric):
+            value, volume, cumulative = event.value, None, False
+        else:
+            value = event.price
+            cumulative = event.day_volume is not None
+            volume = event.day_volume if cumulative else event.volume
+        bar = self.current.get(event.id)
+        if bar is None or bar.date < day:
+            bar = self.current[event.id] = DailyBar(date=day, open=value, high=value, low=value,
+                                                     close=value)
+            bar.add(value, volume, cumulative)
+        elif bar.date == day:
+            bar.add(value, volume, cumulative)
+        else:
+            return None  # a late event of a closed day: bars only move forward
+        return event.id, bar
