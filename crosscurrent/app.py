@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 from redis import asyncio as aioredis
 
-from crosscurrent.catalog import default_catalog
+from crosscurrent.bars import DailyBar
+from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
 from crosscurrent.sources import Feed, build_feeds, live_feeds
@@ -21,6 +22,8 @@ from detectors.agent import Agent
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
 from streams.bus import StreamWriter
+from streams.consumer import GroupConsumer
+from streams.history import HistoryRecorder, HistoryStore
 from streams.keys import Keys
 from streams.record import TapeRecorder
 from streams.redis_client import connect
@@ -156,6 +159,10 @@ async def replay(
     feeds: dict[str, list[Feed]] = {}
     async with _bus(config, url, namespace) as (redis, keys, writer):
         await clear_namespace(redis, keys)
+        store = HistoryStore(redis, keys, config.history.sessions)
+        await store.put((bar.id, DailyBar(date=bar.date, open=bar.open, high=bar.high,
+                                          low=bar.low, close=bar.close, volume=bar.volume))
+                        for bar in tape.bars)
         player = Player(tape, simulators, writer.put, speed, catalog)
         try:
             tasks.start(writer.run(), "bus writer")
@@ -170,7 +177,9 @@ async def replay(
                 for feed in feeds[source]:
                     tasks.start(feed.run(), f"{source} feed")
                 await simulator.wait_subscribed(ids)
-            agents = build_agents(config, redis, keys)
+            families = {family(i) for i in tape.ids()}
+            agents = [*build_agents(config, redis, keys), HistoryRecorder(
+                redis, keys, families, store, config.agent)]
             for agent in agents:
                 await agent.start()
                 tasks.start(agent.run(), f"agent {agent.name}")
@@ -219,7 +228,7 @@ async def _drain(
     simulators: dict[str, Simulator],
     feeds: dict[str, list[Feed]],
     writer: StreamWriter,
-    agents: list[Agent],
+    agents: list[GroupConsumer],
 ) -> None:
     """Wait until every frame sent was read, written, consumed and acknowledged."""
     await _until(
@@ -270,8 +279,11 @@ async def run_live(
                 for name, feed in live_feeds(config, writer.put):
                     tasks.start(feed.run(), name)
             if only in (None, "agents"):
-                for agent in build_agents(config, redis, keys):
-                    tasks.start(agent.run(), f"agent {agent.name}")
+                store = HistoryStore(redis, keys, config.history.sessions)
+                families = {family(i) for i in config.watchlist}
+                for consumer in [*build_agents(config, redis, keys), HistoryRecorder(
+                        redis, keys, families, store, config.agent)]:
+                    tasks.start(consumer.run(), f"agent {consumer.name}")
             tasks.start(tail_alerts(redis, keys, view.alert, start="$"), "alert log")
             while True:
                 await asyncio.sleep(0.5)

@@ -148,6 +148,11 @@ class CcxtExchange(_Section):
         return value
 
 
+class HistoryConfig(_Section):
+    sessions: int = Field(400, ge=2)
+    window: int = Field(20, ge=2)
+
+
 class DemoConfig(_Section):
     speed: float = Field(2000, gt=0)
 
@@ -160,6 +165,7 @@ class Config(_Section):
     watchlist: tuple[str, ...] = ()
     ccxt: tuple[CcxtExchange, ...] = ()
     agent: AgentConfig = AgentConfig()
+    history: HistoryConfig = HistoryConfig()
     detectors: DetectorsConfig = DetectorsConfig()
     demo: DemoConfig = DemoConfig()
 

@@ -1,4 +1,5 @@
-"""The history store: daily bars per canonical id in Redis, kept for `sessions` trading days."""
+"""The history store: daily bars per canonical id in Redis, kept for `sessions` trading days,
+and the recorder that keeps today's bars up to date from the event streams."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ from typing import Any
 
 from pydantic import ValidationError
 from redis import asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
-from crosscurrent.bars import DailyBar
+from crosscurrent.bars import BarBuilder, DailyBar
+from crosscurrent.baselines import Baseline, baseline
+from crosscurrent.catalog import Catalog, default_catalog
+from crosscurrent.config import AgentConfig
+from crosscurrent.events import Metric, Tick
+from streams.consumer import GroupConsumer
 from streams.keys import Keys
 
 
@@ -33,12 +40,14 @@ class HistoryStore:
             replies: list[Any] = await pipe.execute()
         for ident, length in zip(by_id, replies[1::2], strict=True):
             if int(length) > self.sessions:
-                await self._trim(ident)
+                await self.trim(ident)
 
-    async def _trim(self, ident: str) -> None:
+    async def trim(self, ident: str) -> None:
+        """Drop the oldest bars beyond `sessions`."""
         fields: list[Any] = await self.redis.hkeys(self.keys.bars(ident))
         days = sorted(f.decode() if isinstance(f, bytes) else f for f in fields)
-        await self.redis.hdel(self.keys.bars(ident), *days[: len(days) - self.sessions])
+        if len(days) > self.sessions:
+            await self.redis.hdel(self.keys.bars(ident), *days[: len(days) - self.sessions])
 
     async def get(self, ident: str, days: int | None = None) -> list[DailyBar]:
         """The newest `days` bars of an id (all kept ones by default), oldest first."""
@@ -52,6 +61,72 @@ class HistoryStore:
         bars.sort(key=lambda bar: bar.date)
         return bars if days is None else bars[-days:]
 
+    async def baselines(self, ids: Iterable[str], at_ms: int, window: int,
+                        catalog: Catalog | None = None) -> dict[str, Baseline]:
+        """Each id's baseline as of `at_ms` (its sessions before that day, in its own
+        calendar): what detectors are given."""
+        catalog = catalog or default_catalog()
+        return {ident: baseline(await self.get(ident),
+                                catalog[ident].calendar.session_date(at_ms), window)
+                for ident in ids}
+
     async def bar(self, ident: str, day: date) -> DailyBar | None:
         value = await self.redis.hget(self.keys.bars(ident), day.isoformat())
         return None if value is None else DailyBar.model_validate_json(value)
+
+
+class HistoryRecorder(GroupConsumer):
+    """Today's bar of every id of `families`, built from the events (consumer group
+    `history`) and written with each batch's acknowledgements."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        families: Iterable[str],
+        store: HistoryStore,
+        config: AgentConfig,
+        catalog: Catalog | None = None,
+    ) -> None:
+        super().__init__("history", redis, keys, sorted({keys.events(f) for f in families}),
+                         config)
+        self.store = store
+        self.catalog = catalog or default_catalog()
+        self.builder = BarBuilder(self.catalog)
+        self._looked_up: set[str] = set()
+        self._changed: dict[str, DailyBar] = {}
+        self._new_day: set[str] = set()
+
+    async def restore(self) -> None:
+        # today's bars are re-read from the store as their ids come: the committed state
+        self.builder.current.clear()
+        self._looked_up.clear()
+
+    async def prepare(self, events: list[Tick | Metric]) -> None:
+        for event in events:
+            instrument = self.catalog.get(event.id)
+            if event.id in self._looked_up or instrument is None:
+                continue
+            self._looked_up.add(event.id)
+            stored = await self.store.bar(event.id, instrument.calendar.session_date(event.ts))
+            if stored is not None:
+                self.builder.seed(event.id, stored)
+
+    def handle(self, events: list[Tick | Metric]) -> None:
+        self._changed, self._new_day = {}, set()
+        for event in events:
+            before = self.builder.current.get(event.id)
+            found = self.builder.update(event)
+            if found is not None:
+                ident, bar = found
+                self._changed[ident] = bar
+                if before is None or before.date != bar.date:
+                    self._new_day.add(ident)
+
+    def write(self, tx: Pipeline, processed: int) -> None:
+        for ident, bar in self._changed.items():
+            tx.hset(self.keys.bars(ident), bar.date.isoformat(), bar.model_dump_json())
+
+    async def committed(self) -> None:
+        for ident in self._new_day:
+            await self.store.trim(ident)

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import date, timedelta
+from pathlib import Path
 
+import orjson
+import pytest
+
+from crosscurrent.app import replay
 from crosscurrent.bars import DailyBar
-from streams.history import HistoryStore
+from crosscurrent.baselines import Baseline
+from crosscurrent.config import AgentConfig, load_config
+from crosscurrent.events import Alert, Tick, encode
+from streams.bus import FIELD
+from streams.history import HistoryRecorder, HistoryStore
 from streams.keys import Keys
 from streams.redis_client import connect
+from streams.tape import read_tape
 
 
 def bar(day: date, close: float) -> DailyBar:
@@ -29,3 +40,85 @@ def test_bars_are_kept_per_id_newest_sessions_only(redis_url: str, keys: Keys) -
         await redis.aclose()
 
     asyncio.run(main())
+
+
+def history_tape(path: Path, with_bars: bool) -> Path:
+    lines = []
+    if with_bars:
+        for i in range(25):  # 25 sessions before 2026-04-08 (weekends included: fine here)
+            day = date(2026, 3, 14) + timedelta(days=i)
+            lines.append(orjson.dumps({"kind": "bar", "date": day.isoformat(), "id": "hk:HSI",
+                                       "open": 25000 + i, "high": 25100 + i, "low": 24900 + i,
+                                       "close": 25000 + i, "volume": 2e11}))
+    for minute, value, turnover in ((30, 25300.0, 1e10), (45, 25100.0, 5e10),
+                                    (59, 25180.5, 2.4e11)):
+        lines.append(orjson.dumps({"ts": f"2026-04-08T01:{minute}:00Z", "id": "hk:HSI",
+                                   "value": value, "volume": turnover, "prev_close": 25024}))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+class Quiet:
+    def alert(self, alert: Alert) -> None:
+        pass
+
+    def progress(self, tape_ts: int, done: int, total: int) -> None:
+        pass
+
+
+async def replay_and_read(tape_path: Path, url: str) -> tuple[dict[str, Baseline],
+                                                              list[DailyBar]]:
+    tape = read_tape(tape_path)
+    await replay(tape, load_config(env={}), url, speed=math.inf, out=None, view=Quiet(),
+                 namespace="history-test")
+    redis = await connect(url)
+    store = HistoryStore(redis, Keys("cc", "history-test"))
+    found = await store.baselines(["hk:HSI"], tape.start_ms, window=20)
+    bars = await store.get("hk:HSI")
+    await redis.aclose()
+    return found, bars
+
+
+def test_a_tape_with_history_gives_baselines_from_its_first_event(redis_url: str,
+                                                                   tmp_path: Path) -> None:
+    found, bars = asyncio.run(replay_and_read(history_tape(tmp_path / "t.jsonl", True),
+                                              redis_url))
+    hsi = found["hk:HSI"]
+    assert not hsi.warming_up and hsi.sessions == 25
+    assert hsi.previous_close == 25024.0 and hsi.average_volume == 2e11
+    assert hsi.volume_ratio(2.4e11) == pytest.approx(1.2)
+    today = bars[-1]  # built live from the replayed events, in Hong Kong's calendar
+    assert (today.date, today.open, today.high, today.low, today.close, today.volume) == \
+        (date(2026, 4, 8), 25300.0, 25300.0, 25100.0, 25180.5, 2.4e11)
+
+
+def test_a_tape_without_history_is_warming_up(redis_url: str, tmp_path: Path) -> None:
+    found, bars = asyncio.run(replay_and_read(history_tape(tmp_path / "t.jsonl", False),
+                                              redis_url))
+    assert found["hk:HSI"].warming_up and found["hk:HSI"].average_volume is None
+    assert [b.date for b in bars] == [date(2026, 4, 8)]
+
+
+def test_a_restarted_recorder_continues_today_s_bar(redis_url: str, keys: Keys) -> None:
+    async def main() -> DailyBar | None:
+        redis = await connect(redis_url)
+        store = HistoryStore(redis, keys)
+        base = 1775611800000  # 2026-04-08 09:30 Hong Kong
+        for i, price in enumerate((25300.0, 25400.0, 25100.0, 25180.5)):
+            await redis.xadd(keys.events("hk"), {FIELD: encode(Tick(
+                id="hk:HSI", ts=base + i * 60_000, price=price, day_volume=1e9 * (i + 1)))})
+        first = HistoryRecorder(redis, keys, ["hk"], store, AgentConfig(batch=2))
+        await first.start()
+        await first.step()  # two events, committed; then the process "dies"
+        second = HistoryRecorder(redis, keys, ["hk"], store, AgentConfig(batch=2))
+        await second.start()
+        while await second.step():
+            pass
+        found = await store.bar("hk:HSI", date(2026, 4, 8))
+        await redis.aclose()
+        return found
+
+    bar = asyncio.run(main())
+    assert bar is not None
+    assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == \
+        (25300.0, 25400.0, 25100.0, 25180.5, 4e9)

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from crosscurrent.bars import DailyBar
-from detectors.baselines import baseline
+from crosscurrent.baselines import baseline
 
 TODAY = date(2026, 4, 8)
 

@@ -1,0 +1,144 @@
+"""The consumer-group runtime shared by detector agents and the history recorder.
+
+Each batch is read, turned into what the consumer makes of it, and committed in one
+MULTI/EXEC together with the XACKs. A crash before EXEC leaves the entries pending and the
+committed state as it was, so a restarted consumer re-reads exactly those entries from the
+same state: no event skipped, nothing written twice. After a Redis error the running process
+does the same: it restores the committed state and starts over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Iterable
+
+from pydantic import ValidationError
+from redis import asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
+
+from crosscurrent.config import AgentConfig
+from crosscurrent.events import MarketEvent, Metric, Tick, decode
+from streams.bus import Entry, GroupReader
+from streams.keys import Keys
+
+log = logging.getLogger(__name__)
+
+
+class GroupConsumer:
+    """Subclasses fill in `restore`, `prepare` (I/O a batch needs), `handle` (pure),
+    `write` (the batch's results, queued in the transaction) and `committed`."""
+
+    def __init__(
+        self,
+        name: str,
+        redis: aioredis.Redis,
+        keys: Keys,
+        streams: Iterable[str],
+        config: AgentConfig,
+        consumer: str | None = None,
+    ) -> None:
+        self.name = name
+        self.redis = redis
+        self.keys = keys
+        self.reader = GroupReader(
+            redis, streams, group=name, consumer=consumer or f"{name}@{socket.gethostname()}",
+            batch=config.batch, block_ms=config.block_ms, claim_idle_ms=config.claim_idle_ms,
+        )
+        self.processed = 0
+        self.malformed = 0
+        self._malformed_counted = 0
+        self.resumes = 0
+
+    # -- to override -----------------------------------------------------------------------
+    async def restore(self) -> None:
+        """Load the last committed state."""
+
+    async def prepare(self, events: list[Tick | Metric]) -> None:
+        """Reads a batch needs before `handle` (kept out of the pure part)."""
+
+    def handle(self, events: list[Tick | Metric]) -> None:
+        raise NotImplementedError
+
+    def write(self, tx: Pipeline, processed: int) -> None:
+        """Queue the batch's results in the commit transaction."""
+
+    async def committed(self) -> None:
+        """The batch's transaction went through."""
+
+    # -- the runtime -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Create the groups and restore the last committed state."""
+        self.reader.reset()
+        await self.reader.ensure_groups()
+        await self.restore()
+
+    async def run(self, max_backoff_s: float = 5.0) -> None:
+        """Process until cancelled; after a Redis error, resume from the committed state."""
+        delay = 0.1
+        while True:
+            try:
+                await self.start()
+                while True:
+                    await self.step()
+                    delay = 0.1
+            except (RedisError, OSError) as exc:
+                self.resumes += 1
+                log.warning("%s: Redis error (%s); resuming from the last commit in %.1fs",
+                            self.name, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_backoff_s)
+
+    async def step(self) -> int:
+        """Read, handle and commit one batch; returns the number of entries handled."""
+        entries = await self.reader.read()
+        if entries:
+            events = self.decode(entries)
+            await self.prepare(events)
+            self.handle(events)
+            await self._commit(entries)
+        return len(entries)
+
+    def decode(self, entries: list[Entry]) -> list[Tick | Metric]:
+        """The batch's ticks and metrics by event time; bad entries counted and logged."""
+        events: list[Tick | Metric] = []
+        for entry in entries:
+            if not entry.payload:
+                self.malformed += 1
+                log.warning("%s: entry %s of %s was trimmed before it was read",
+                            self.name, entry.id.decode(), entry.stream)
+                continue
+            try:
+                event: MarketEvent | object = decode(entry.payload)
+            except ValidationError as exc:
+                self.malformed += 1
+                log.warning("%s: bad entry %s in %s skipped: %s", self.name,
+                            entry.id.decode(), entry.stream, exc.errors()[0]["msg"])
+                continue
+            if isinstance(event, Tick | Metric):
+                events.append(event)
+        events.sort(key=lambda e: e.ts)  # several streams in one batch: merge by event time
+        return events
+
+    async def _commit(self, entries: list[Entry]) -> None:
+        processed = self.processed + len(entries)
+        by_stream: dict[str, list[bytes]] = {}
+        for entry in entries:
+            by_stream.setdefault(entry.stream, []).append(entry.id)
+        async with self.redis.pipeline(transaction=True) as tx:
+            self.write(tx, processed)
+            for stream, ids in by_stream.items():
+                tx.xack(stream, self.reader.group, *ids)
+            tx.hincrby(self.keys.stats, f"agent.{self.name}.consumed", len(entries))
+            if self.malformed > self._malformed_counted:
+                tx.hincrby(self.keys.stats, f"agent.{self.name}.malformed",
+                           self.malformed - self._malformed_counted)
+            await tx.execute()
+        self.processed = processed
+        self._malformed_counted = self.malformed
+        await self.committed()
+
+    async def lag(self) -> int:
+        return await self.reader.lag()
