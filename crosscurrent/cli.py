@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from crosscurrent import __version__
+from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
 from crosscurrent.events import FeedStatus
@@ -137,6 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
                            "bus of a running pipeline (its --redis, or the embedded Redis of a "
                            "`crosscurrent run` on the same --data-dir).")
     feeds.add_argument("--namespace", default="live", help="the pipeline's namespace")
+    history = sub.add_parser("history", parents=[common], help="daily bars of an id",
+                             description="The daily bars a running pipeline keeps (its "
+                             "--redis, or the embedded Redis of a `crosscurrent run` on the same "
+                             "--data-dir).")
+    history.add_argument("action", choices=["show"], help="show: print the bars")
+    history.add_argument("id", help="a canonical id, e.g. hk:HSI")
+    history.add_argument("--days", type=int, default=30, metavar="N",
+                         help="the newest N sessions (default 30)")
+    history.add_argument("--namespace", default="live",
+                         help="the pipeline's namespace (a replay's is 'replay')")
     sub.add_parser("catalog", help="list the canonical instrument ids")
     sub.add_parser("config", help="print the documented default config")
     return parser
@@ -180,7 +191,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(default_config_text())
         return 0
     handlers = {"demo": _replay, "replay": _replay, "run": _run, "record": _record,
-                "bench": _bench, "doctor": _doctor, "feeds": _feeds}
+                "bench": _bench, "doctor": _doctor, "feeds": _feeds, "history": _history}
     return handlers[args.command](args, _config(args), console)
 
 
@@ -199,19 +210,54 @@ def _record(args: argparse.Namespace, config: Config, console: Console) -> int:
     return 0
 
 
-def _feeds(args: argparse.Namespace, config: Config, console: Console) -> int:
-    from reporters.feed_table import feeds_table, latest_statuses
-    from streams.keys import Keys
-    from streams.redis_client import connect
+def _attached_url(args: argparse.Namespace, config: Config, console: Console) -> str | None:
+    """The Redis of a running pipeline, without starting one; None (and why) if there is none."""
     from streams.redis_server import default_data_dir, running_url
 
     url = config.redis.url or running_url(args.data_dir or config.embedded.data_dir
                                           or default_data_dir())
-    statuses = {}
     if url is None:
         console.print("no pipeline is running on the embedded Redis (start `crosscurrent run`, "
                       "or pass --redis)", highlight=False)
-    else:
+    return url
+
+
+def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from reporters.history_table import history_view
+    from streams.history import HistoryStore
+    from streams.keys import Keys
+    from streams.redis_client import connect
+
+    instrument = default_catalog()[args.id]
+    url = _attached_url(args, config, console)
+    if url is None:
+        return 1
+
+    async def read() -> list[DailyBar]:
+        redis = await connect(url)
+        try:
+            store = HistoryStore(redis, Keys(config.redis.prefix, args.namespace))
+            return await store.get(args.id, args.days)
+        finally:
+            await redis.aclose()
+
+    bars = asyncio.run(read())
+    if not bars:
+        console.print(f"no bars of {args.id} in namespace {args.namespace!r} yet (a replay "
+                      "keeps its own: --namespace replay)", highlight=False)
+        return 1
+    console.print(history_view(instrument, bars))
+    return 0
+
+
+def _feeds(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from reporters.feed_table import feeds_table, latest_statuses
+    from streams.keys import Keys
+    from streams.redis_client import connect
+
+    url = _attached_url(args, config, console)
+    statuses = {}
+    if url is not None:
         async def read() -> dict[str, FeedStatus]:
             redis = await connect(url)
             try:
