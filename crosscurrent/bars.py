@@ -1,8 +1,9 @@
 """Daily bars: sans-I/O aggregation of events into one bar per id and trading day.
 
 A bar's date is the session date in the instrument's own calendar (New York for US indices,
-Hong Kong time for HK, UTC for 24/7 markets and metrics). Volume is the sum of trade sizes, or
-the latest cumulative session volume where the source reports one (indices, 24 h tickers).
+Hong Kong time for HK, UTC for 24/7 markets and metrics). Volume is the latest cumulative
+session volume where the market has sessions and the source reports one (index turnover);
+else the sum of trade sizes (a 24 h ticker's rolling volume is no session total).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class BarBuilder:
             value, volume, cumulative = event.value, None, False
         else:
             value = event.price
-            cumulative = event.day_volume is not None
+            sessions = instrument.calendar.sessions != (("00:00", "24:00"),)
+            cumulative = sessions and event.day_volume is not None
             volume = event.day_volume if cumulative else event.volume
         bar = self.current.get(event.id)
         if bar is None or bar.date < day:

@@ -135,13 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "check fails.")
     feeds = sub.add_parser("feeds", parents=[common], help="configured sources and their state",
                            description="Each configured source with its latest status on the "
-                           "bus of a running pipeline (its --redis, or the embedded Redis of a "
-                           "`crosscurrent run` on the same --data-dir).")
+                           "bus of a pipeline (its --redis, or the embedded Redis of "
+                           "--data-dir).")
     feeds.add_argument("--namespace", default="live", help="the pipeline's namespace")
     history = sub.add_parser("history", parents=[common], help="daily bars of an id",
-                             description="The daily bars a running pipeline keeps (its "
-                             "--redis, or the embedded Redis of a `crosscurrent run` on the same "
-                             "--data-dir).")
+                             description="The daily bars a pipeline keeps: in its --redis, or "
+                             "in the embedded Redis of --data-dir (running or not).")
     history.add_argument("action", choices=["show"], help="show: print the bars")
     history.add_argument("id", help="a canonical id, e.g. hk:HSI")
     history.add_argument("--days", type=int, default=30, metavar="N",
@@ -210,18 +209,6 @@ def _record(args: argparse.Namespace, config: Config, console: Console) -> int:
     return 0
 
 
-def _attached_url(args: argparse.Namespace, config: Config, console: Console) -> str | None:
-    """The Redis of a running pipeline, without starting one; None (and why) if there is none."""
-    from streams.redis_server import default_data_dir, running_url
-
-    url = config.redis.url or running_url(args.data_dir or config.embedded.data_dir
-                                          or default_data_dir())
-    if url is None:
-        console.print("no pipeline is running on the embedded Redis (start `crosscurrent run`, "
-                      "or pass --redis)", highlight=False)
-    return url
-
-
 def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
     from reporters.history_table import history_view
     from streams.history import HistoryStore
@@ -229,11 +216,8 @@ def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
     from streams.redis_client import connect
 
     instrument = default_catalog()[args.id]
-    url = _attached_url(args, config, console)
-    if url is None:
-        return 1
 
-    async def read() -> list[DailyBar]:
+    async def read(url: str) -> list[DailyBar]:
         redis = await connect(url)
         try:
             store = HistoryStore(redis, Keys(config.redis.prefix, args.namespace))
@@ -241,7 +225,8 @@ def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
         finally:
             await redis.aclose()
 
-    bars = asyncio.run(read())
+    with _redis(config, args) as url:
+        bars = asyncio.run(read(url))
     if not bars:
         console.print(f"no bars of {args.id} in namespace {args.namespace!r} yet (a replay "
                       "keeps its own: --namespace replay)", highlight=False)
@@ -255,17 +240,15 @@ def _feeds(args: argparse.Namespace, config: Config, console: Console) -> int:
     from streams.keys import Keys
     from streams.redis_client import connect
 
-    url = _attached_url(args, config, console)
-    statuses = {}
-    if url is not None:
-        async def read() -> dict[str, FeedStatus]:
-            redis = await connect(url)
-            try:
-                return await latest_statuses(redis, Keys(config.redis.prefix, args.namespace))
-            finally:
-                await redis.aclose()
+    async def read(url: str) -> dict[str, FeedStatus]:
+        redis = await connect(url)
+        try:
+            return await latest_statuses(redis, Keys(config.redis.prefix, args.namespace))
+        finally:
+            await redis.aclose()
 
-        statuses = asyncio.run(read())
+    with _redis(config, args) as url:
+        statuses = asyncio.run(read(url))
     console.print(feeds_table(config, statuses, time.time_ns() // 1_000_000))
     return 0
 

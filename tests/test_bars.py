@@ -48,3 +48,11 @@ def test_metrics_make_bars_quotes_and_late_events_do_not() -> None:
     assert builder.update(Metric(id="tvl:lido", ts=ms("2026-04-07 01:00", "UTC"),
                                  value=1.0)) is None
     assert builder.current["tvl:lido"].low == 24e9
+
+
+def test_a_rolling_24h_volume_is_not_a_session_total() -> None:
+    builder = BarBuilder()
+    at = ms("2026-04-08 01:00", "UTC")
+    builder.update(Tick(id="crypto:BTC", ts=at, price=70000.0, day_volume=15000.0))
+    builder.update(Tick(id="crypto:BTC", ts=at + 1, price=70001.0, volume=0.5))
+    assert builder.current["crypto:BTC"].volume == 0.5
