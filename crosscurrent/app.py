@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,10 +17,11 @@ from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
-from crosscurrent.sources import Feed, build_feeds, live_feeds
+from crosscurrent.sources import Feed, build_feeds, history_endpoints, live_feeds, wall_clock_ms
 from detectors.agent import Agent
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
+from streams.backfill import Backfiller
 from streams.bus import StreamWriter
 from streams.consumer import GroupConsumer
 from streams.history import HistoryRecorder, HistoryStore
@@ -250,6 +251,20 @@ async def _drain(
             lag = await agent.lag()
 
 
+async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | None = None
+                   ) -> list[str]:
+    """Fill the store's missing daily bars (the watchlist's by default); returns the ids that
+    failed, each reported in the log."""
+    endpoints = history_endpoints(config)
+    catalog = default_catalog()
+    wanted = [i for i in (ids or config.watchlist) if catalog[i].source in endpoints]
+    outcomes = await Backfiller(store, history_endpoints(config)).backfill(wanted,
+                                                                         wall_clock_ms())
+    for outcome in outcomes:
+        (log.warning if outcome.error else log.info)("backfill %s", outcome.line())
+    return [o.ident for o in outcomes if o.error]
+
+
 async def record(config: Config, out: Path, seconds: float | None = None) -> int:
     """Write the live feeds to a tape until cancelled (or for `seconds`); returns lines."""
     recorder = TapeRecorder(out)
@@ -275,11 +290,16 @@ async def run_live(
     async with _bus(config, url, namespace) as (redis, keys, writer):
         try:
             tasks.start(writer.run(), "bus writer")
+            store = HistoryStore(redis, keys, config.history.sessions)
+            if only in (None, "agents"):  # the history first: detectors need baselines
+                failed = await backfill(config, store)
+                if failed:
+                    tasks.start(Backfiller(store, history_endpoints(config))
+                                .keep_filling(failed), "backfill retries")
             if only in (None, "feeds"):
                 for name, feed in live_feeds(config, writer.put):
                     tasks.start(feed.run(), name)
             if only in (None, "agents"):
-                store = HistoryStore(redis, keys, config.history.sessions)
                 families = {family(i) for i in config.watchlist}
                 for consumer in [*build_agents(config, redis, keys), HistoryRecorder(
                         redis, keys, families, store, config.agent)]:

@@ -141,8 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", parents=[common], help="daily bars of an id",
                              description="The daily bars a pipeline keeps: in its --redis, or "
                              "in the embedded Redis of --data-dir (running or not).")
-    history.add_argument("action", choices=["show"], help="show: print the bars")
-    history.add_argument("id", help="a canonical id, e.g. hk:HSI")
+    history.add_argument("action", choices=["show", "backfill"],
+                         help="show: print an id's bars; backfill: fetch the missing days of "
+                         "the given ids (default: the watchlist) from their sources")
+    history.add_argument("ids", nargs="*", metavar="ID", help="canonical ids, e.g. hk:HSI")
     history.add_argument("--days", type=int, default=30, metavar="N",
                          help="the newest N sessions (default 30)")
     history.add_argument("--namespace", default="live",
@@ -210,28 +212,39 @@ def _record(args: argparse.Namespace, config: Config, console: Console) -> int:
 
 
 def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from crosscurrent.app import backfill
     from reporters.history_table import history_view
     from streams.history import HistoryStore
     from streams.keys import Keys
     from streams.redis_client import connect
 
-    instrument = default_catalog()[args.id]
+    instruments = [default_catalog()[i] for i in args.ids]  # unknown ids: one-line errors
+    if args.action == "show" and len(args.ids) != 1:
+        raise UserError("history show takes one id, e.g. `crosscurrent history show hk:HSI`")
 
-    async def read(url: str) -> list[DailyBar]:
+    async def act(url: str) -> list[DailyBar] | list[str]:
         redis = await connect(url)
         try:
-            store = HistoryStore(redis, Keys(config.redis.prefix, args.namespace))
-            return await store.get(args.id, args.days)
+            store = HistoryStore(redis, Keys(config.redis.prefix, args.namespace),
+                                 config.history.sessions)
+            if args.action == "backfill":
+                return await backfill(config, store, args.ids or None)
+            return await store.get(args.ids[0], args.days)
         finally:
             await redis.aclose()
 
     with _redis(config, args) as url:
-        bars = asyncio.run(read(url))
+        found = asyncio.run(act(url))
+    if args.action == "backfill":
+        console.print(f"{len(found)} id(s) failed (see the log)" if found else "backfill done",
+                      highlight=False)
+        return 1 if found else 0
+    bars = [b for b in found if isinstance(b, DailyBar)]
     if not bars:
-        console.print(f"no bars of {args.id} in namespace {args.namespace!r} yet (a replay "
+        console.print(f"no bars of {args.ids[0]} in namespace {args.namespace!r} yet (a replay "
                       "keeps its own: --namespace replay)", highlight=False)
         return 1
-    console.print(history_view(instrument, bars))
+    console.print(history_view(instruments[0], bars))
     return 0
 
 

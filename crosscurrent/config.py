@@ -52,6 +52,7 @@ class WebsocketSource(_Section):
 
 class YahooSource(_Section):
     ws_url: str = "wss://streamer.finance.yahoo.com/?version=2"
+    chart_url: str = "https://query1.finance.yahoo.com"  # daily history (backfill)
     resubscribe_s: float = Field(15, gt=0)
 
 

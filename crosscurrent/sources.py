@@ -9,6 +9,7 @@ from typing import Protocol
 
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
+from streams.backfill import HistoryProtocol, YahooChart
 from streams.binance import MARKETS as BINANCE_MARKETS
 from streams.binance import BinanceProtocol
 from streams.ccxt_feed import CcxtFeed
@@ -96,3 +97,8 @@ def live_feeds(config: Config, sink: Sink) -> list[tuple[str, Feed]]:
             continue
         feeds += [(f"{source} feed", feed) for feed in build_feeds(source, ids, config, sink)]
     return feeds
+
+
+def history_endpoints(config: Config) -> dict[str, tuple[HistoryProtocol, str]]:
+    """Where each source's daily history is backfilled from (sources without one: absent)."""
+    return {"yahoo": (YahooChart(), config.sources.yahoo.chart_url)}

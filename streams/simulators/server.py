@@ -29,6 +29,7 @@ class SimulatorServer:
         self._changed = asyncio.Condition()
         self.frames_sent = 0
         self.messages_received = 0
+        self.http_failures = 0  # the next N plain HTTP requests get a 500
 
     # -- to override -----------------------------------------------------------------------
     def path_topics(self, request_path: str) -> set[str]:
@@ -81,6 +82,9 @@ class SimulatorServer:
                          ) -> Response | None:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
+        if self.http_failures > 0:
+            self.http_failures -= 1
+            return connection.respond(HTTPStatus.INTERNAL_SERVER_ERROR, "simulated failure\n")
         reply = self.http(request.path)
         if reply is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")

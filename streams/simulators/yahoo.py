@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+from http import HTTPStatus
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
+from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import Catalog
 from streams.simulators.server import SimulatorServer
 from streams.tape import TapeEvent
@@ -20,6 +23,7 @@ class YahooSimulator(SimulatorServer):
 
     def __init__(self, catalog: Catalog | None = None) -> None:
         super().__init__(catalog)
+        self.history: dict[str, list[DailyBar]] = {}  # symbol -> bars the chart API serves
         self._pricing = pricing_data_class()
         self._prev_close: dict[str, float] = {}
         self._range: dict[str, tuple[float, float, float]] = {}  # open, high, low
@@ -32,6 +36,34 @@ class YahooSimulator(SimulatorServer):
         if not isinstance(request, dict):
             return set(), set(), []
         return set(request.get("subscribe", [])), set(request.get("unsubscribe", [])), []
+
+    def http(self, path: str) -> tuple[HTTPStatus, bytes] | None:
+        """`GET /v8/finance/chart/<symbol>?period1=&period2=&interval=1d` over `history`."""
+        parts = urlsplit(path)
+        if not parts.path.startswith("/v8/finance/chart/"):
+            return None
+        symbol = unquote(parts.path.removeprefix("/v8/finance/chart/"))
+        query = parse_qs(parts.query)
+        start, end = (int(query.get(k, ["0"])[0]) for k in ("period1", "period2"))
+        instrument = next((i for i in self.catalog.for_source(self.source)
+                           if i.symbol == symbol), None)
+        if instrument is None:
+            error = {"chart": {"result": None, "error": {
+                "code": "Not Found", "description": "No data found, symbol may be delisted"}}}
+            return HTTPStatus.NOT_FOUND, orjson.dumps(error)
+        zone = instrument.calendar.zone
+        opens = {bar.date: int(instrument.calendar.session_bounds(bar.date)[0].timestamp())
+                 for bar in self.history.get(symbol, [])}
+        bars = [b for b in self.history.get(symbol, []) if start <= opens[b.date] < end]
+        quote = {k: [getattr(b, k) for b in bars] for k in ("open", "high", "low", "close")}
+        quote["volume"] = [b.volume for b in bars]
+        body = {"chart": {"result": [{
+            "meta": {"currency": instrument.currency, "symbol": symbol,
+                     "exchangeTimezoneName": zone.key, "dataGranularity": "1d"},
+            "timestamp": [opens[b.date] for b in bars],
+            "indicators": {"quote": [quote]},
+        }], "error": None}}
+        return HTTPStatus.OK, orjson.dumps(body)
 
     def topic_of(self, instrument_id: str) -> str:
         return self.catalog[instrument_id].symbol

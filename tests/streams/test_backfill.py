@@ -1,0 +1,129 @@
+"""Backfill through the Yahoo simulator's chart API (real HTTP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+
+from crosscurrent.bars import DailyBar
+from streams.backfill import Backfiller, Outcome, YahooChart
+from streams.feed import FrameError
+from streams.history import HistoryStore
+from streams.keys import Keys
+from streams.redis_client import connect
+from streams.simulators.yahoo import YahooSimulator
+
+NOW = 1775635200000  # 2026-04-08 08:00 UTC: the HK session of that day is under way
+
+
+def sessions(n: int, last: date = date(2026, 4, 7)) -> list[DailyBar]:
+    """n weekday bars ending on `last`, closes 25000, 25001, ..."""
+    days: list[date] = []
+    day = last
+    while len(days) < n:
+        if day.weekday() < 5:
+            days.append(day)
+        day -= timedelta(days=1)
+    return [DailyBar(date=d, open=25000.0 + i, high=25100.0 + i, low=24900.0 + i,
+                     close=25000.0 + i, volume=2e11) for i, d in enumerate(sorted(days))]
+
+
+async def run(keys: Keys, url: str, sim: YahooSimulator, stored: list[DailyBar],
+              rounds: int = 1) -> tuple[list[list[Outcome]], list[DailyBar]]:
+    redis = await connect(url)
+    store = HistoryStore(redis, keys, sessions=60)
+    await store.put(("hk:HSI", b) for b in stored)
+    filler = Backfiller(store, {"yahoo": (YahooChart(), sim.url.replace("ws://", "http://"))})
+    outcomes = [await filler.backfill(["hk:HSI"], NOW) for _ in range(rounds)]
+    bars = await store.get("hk:HSI")
+    await redis.aclose()
+    return outcomes, bars
+
+
+def with_sim(history: list[DailyBar], failures: int = 0):  # type: ignore[no-untyped-def]
+    async def go(keys: Keys, url: str, stored: list[DailyBar], rounds: int = 1
+                 ) -> tuple[list[list[Outcome]], list[DailyBar]]:
+        sim = YahooSimulator()
+        sim.history["^HSI"] = history
+        sim.http_failures = failures
+        await sim.start()
+        try:
+            return await run(keys, url, sim, stored, rounds)
+        finally:
+            await sim.stop()
+    return go
+
+
+def test_an_empty_store_is_filled_with_the_sessions_before_today(redis_url: str, keys: Keys
+                                                                  ) -> None:
+    history = sessions(30)
+    (outcomes,), bars = asyncio.run(with_sim(history)(keys, redis_url, []))
+    assert outcomes[0].line() == "hk:HSI: 30 bars added"
+    assert [b.date for b in bars] == [b.date for b in history]  # Hong Kong dates, no shift
+    assert bars[-1].close == history[-1].close
+
+
+def test_only_the_missing_days_are_fetched(redis_url: str, keys: Keys) -> None:
+    history = sessions(30)
+    stored = [b.model_copy(update={"close": 1.0}) for b in history[:25]]  # ours: kept as is
+    (outcomes,), bars = asyncio.run(with_sim(history)(keys, redis_url, stored))
+    assert outcomes[0].added == 5
+    assert [b.close for b in bars[:25]] == [1.0] * 25
+    assert [b.close for b in bars[25:]] == [b.close for b in history[25:]]
+
+
+def test_a_failure_is_reported_for_its_id_and_the_next_round_fills_it(redis_url: str,
+                                                                      keys: Keys) -> None:
+    rounds, bars = asyncio.run(with_sim(sessions(10), failures=1)(keys, redis_url, [], 2))
+    assert rounds[0][0].error is not None and "retried later" in rounds[0][0].line()
+    assert rounds[1][0].added == 10 and len(bars) == 10
+
+
+def test_up_to_date_asks_for_nothing(redis_url: str, keys: Keys) -> None:
+    (outcomes,), _ = asyncio.run(with_sim([])(keys, redis_url, sessions(5)))
+    assert outcomes[0].line() == "hk:HSI: up to date"
+
+
+def test_holes_in_the_chart_are_skipped_and_garbage_is_an_error() -> None:
+    body = orjson.dumps({"chart": {"result": [{"timestamp": [1775611800, 1775698200],
+                                               "indicators": {"quote": [{
+                                                   "open": [1.0, None], "high": [2.0, None],
+                                                   "low": [0.5, None], "close": [1.5, None],
+                                                   "volume": [10, None]}]}}]}})
+    (bar,) = YahooChart().parse(body, ZoneInfo("Asia/Hong_Kong"))
+    assert bar.date == date(2026, 4, 8) and bar.volume == 10.0
+    with pytest.raises(FrameError):
+        YahooChart().parse(b'{"chart": {"result": null}}', ZoneInfo("UTC"))
+
+
+def test_history_backfill_then_show_from_the_command_line(redis_url: str, keys: Keys,
+                                                          tmp_path: Path) -> None:
+    async def main() -> tuple[int, str, int, str]:
+        sim = YahooSimulator()
+        sim.history["^HSI"] = sessions(12, last=date.today() - timedelta(days=1))
+        await sim.start()
+        config = tmp_path / "c.yaml"
+        config.write_text(f"sources:\n  yahoo: {{chart_url: '{sim.url.replace('ws', 'http')}'}}\n")
+        common = ["--redis", redis_url, "--namespace", keys.namespace, "--config", str(config)]
+        env = dict(os.environ, CROSSCURRENT_REDIS_PREFIX=keys.prefix, COLUMNS="120")
+        results = []
+        for args in (["history", "backfill", "hk:HSI"], ["history", "show", "hk:HSI"]):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "crosscurrent", *args, *common, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(process.communicate(), 60)
+            results += [process.returncode or 0, out.decode() + err.decode()]
+        await sim.stop()
+        return results[0], results[1], results[2], results[3]  # type: ignore[return-value]
+
+    code, said, shown_code, shown = asyncio.run(main())
+    assert code == 0 and "backfill done" in said, said
+    assert shown_code == 0 and "hk:HSI  Hang Seng Index" in shown
+    assert shown.count("25,0") >= 10  # the backfilled closes are listed
