@@ -17,7 +17,7 @@ from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
-from crosscurrent.sources import Feed, build_feeds, history_endpoints, live_feeds, wall_clock_ms
+from crosscurrent.sources import Feed, build_feeds, history_sources, live_feeds, wall_clock_ms
 from detectors.agent import Agent
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
@@ -255,10 +255,10 @@ async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | Non
                    ) -> list[str]:
     """Fill the store's missing daily bars (the watchlist's by default); returns the ids that
     failed, each reported in the log."""
-    endpoints = history_endpoints(config)
+    endpoints = history_sources(config)
     catalog = default_catalog()
     wanted = [i for i in (ids or config.watchlist) if catalog[i].source in endpoints]
-    outcomes = await Backfiller(store, history_endpoints(config)).backfill(wanted,
+    outcomes = await Backfiller(store, history_sources(config)).backfill(wanted,
                                                                          wall_clock_ms())
     for outcome in outcomes:
         (log.warning if outcome.error else log.info)("backfill %s", outcome.line())
@@ -294,7 +294,7 @@ async def run_live(
             if only in (None, "agents"):  # the history first: detectors need baselines
                 failed = await backfill(config, store)
                 if failed:
-                    tasks.start(Backfiller(store, history_endpoints(config))
+                    tasks.start(Backfiller(store, history_sources(config))
                                 .keep_filling(failed), "backfill retries")
             if only in (None, "feeds"):
                 for name, feed in live_feeds(config, writer.put):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
-from streams.backfill import HistoryProtocol, YahooChart
+from streams.backfill import CcxtCandles, HistorySource, YahooChart
 from streams.binance import MARKETS as BINANCE_MARKETS
 from streams.binance import BinanceProtocol
 from streams.ccxt_feed import CcxtFeed
@@ -99,6 +99,13 @@ def live_feeds(config: Config, sink: Sink) -> list[tuple[str, Feed]]:
     return feeds
 
 
-def history_endpoints(config: Config) -> dict[str, tuple[HistoryProtocol, str]]:
+def history_sources(config: Config, binance_overrides: dict[str, Any] | None = None
+                    ) -> dict[str, HistorySource]:
     """Where each source's daily history is backfilled from (sources without one: absent)."""
-    return {"yahoo": (YahooChart(), config.sources.yahoo.chart_url)}
+    catalog = default_catalog()
+    spot = {i.symbol: f"{i.symbol.removesuffix('USDT')}/USDT"
+            for i in catalog.for_source("binance")}
+    return {
+        "yahoo": YahooChart(config.sources.yahoo.chart_url),
+        "binance": CcxtCandles("binance", spot, binance_overrides),
+    }

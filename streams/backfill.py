@@ -14,12 +14,14 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import ccxt.pro as ccxtpro
 import orjson
+from ccxt.base import errors as ccxt_errors
 
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import Catalog, default_catalog
@@ -29,14 +31,24 @@ from streams.history import HistoryStore
 log = logging.getLogger(__name__)
 
 
-class HistoryProtocol(Protocol):
-    def path(self, symbol: str, since: date, until: date) -> str: ...
-
-    def parse(self, body: bytes, tz: ZoneInfo) -> list[DailyBar]: ...
+class HistorySource(Protocol):
+    async def fetch(self, http: aiohttp.ClientSession, symbol: str, since: date, until: date,
+                    tz: ZoneInfo) -> list[DailyBar]:
+        """Daily bars from `since` up to (not including) `until`; raises on failure."""
+        ...
 
 
 class YahooChart:
     """`GET /v8/finance/chart/<symbol>?period1=&period2=&interval=1d` (Yahoo's chart API)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    async def fetch(self, http: aiohttp.ClientSession, symbol: str, since: date, until: date,
+                    tz: ZoneInfo) -> list[DailyBar]:
+        async with http.get(self.base_url + self.path(symbol, since, until)) as response:
+            response.raise_for_status()
+            return self.parse(await response.read(), tz)
 
     def path(self, symbol: str, since: date, until: date) -> str:
         start = int(datetime.combine(since, datetime.min.time(), UTC).timestamp())
@@ -76,13 +88,48 @@ class Outcome:
             f"{self.ident}: up to date"
 
 
-class Backfiller:
-    """`endpoints`: source name -> (history protocol, base URL)."""
+class CcxtCandles:
+    """Daily candles through ccxt's `fetch_ohlcv` (any exchange; `overrides` as for feeds)."""
 
-    def __init__(self, store: HistoryStore, endpoints: Mapping[str, tuple[HistoryProtocol, str]],
+    def __init__(self, exchange_id: str, symbols: Mapping[str, str],
+                 overrides: dict[str, Any] | None = None) -> None:
+        """`symbols` maps the exchange's raw symbols (`BTCUSDT`) to unified ones."""
+        self.exchange_id = exchange_id
+        self.symbols = symbols
+        self.overrides = overrides or {}
+
+    async def fetch(self, http: aiohttp.ClientSession, symbol: str, since: date, until: date,
+                    tz: ZoneInfo) -> list[DailyBar]:
+        exchange = getattr(ccxtpro, self.exchange_id)({"enableRateLimit": True,
+                                                       **self.overrides})
+        start = int(datetime.combine(since, datetime.min.time(), UTC).timestamp() * 1000)
+        end = int(datetime.combine(until, datetime.min.time(), UTC).timestamp() * 1000)
+        rows: list[list[Any]] = []
+        try:
+            while start < end:
+                page = await exchange.fetch_ohlcv(self.symbols.get(symbol, symbol), "1d",
+                                                  since=start, limit=500)
+                page = [row for row in page if row[0] < end]
+                if not page:
+                    break
+                rows += page
+                start = int(page[-1][0]) + 86_400_000
+        except ccxt_errors.BaseError as exc:
+            raise OSError(f"{self.exchange_id}: {type(exc).__name__}: {exc}") from None
+        finally:
+            await exchange.close()
+        return [DailyBar(date=datetime.fromtimestamp(row[0] / 1000, tz=tz).date(),
+                         open=row[1], high=row[2], low=row[3], close=row[4], volume=row[5])
+                for row in rows]
+
+
+class Backfiller:
+    """`sources`: catalog source name -> where its history comes from."""
+
+    def __init__(self, store: HistoryStore, sources: Mapping[str, HistorySource],
                  catalog: Catalog | None = None, timeout_s: float = 20) -> None:
         self.store = store
-        self.endpoints = endpoints
+        self.sources = sources
         self.catalog = catalog or default_catalog()
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
@@ -93,10 +140,9 @@ class Backfiller:
 
     async def _one(self, http: aiohttp.ClientSession, ident: str, now_ms: int) -> Outcome:
         instrument = self.catalog[ident]
-        endpoint = self.endpoints.get(instrument.source)
-        if endpoint is None:
+        source = self.sources.get(instrument.source)
+        if source is None:
             return Outcome(ident, 0, f"no history endpoint for {instrument.source} yet")
-        protocol, base = endpoint
         today = instrument.calendar.session_date(now_ms)
         stored = await self.store.get(ident)
         newest = max((b.date for b in stored if b.date < today), default=None)
@@ -104,13 +150,10 @@ class Backfiller:
             today - timedelta(days=math.ceil(self.store.sessions * 7 / 5) + 10)
         if since >= today:
             return Outcome(ident, 0)
-        path = protocol.path(instrument.symbol, since, today)
         try:
-            async with http.get(base.rstrip("/") + path) as response:
-                response.raise_for_status()
-                body = await response.read()
-            bars = [b for b in protocol.parse(body, instrument.calendar.zone)
-                    if since <= b.date < today]  # today's bar is the live recorder's
+            fetched = await source.fetch(http, instrument.symbol, since, today,
+                                         instrument.calendar.zone)
+            bars = [b for b in fetched if since <= b.date < today]  # today: the recorder's
         except (aiohttp.ClientError, TimeoutError, OSError, FrameError) as exc:
             log.warning("%s: backfill failed (%s)", ident, exc)
             return Outcome(ident, 0, str(exc)[:160] or type(exc).__name__)

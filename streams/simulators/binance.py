@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from websockets.asyncio.server import ServerConnection
 
+from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import Catalog
 from streams.binance import TRADES_PATH
 from streams.simulators.server import SimulatorServer
@@ -82,6 +84,7 @@ class BinanceSimulator(SimulatorServer):
         self._days: dict[str, _Day] = {}
         self._last: dict[str, float] = {}
         self._recent: dict[str, deque[dict[str, object]]] = {}  # symbol -> REST trades
+        self.history: dict[str, list[DailyBar]] = {}  # symbol -> the daily klines served
 
     def path_topics(self, request_path: str) -> set[str]:
         query = parse_qs(urlsplit(request_path).query)
@@ -112,6 +115,8 @@ class BinanceSimulator(SimulatorServer):
         """`GET /api/v3/exchangeInfo` (spot) or `/fapi/v1/exchangeInfo` (USD-M) with the
         simulated symbols, for ccxt; the recent trades (`/api/v3/trades`, ...)."""
         parts = urlsplit(path)
+        if parts.path == "/api/v3/klines" and self.source == "binance":
+            return self._klines(parse_qs(parts.query))
         if parts.path == TRADES_PATH[self.source]:
             query = parse_qs(parts.query)
             symbol, limit = query.get("symbol", [""])[0], int(query.get("limit", ["500"])[0])
@@ -127,6 +132,24 @@ class BinanceSimulator(SimulatorServer):
         body = {"timezone": "UTC", "serverTime": 0, "rateLimits": [], "exchangeFilters": [],
                 "symbols": [make(s) for s in symbols]}
         return HTTPStatus.OK, orjson.dumps(body)
+
+    def _klines(self, query: dict[str, list[str]]) -> tuple[HTTPStatus, bytes]:
+        """Daily klines (`interval=1d`) of `history` from `startTime`, at most `limit`."""
+        symbol = query.get("symbol", [""])[0]
+        if query.get("interval", [""])[0] != "1d":
+            return HTTPStatus.BAD_REQUEST, b'{"code":-1120,"msg":"Invalid interval."}'
+        start = int(query.get("startTime", ["0"])[0])
+        limit = min(int(query.get("limit", ["500"])[0]), 1000)
+        rows = []
+        for bar in self.history.get(symbol, []):
+            opened = int(datetime.combine(bar.date, time.min, UTC).timestamp() * 1000)
+            if opened < start:
+                continue
+            volume = bar.volume or 0.0
+            rows.append([opened, _px(bar.open), _px(bar.high), _px(bar.low), _px(bar.close),
+                         _px(volume), opened + 86_399_999, _px(volume * bar.close), 1000,
+                         _px(volume / 2), _px(volume * bar.close / 2), "0"])
+        return HTTPStatus.OK, orjson.dumps(rows[:limit])
 
     def ccxt_overrides(self) -> dict[str, object]:
         """The ccxt.pro `binance` (spot) or `binanceusdm` config that points the unmodified

@@ -13,11 +13,14 @@ import orjson
 import pytest
 
 from crosscurrent.bars import DailyBar
+from crosscurrent.config import load_config
+from crosscurrent.sources import history_sources
 from streams.backfill import Backfiller, Outcome, YahooChart
 from streams.feed import FrameError
 from streams.history import HistoryStore
 from streams.keys import Keys
 from streams.redis_client import connect
+from streams.simulators.binance import BinanceSimulator
 from streams.simulators.yahoo import YahooSimulator
 
 NOW = 1775635200000  # 2026-04-08 08:00 UTC: the HK session of that day is under way
@@ -40,7 +43,7 @@ async def run(keys: Keys, url: str, sim: YahooSimulator, stored: list[DailyBar],
     redis = await connect(url)
     store = HistoryStore(redis, keys, sessions=60)
     await store.put(("hk:HSI", b) for b in stored)
-    filler = Backfiller(store, {"yahoo": (YahooChart(), sim.url.replace("ws://", "http://"))})
+    filler = Backfiller(store, {"yahoo": YahooChart(sim.url.replace("ws://", "http://"))})
     outcomes = [await filler.backfill(["hk:HSI"], NOW) for _ in range(rounds)]
     bars = await store.get("hk:HSI")
     await redis.aclose()
@@ -97,10 +100,10 @@ def test_holes_in_the_chart_are_skipped_and_garbage_is_an_error() -> None:
                                                    "open": [1.0, None], "high": [2.0, None],
                                                    "low": [0.5, None], "close": [1.5, None],
                                                    "volume": [10, None]}]}}]}})
-    (bar,) = YahooChart().parse(body, ZoneInfo("Asia/Hong_Kong"))
+    (bar,) = YahooChart("http://unused").parse(body, ZoneInfo("Asia/Hong_Kong"))
     assert bar.date == date(2026, 4, 8) and bar.volume == 10.0
     with pytest.raises(FrameError):
-        YahooChart().parse(b'{"chart": {"result": null}}', ZoneInfo("UTC"))
+        YahooChart("http://unused").parse(b'{"chart": {"result": null}}', ZoneInfo("UTC"))
 
 
 def test_history_backfill_then_show_from_the_command_line(redis_url: str, keys: Keys,
@@ -127,3 +130,26 @@ def test_history_backfill_then_show_from_the_command_line(redis_url: str, keys: 
     assert code == 0 and "backfill done" in said, said
     assert shown_code == 0 and "hk:HSI  Hang Seng Index" in shown
     assert shown.count("25,0") >= 10  # the backfilled closes are listed
+
+
+def test_exchange_candles_through_ccxt_fetch_ohlcv(redis_url: str, keys: Keys) -> None:
+    async def main() -> tuple[list[Outcome], list[DailyBar]]:
+        sim = BinanceSimulator()
+        sim.history["BTCUSDT"] = [DailyBar(date=date(2026, 4, 7) - timedelta(days=699 - i),
+                                           open=60000.0 + i, high=61000.0 + i, low=59000.0 + i,
+                                           close=60500.0 + i, volume=100.0) for i in range(700)]
+        await sim.start()
+        redis = await connect(redis_url)
+        store = HistoryStore(redis, keys, sessions=400)
+        sources = history_sources(load_config(env={}), sim.ccxt_overrides())
+        try:
+            outcomes = await Backfiller(store, sources).backfill(["crypto:BTC"], NOW)
+            return outcomes, await store.get("crypto:BTC")
+        finally:
+            await redis.aclose()
+            await sim.stop()
+
+    (outcome,), bars = asyncio.run(main())
+    assert outcome.error is None and outcome.added >= 400  # paged by 500: more than kept
+    assert len(bars) == 400 and bars[-1].date == date(2026, 4, 7)  # UTC days, trimmed
+    assert bars[-1].close == 60500.0 + 699 and bars[-1].volume == 100.0
