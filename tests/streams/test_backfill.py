@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 from datetime import date, timedelta
@@ -12,7 +13,9 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
+from crosscurrent.app import replay
 from crosscurrent.bars import DailyBar
+from crosscurrent.baselines import Baseline
 from crosscurrent.config import load_config
 from crosscurrent.sources import history_sources
 from streams.backfill import Backfiller, Outcome, YahooChart
@@ -22,6 +25,8 @@ from streams.keys import Keys
 from streams.redis_client import connect
 from streams.simulators.binance import BinanceSimulator
 from streams.simulators.yahoo import YahooSimulator
+from streams.tape import read_tape
+from tests.streams.test_history import Quiet
 
 NOW = 1775635200000  # 2026-04-08 08:00 UTC: the HK session of that day is under way
 
@@ -153,3 +158,37 @@ def test_exchange_candles_through_ccxt_fetch_ohlcv(redis_url: str, keys: Keys) -
     assert outcome.error is None and outcome.added >= 400  # paged by 500: more than kept
     assert len(bars) == 400 and bars[-1].date == date(2026, 4, 7)  # UTC days, trimmed
     assert bars[-1].close == 60500.0 + 699 and bars[-1].volume == 100.0
+
+
+def test_a_tape_s_history_gives_the_baselines_a_live_start_would(redis_url: str,
+                                                                 tmp_path: Path) -> None:
+    history = sessions(25)
+
+    async def main() -> tuple[Baseline, Baseline]:
+        live = Keys("cctest", "live-start")
+        sim = YahooSimulator()
+        sim.history["^HSI"] = history
+        await sim.start()
+        redis = await connect(redis_url)
+        try:  # a live start: backfill from the source
+            store = HistoryStore(redis, live, sessions=60)
+            await Backfiller(store, {"yahoo": YahooChart(sim.url.replace("ws://", "http://"))}
+                             ).backfill(["hk:HSI"], NOW)
+            from_backfill = (await store.baselines(["hk:HSI"], NOW, window=20))["hk:HSI"]
+        finally:
+            await sim.stop()
+        tape = tmp_path / "day.jsonl"  # a replay: the same sessions as history lines
+        tape.write_bytes(b"".join(orjson.dumps({
+            "kind": "bar", "date": b.date.isoformat(), "id": "hk:HSI", "open": b.open,
+            "high": b.high, "low": b.low, "close": b.close, "volume": b.volume}) + b"\n"
+            for b in history) + b'{"ts": 1775635200000, "id": "hk:HSI", "value": 25000}\n')
+        await replay(read_tape(tape), load_config(env={}), redis_url, speed=math.inf, out=None,
+                     view=Quiet(), namespace="replay-start")
+        store = HistoryStore(redis, Keys("cc", "replay-start"))
+        from_tape = (await store.baselines(["hk:HSI"], NOW, window=20))["hk:HSI"]
+        await redis.aclose()
+        return from_backfill, from_tape
+
+    from_backfill, from_tape = asyncio.run(main())
+    assert not from_backfill.warming_up
+    assert from_backfill == from_tape
