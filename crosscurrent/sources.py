@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
-from streams.backfill import CcxtCandles, HistorySource, YahooChart
+from streams.backfill import CcxtCandles, DefiLlamaHistory, HistorySource, YahooChart
 from streams.binance import MARKETS as BINANCE_MARKETS
 from streams.binance import BinanceProtocol
 from streams.ccxt_feed import CcxtFeed
@@ -105,7 +105,9 @@ def history_sources(config: Config, binance_overrides: dict[str, Any] | None = N
     catalog = default_catalog()
     spot = {i.symbol: f"{i.symbol.removesuffix('USDT')}/USDT"
             for i in catalog.for_source("binance")}
+    llama = config.sources.defillama
     return {
         "yahoo": YahooChart(config.sources.yahoo.chart_url),
         "binance": CcxtCandles("binance", spot, binance_overrides),
+        "defillama": DefiLlamaHistory(llama.api_url, llama.stablecoins_url),
     }

@@ -24,7 +24,7 @@ import orjson
 from ccxt.base import errors as ccxt_errors
 
 from crosscurrent.bars import DailyBar
-from crosscurrent.catalog import Catalog, default_catalog
+from crosscurrent.catalog import Catalog, Instrument, default_catalog
 from streams.feed import FrameError
 from streams.history import HistoryStore
 
@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 
 class HistorySource(Protocol):
-    async def fetch(self, http: aiohttp.ClientSession, symbol: str, since: date, until: date,
-                    tz: ZoneInfo) -> list[DailyBar]:
+    async def fetch(self, http: aiohttp.ClientSession, instrument: Instrument, since: date,
+                    until: date) -> list[DailyBar]:
         """Daily bars from `since` up to (not including) `until`; raises on failure."""
         ...
 
@@ -44,11 +44,12 @@ class YahooChart:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
 
-    async def fetch(self, http: aiohttp.ClientSession, symbol: str, since: date, until: date,
-                    tz: ZoneInfo) -> list[DailyBar]:
-        async with http.get(self.base_url + self.path(symbol, since, until)) as response:
+    async def fetch(self, http: aiohttp.ClientSession, instrument: Instrument, since: date,
+                    until: date) -> list[DailyBar]:
+        path = self.path(instrument.symbol, since, until)
+        async with http.get(self.base_url + path) as response:
             response.raise_for_status()
-            return self.parse(await response.read(), tz)
+            return self.parse(await response.read(), instrument.calendar.zone)
 
     def path(self, symbol: str, since: date, until: date) -> str:
         start = int(datetime.combine(since, datetime.min.time(), UTC).timestamp())
@@ -98,8 +99,9 @@ class CcxtCandles:
         self.symbols = symbols
         self.overrides = overrides or {}
 
-    async def fetch(self, http: aiohttp.ClientSession, symbol: str, since: date, until: date,
-                    tz: ZoneInfo) -> list[DailyBar]:
+    async def fetch(self, http: aiohttp.ClientSession, instrument: Instrument, since: date,
+                    until: date) -> list[DailyBar]:
+        symbol, tz = instrument.symbol, instrument.calendar.zone
         exchange = getattr(ccxtpro, self.exchange_id)({"enableRateLimit": True,
                                                        **self.overrides})
         start = int(datetime.combine(since, datetime.min.time(), UTC).timestamp() * 1000)
@@ -121,6 +123,48 @@ class CcxtCandles:
         return [DailyBar(date=datetime.fromtimestamp(row[0] / 1000, tz=tz).date(),
                          open=row[1], high=row[2], low=row[3], close=row[4], volume=row[5])
                 for row in rows]
+
+
+class DefiLlamaHistory:
+    """DefiLlama's daily series: protocol TVL (`/protocol/<slug>`), DEX daily volume
+    (`/summary/dexs/<slug>` with its chart) and stablecoin supply (`/stablecoincharts/all`,
+    on the stablecoins host). A day's single value is its bar's open, high, low and close."""
+
+    def __init__(self, api_url: str, stablecoins_url: str) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.stablecoins_url = stablecoins_url.rstrip("/")
+
+    def url(self, instrument: Instrument) -> str:
+        if instrument.asset == "stablecoin":
+            return f"{self.stablecoins_url}/stablecoincharts/all?stablecoin={instrument.symbol}"
+        if instrument.asset == "dex_volume":
+            return (f"{self.api_url}/summary/dexs/{instrument.symbol}?excludeTotalDataChart="
+                    "false&excludeTotalDataChartBreakdown=true&dataType=dailyVolume")
+        return f"{self.api_url}/protocol/{instrument.symbol}"
+
+    @staticmethod
+    def points(asset: str, body: bytes) -> list[tuple[int, float]]:
+        """(epoch seconds, value) pairs of a response."""
+        try:
+            data = orjson.loads(body)
+            if asset == "stablecoin":
+                return [(int(p["date"]), float(p["totalCirculatingUSD"]["peggedUSD"]))
+                        for p in data]
+            if asset == "dex_volume":
+                return [(int(t), float(v)) for t, v in data["totalDataChart"]]
+            return [(int(p["date"]), float(p["totalLiquidityUSD"])) for p in data["tvl"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise FrameError(f"not a DefiLlama {asset} series ({type(exc).__name__})") from None
+
+    async def fetch(self, http: aiohttp.ClientSession, instrument: Instrument, since: date,
+                    until: date) -> list[DailyBar]:
+        async with http.get(self.url(instrument)) as response:
+            response.raise_for_status()
+            body = await response.read()
+        return [DailyBar(date=datetime.fromtimestamp(stamp, tz=UTC).date(), open=value,
+                         high=value, low=value, close=value)
+                for stamp, value in self.points(instrument.asset, body)
+                if math.isfinite(value)]
 
 
 class Backfiller:
@@ -151,8 +195,7 @@ class Backfiller:
         if since >= today:
             return Outcome(ident, 0)
         try:
-            fetched = await source.fetch(http, instrument.symbol, since, today,
-                                         instrument.calendar.zone)
+            fetched = await source.fetch(http, instrument, since, today)
             bars = [b for b in fetched if since <= b.date < today]  # today: the recorder's
         except (aiohttp.ClientError, TimeoutError, OSError, FrameError) as exc:
             log.warning("%s: backfill failed (%s)", ident, exc)

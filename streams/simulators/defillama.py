@@ -1,22 +1,54 @@
-"""A DefiLlama server: `/tvl/<slug>`, `/summary/dexs/<slug>`, `/stablecoins` in real shapes."""
+"""A DefiLlama server: `/tvl/<slug>`, `/summary/dexs/<slug>`, `/stablecoins` in real shapes,
+and the daily series of `history` (`/protocol/<slug>`, `/stablecoincharts/all`, and the DEX
+summary with its chart)."""
 
 from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
 
 import orjson
 from aiohttp import web
 
+from crosscurrent.catalog import Catalog
 from streams.simulators.http import HttpSimulator, Reply
 
 
 class DefiLlamaSimulator(HttpSimulator):
     source = "defillama"
 
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        super().__init__(catalog)
+        self.history: dict[str, list[tuple[date, float]]] = {}  # id -> daily values
+
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/tvl/{slug}", self._tvl),
             web.get("/summary/dexs/{slug}", self._dex),
             web.get("/stablecoins", self._stablecoins),
+            web.get("/protocol/{slug}", self._protocol),
+            web.get("/stablecoincharts/all", self._stablecoin_chart),
         ]
+
+    def _series(self, ident: str) -> list[tuple[int, float]]:
+        return [(int(datetime.combine(day, time.min, UTC).timestamp()), value)
+                for day, value in self.history.get(ident, [])]
+
+    async def _protocol(self, request: web.Request) -> web.Response:
+        slug = request.match_info["slug"]
+        tvl = [{"date": stamp, "totalLiquidityUSD": value}
+               for stamp, value in self._series(f"tvl:{slug}")]
+        body = {"id": slug, "name": slug, "slug": slug, "tvl": tvl, "chainTvls": {},
+                "currentChainTvls": {}}
+        return web.json_response(body, status=200 if tvl else 400)
+
+    async def _stablecoin_chart(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("stablecoin", "")
+        ident = next((i.id for i in self.catalog.for_source(self.source)
+                      if i.asset == "stablecoin" and i.symbol == wanted), "")
+        points = [{"date": str(stamp), "totalCirculating": {"peggedUSD": value},
+                   "totalCirculatingUSD": {"peggedUSD": value}}
+                  for stamp, value in self._series(ident)]
+        return web.json_response(points)
 
     def ids_of_path(self, request: web.Request) -> set[str]:
         path = request.path
@@ -39,6 +71,10 @@ class DefiLlamaSimulator(HttpSimulator):
     async def _dex(self, request: web.Request) -> web.Response:
         slug = request.match_info["slug"]
         ident = f"dexvol:{slug}"
+        if request.query.get("excludeTotalDataChart") == "false":  # the daily series
+            chart = [[stamp, value] for stamp, value in self._series(ident)]
+            return web.json_response({"name": slug, "slug": slug, "totalDataChart": chart,
+                                      "total24h": chart[-1][1] if chart else 0})
         value = self.values.get(ident, (0.0, 0))[0]
         body = {"name": self.catalog[ident].en.removesuffix(" 24h volume"), "slug": slug,
                 "total24h": value, "totalDataChart": [], "totalDataChartBreakdown": []}

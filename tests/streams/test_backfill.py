@@ -24,6 +24,7 @@ from streams.history import HistoryStore
 from streams.keys import Keys
 from streams.redis_client import connect
 from streams.simulators.binance import BinanceSimulator
+from streams.simulators.defillama import DefiLlamaSimulator
 from streams.simulators.yahoo import YahooSimulator
 from streams.tape import read_tape
 from tests.streams.test_history import Quiet
@@ -192,3 +193,34 @@ def test_a_tape_s_history_gives_the_baselines_a_live_start_would(redis_url: str,
     from_backfill, from_tape = asyncio.run(main())
     assert not from_backfill.warming_up
     assert from_backfill == from_tape
+
+
+def test_defillama_series_fill_tvl_dex_volume_and_stablecoins(redis_url: str, keys: Keys
+                                                              ) -> None:
+    days = [date(2026, 3, 9) + timedelta(days=i) for i in range(30)]  # to 2026-04-07
+
+    async def main() -> tuple[list[Outcome], dict[str, list[DailyBar]]]:
+        sim = DefiLlamaSimulator()
+        sim.history = {"tvl:superstate": [(d, 640e6 - i * 5e6) for i, d in enumerate(days)],
+                       "dexvol:curve-dex": [(d, 95e6) for d in days],
+                       "stable:USDT": [(d, 183e9 + i * 1e8) for i, d in enumerate(days)]}
+        await sim.start()
+        redis = await connect(redis_url)
+        store = HistoryStore(redis, keys, sessions=400)
+        config = load_config(env={"CROSSCURRENT_SOURCES_DEFILLAMA_API_URL": sim.url,
+                                  "CROSSCURRENT_SOURCES_DEFILLAMA_STABLECOINS_URL": sim.url})
+        ids = ["tvl:superstate", "dexvol:curve-dex", "stable:USDT", "tvl:lido"]
+        try:
+            outcomes = await Backfiller(store, history_sources(config)).backfill(ids, NOW)
+            return outcomes, {i: await store.get(i) for i in ids}
+        finally:
+            await redis.aclose()
+            await sim.stop()
+
+    outcomes, bars = asyncio.run(main())
+    added = {o.ident: o.added for o in outcomes}
+    assert added["tvl:superstate"] == added["dexvol:curve-dex"] == added["stable:USDT"] == 30
+    assert bars["tvl:superstate"][-1].close == 640e6 - 29 * 5e6
+    assert bars["stable:USDT"][0].date == date(2026, 3, 9)
+    lido = next(o for o in outcomes if o.ident == "tvl:lido")
+    assert lido.error is not None  # no series served: reported, the others went on
