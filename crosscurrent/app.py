@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from crosscurrent.sources import Feed, build_feeds, history_sources, live_feeds,
 from detectors.agent import Agent
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
-from streams.backfill import Backfiller
+from streams.backfill import Backfiller, recent_history
 from streams.bus import StreamWriter
 from streams.consumer import GroupConsumer
 from streams.history import HistoryRecorder, HistoryStore
@@ -266,10 +267,16 @@ async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | Non
 
 
 async def record(config: Config, out: Path, seconds: float | None = None) -> int:
-    """Write the live feeds to a tape until cancelled (or for `seconds`); returns lines."""
+    """Write the live feeds to a tape until cancelled (or for `seconds`), led by the recent
+    daily bars of the recorded ids; returns the event lines written."""
     recorder = TapeRecorder(out)
     tasks = _Tasks()
     try:
+        days = math.ceil(config.history.window * 7 / 5) + 10  # enough for the baselines
+        history = await recent_history(history_sources(config), config.watchlist,
+                                       wall_clock_ms(), days)
+        for ident, bars in history.items():
+            recorder.bars(ident, bars)
         for name, feed in live_feeds(config, recorder):
             tasks.start(feed.run(), name)
         deadline = None if seconds is None else time.monotonic() + seconds

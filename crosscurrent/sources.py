@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
@@ -99,15 +99,19 @@ def live_feeds(config: Config, sink: Sink) -> list[tuple[str, Feed]]:
     return feeds
 
 
-def history_sources(config: Config, binance_overrides: dict[str, Any] | None = None
-                    ) -> dict[str, HistorySource]:
+def history_sources(config: Config) -> dict[str, HistorySource]:
     """Where each source's daily history is backfilled from (sources without one: absent)."""
     catalog = default_catalog()
     spot = {i.symbol: f"{i.symbol.removesuffix('USDT')}/USDT"
             for i in catalog.for_source("binance")}
-    llama = config.sources.defillama
-    return {
+    sources: dict[str, HistorySource] = {
         "yahoo": YahooChart(config.sources.yahoo.chart_url),
-        "binance": CcxtCandles("binance", spot, binance_overrides),
-        "defillama": DefiLlamaHistory(llama.api_url, llama.stablecoins_url),
+        "defillama": DefiLlamaHistory(config.sources.defillama.api_url,
+                                      config.sources.defillama.stablecoins_url),
     }
+    rest = config.sources.binance.rest_url
+    if rest:  # candles through ccxt, at the configured REST address, spot markets only
+        sources["binance"] = CcxtCandles("binance", spot, {
+            "urls": {"api": {"public": f"{rest.rstrip('/')}/api/v3"}},
+            "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False}})
+    return sources

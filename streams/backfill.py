@@ -195,8 +195,7 @@ class Backfiller:
         if since >= today:
             return Outcome(ident, 0)
         try:
-            fetched = await source.fetch(http, instrument, since, today)
-            bars = [b for b in fetched if since <= b.date < today]  # today: the recorder's
+            bars = await _completed_days(source, http, instrument, since, today)
         except (aiohttp.ClientError, TimeoutError, OSError, FrameError) as exc:
             log.warning("%s: backfill failed (%s)", ident, exc)
             return Outcome(ident, 0, str(exc)[:160] or type(exc).__name__)
@@ -210,3 +209,32 @@ class Backfiller:
             await asyncio.sleep(retry_s)
             outcomes = await self.backfill(pending, time.time_ns() // 1_000_000)
             pending = [o.ident for o in outcomes if o.error]
+
+
+async def _completed_days(source: HistorySource, http: aiohttp.ClientSession,
+                          instrument: Instrument, since: date, today: date) -> list[DailyBar]:
+    """The source's bars from `since`, today's left out: the live recorder builds that one."""
+    return [b for b in await source.fetch(http, instrument, since, today)
+            if since <= b.date < today]
+
+
+async def recent_history(sources: Mapping[str, HistorySource], ids: Iterable[str], now_ms: int,
+                         days: int, catalog: Catalog | None = None) -> dict[str, list[DailyBar]]:
+    """The completed days of the last `days` of each id that has a history source; an id
+    whose fetch fails is logged and left out."""
+    catalog = catalog or default_catalog()
+    found: dict[str, list[DailyBar]] = {}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20),
+                                     headers={"User-Agent": "crosscurrent"}) as http:
+        for ident in ids:
+            instrument = catalog[ident]
+            source = sources.get(instrument.source)
+            if source is None:
+                continue
+            today = instrument.calendar.session_date(now_ms)
+            try:
+                found[ident] = await _completed_days(source, http, instrument,
+                                                     today - timedelta(days=days), today)
+            except (aiohttp.ClientError, TimeoutError, OSError, FrameError) as exc:
+                log.warning("%s: no history for the tape (%s)", ident, exc)
+    return found

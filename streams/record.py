@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
 import orjson
 
+from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.events import FeedStatus, MarketEvent, Metric, Tick
 
@@ -49,9 +51,20 @@ class TapeRecorder:
         self.path = path
         self.catalog = catalog or default_catalog()
         self.lines = 0
+        self.bar_lines = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         self._out = _open_for_writing(path)  # held open while recording; close() closes it
         self._out.write(b"# recorded by crosscurrent record\n")
+
+    def bars(self, ident: str, bars: Iterable[DailyBar]) -> None:
+        """History lines: they must come before the first event."""
+        if self.lines:
+            raise RuntimeError("history lines go before the first event of a tape")
+        for bar in bars:
+            line = {"kind": "bar", "id": ident,
+                    **bar.model_dump(mode="json", exclude_none=True)}
+            self._out.write(orjson.dumps(line) + b"\n")
+            self.bar_lines += 1
 
     async def __call__(self, event: MarketEvent | FeedStatus) -> None:
         if isinstance(event, Tick | Metric):  # quotes and feed status are not tape events

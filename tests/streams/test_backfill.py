@@ -147,7 +147,8 @@ def test_exchange_candles_through_ccxt_fetch_ohlcv(redis_url: str, keys: Keys) -
         await sim.start()
         redis = await connect(redis_url)
         store = HistoryStore(redis, keys, sessions=400)
-        sources = history_sources(load_config(env={}), sim.ccxt_overrides())
+        rest = sim.url.replace("ws://", "http://")
+        sources = history_sources(load_config(env={"CROSSCURRENT_SOURCES_BINANCE_REST_URL": rest}))
         try:
             outcomes = await Backfiller(store, sources).backfill(["crypto:BTC"], NOW)
             return outcomes, await store.get("crypto:BTC")

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 from pathlib import Path
 
 from crosscurrent.app import record
+from crosscurrent.bars import DailyBar
 from crosscurrent.config import load_config
 from streams.simulators.binance import BinanceSimulator
 from streams.simulators.yahoo import YahooSimulator
@@ -21,12 +23,19 @@ def test_a_recorded_tape_replays_what_the_feeds_saw(tmp_path: Path) -> None:
 
     async def main() -> int:
         binance, yahoo = BinanceSimulator(), YahooSimulator()
+        recent = date.today() - timedelta(days=3)
+        yahoo.history["HSTECH.HK"] = [DailyBar(date=recent, open=5600, high=5650, low=5590,
+                                               close=5610, volume=1e9)]
+        binance.history["BTCUSDT"] = [DailyBar(date=recent, open=68000, high=69000,
+                                               low=67500, close=68918.06, volume=12000)]
         await binance.start()
         await yahoo.start()
         config_file = tmp_path / "c.yaml"
+        http = "http://" + binance.url.removeprefix("ws://")
         config_file.write_text(
-            f"sources:\n  binance: {{ws_url: '{binance.url}'}}\n"
-            f"  yahoo: {{ws_url: '{yahoo.url}/?version=2'}}\n"
+            f"sources:\n  binance: {{ws_url: '{binance.url}', rest_url: '{http}'}}\n"
+            f"  yahoo: {{ws_url: '{yahoo.url}/?version=2', "
+            f"chart_url: 'http://{yahoo.url.removeprefix('ws://')}'}}\n"
             "watchlist: [crypto:BTC, hk:HSTECH]\n")
         task = asyncio.create_task(record(load_config(config_file, env={}),
                                           tmp_path / "day.jsonl.gz"))
@@ -44,6 +53,8 @@ def test_a_recorded_tape_replays_what_the_feeds_saw(tmp_path: Path) -> None:
     asyncio.run(main())
     tape = read_tape(tmp_path / "day.jsonl.gz")
     assert tape.bad_lines == 0
+    assert {(b.id, b.close) for b in tape.bars} == {("hk:HSTECH", 5610.0),
+                                                     ("crypto:BTC", 68918.06)}
     hstech = [e for e in tape.events if e.id == "hk:HSTECH"]
     assert [(e.ts, e.value, e.volume) for e in hstech] == \
         [(1775611800000, 5600.0, 1e9), (1775611920000, 5500.0, 2e9)]
