@@ -79,8 +79,10 @@ def redis_url(config: Config, data_dir: Path | None = None) -> Iterator[str]:
 
 
 def build_agents(config: Config, redis: aioredis.Redis, keys: Keys) -> list[Agent]:
+    store = HistoryStore(redis, keys, config.history.sessions)
     detector = DivergenceDetector(config.detectors.divergence.pairs)
-    return [Agent(detector.name, [detector], redis, keys, config.agent)]
+    return [Agent(detector.name, [detector], redis, keys, config.agent, history=store,
+                  window=config.history.window)]
 
 
 

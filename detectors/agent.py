@@ -10,18 +10,21 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import orjson
 from redis import asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
-from crosscurrent.catalog import family
+from crosscurrent.baselines import Baseline
+from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Metric, Tick, encode
-from detectors.base import Detector
+from detectors.base import Detector, UsesBaselines
 from streams.bus import FIELD
 from streams.consumer import GroupConsumer
+from streams.history import HistoryStore
 from streams.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -38,8 +41,17 @@ class Agent(GroupConsumer):
         keys: Keys,
         config: AgentConfig,
         consumer: str | None = None,
+        history: HistoryStore | None = None,
+        window: int = 20,
     ) -> None:
+        """`history`: where detectors that use baselines get them from (`window` sessions)."""
         self.detectors = list(detectors)
+        self.history = history
+        self.window = window
+        self._baseline_days: dict[str, date] = {}  # id -> the session its baseline is for
+        self._baseline_users = [d for d in self.detectors if isinstance(d, UsesBaselines)]
+        self._loaded: dict[tuple[str, date], Baseline] = {}
+        self._catalog = default_catalog()
         self._routes: dict[str, list[Detector]] = {}
         for detector in self.detectors:
             for ident in detector.ids():
@@ -50,6 +62,7 @@ class Agent(GroupConsumer):
         self._raised: list[Alert] = []
 
     async def restore(self) -> None:
+        self._baseline_days.clear()  # given again after a restart
         saved = await self.redis.hgetall(self.keys.state(self.name))
         if saved:
             states = orjson.loads(saved[b"detectors"])
@@ -58,10 +71,31 @@ class Agent(GroupConsumer):
             self.processed = int(saved.get(b"processed", 0))
             log.info("agent %s resumed after %d events", self.name, self.processed)
 
+    async def prepare(self, events: list[Tick | Metric]) -> None:
+        """Load the baselines of every (id, session) of the batch that detectors need."""
+        self._loaded = {}
+        if self.history is None or not self._baseline_users:
+            return
+        for event in events:
+            key = (event.id, self._session(event))
+            if key not in self._loaded and self._baseline_days.get(event.id) != key[1]:
+                found = await self.history.baselines([event.id], event.ts, self.window)
+                self._loaded[key] = found[event.id]
+
     def handle(self, events: list[Tick | Metric]) -> None:
-        self._raised = [alert for event in events
-                        for detector in self._routes.get(event.id, ())
-                        for alert in detector.on_event(event)]
+        self._raised = []
+        for event in events:
+            baseline = self._loaded.get((event.id, self._session(event)))
+            if baseline is not None and self._baseline_days.get(event.id) != \
+                    self._session(event):  # the first event of this id's session
+                self._baseline_days[event.id] = self._session(event)
+                for user in self._baseline_users:
+                    user.set_baselines({event.id: baseline})
+            for detector in self._routes.get(event.id, ()):
+                self._raised.extend(detector.on_event(event))
+
+    def _session(self, event: Tick | Metric) -> date:
+        return self._catalog[event.id].calendar.session_date(event.ts)
 
     def write(self, tx: Pipeline, processed: int) -> None:
         for alert in self._raised:

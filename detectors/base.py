@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
+from crosscurrent.baselines import Baseline
 from crosscurrent.events import Alert, Metric, Tick
 
 
@@ -25,3 +27,11 @@ class Detector(Protocol):
         ...
 
     def restore(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class UsesBaselines(Protocol):
+    """A detector that judges today against the recent past is given each id's `Baseline`
+    (from the history store) before the events of a new session: input, not I/O."""
+
+    def set_baselines(self, baselines: Mapping[str, Baseline]) -> None: ...

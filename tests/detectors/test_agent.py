@@ -7,16 +7,22 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from crosscurrent.bars import DailyBar
+from crosscurrent.baselines import Baseline
 from crosscurrent.config import AgentConfig, load_config
-from crosscurrent.events import Alert, Tick, encode
+from crosscurrent.events import Alert, Metric, Tick, encode
 from detectors.agent import Agent
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts
 from streams.bus import FIELD
+from streams.history import HistoryStore
 from streams.keys import Keys
 from streams.redis_client import client, connect
 from streams.redis_server import EmbeddedRedis
@@ -205,3 +211,55 @@ async def _processed(url: str, keys: Keys) -> int:
     value = await redis.hget(keys.state("divergence"), "processed")
     await redis.aclose()
     return int(value or 0)
+
+
+class BaselineProbe:
+    """A detector that only records the baselines it is given."""
+
+    name = "probe"
+
+    def __init__(self) -> None:
+        self.given: list[tuple[str, Baseline]] = []
+
+    def ids(self) -> frozenset[str]:
+        return frozenset({"hk:HSI"})
+
+    def on_event(self, event: Tick | Metric) -> list[Alert]:
+        return []
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        pass
+
+    def set_baselines(self, baselines: Mapping[str, Baseline]) -> None:
+        self.given += list(baselines.items())
+
+
+def test_detectors_get_each_session_s_baselines_from_the_history(redis_url: str, keys: Keys
+                                                                 ) -> None:
+    async def main() -> BaselineProbe:
+        redis = await connect(redis_url)
+        store = HistoryStore(redis, keys)
+        first = date(2026, 3, 1)
+        await store.put(("hk:HSI", DailyBar(date=first + timedelta(days=i), open=1, high=1,
+                                            low=1, close=25000.0 + i, volume=2e11))
+                        for i in range(37))  # up to 2026-04-06
+        hk_open = 1775611800000  # 2026-04-08 09:30 Hong Kong
+        for ts in (hk_open, hk_open + 60_000, hk_open + 86_400_000):  # two events, next day
+            await redis.xadd(keys.events("hk"), {FIELD: encode(Tick(id="hk:HSI", ts=ts,
+                                                                    price=25100.0))})
+        probe = BaselineProbe()
+        agent = Agent("probe", [probe], redis, keys, AgentConfig(), history=store, window=20)
+        await agent.start()
+        while await agent.step():
+            pass
+        await redis.aclose()
+        return probe
+
+    probe = asyncio.run(main())
+    assert [ident for ident, _ in probe.given] == ["hk:HSI", "hk:HSI"]  # once a session
+    first, second = (baseline for _, baseline in probe.given)
+    assert not first.warming_up and first.previous_close == 25036.0
+    assert first.average_volume == 2e11 and second.sessions == first.sessions
