@@ -56,3 +56,11 @@ def test_a_rolling_24h_volume_is_not_a_session_total() -> None:
     builder.update(Tick(id="crypto:BTC", ts=at, price=70000.0, day_volume=15000.0))
     builder.update(Tick(id="crypto:BTC", ts=at + 1, price=70001.0, volume=0.5))
     assert builder.current["crypto:BTC"].volume == 0.5
+
+
+def test_new_york_dates_hold_across_the_daylight_saving_change() -> None:
+    builder = BarBuilder()
+    # 15:59 New York is 20:59 UTC in January (EST) and 19:59 UTC in April (EDT)
+    for when in ("2026-01-07 15:59", "2026-04-07 15:59"):
+        found = builder.update(Tick(id="us:SPX", ts=ms(when, "America/New_York"), price=1.0))
+        assert found is not None and found[1].date.isoformat() == when[:10]
