@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,7 @@ def test_agent_killed_mid_stream_skips_nothing_and_duplicates_nothing(
     events = oscillating(40_000)
     asyncio.run(load_stream(redis_url, keys, events))
 
-    def wait_for(predicate, timeout: float = 60) -> int:  # type: ignore[no-untyped-def]
+    def wait_for(predicate: Callable[[int], bool], timeout: float = 60) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             count = asyncio.run(_processed(redis_url, keys))

@@ -6,8 +6,10 @@ import asyncio
 import math
 import os
 import sys
+from collections.abc import Callable, Coroutine
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -56,7 +58,12 @@ async def run(keys: Keys, url: str, sim: YahooSimulator, stored: list[DailyBar],
     return outcomes, bars
 
 
-def with_sim(history: list[DailyBar], failures: int = 0):  # type: ignore[no-untyped-def]
+Run = Callable[..., Coroutine[Any, Any, tuple[list[list[Outcome]], list[DailyBar]]]]
+
+
+def with_sim(history: list[DailyBar], failures: int = 0) -> Run:
+    """`run` against a Yahoo simulator serving `history` (its first `failures` fail)."""
+
     async def go(keys: Keys, url: str, stored: list[DailyBar], rounds: int = 1
                  ) -> tuple[list[list[Outcome]], list[DailyBar]]:
         sim = YahooSimulator()
@@ -114,7 +121,7 @@ def test_holes_in_the_chart_are_skipped_and_garbage_is_an_error() -> None:
 
 def test_history_backfill_then_show_from_the_command_line(redis_url: str, keys: Keys,
                                                           tmp_path: Path) -> None:
-    async def main() -> tuple[int, str, int, str]:
+    async def main() -> list[tuple[int, str]]:
         sim = YahooSimulator()
         sim.history["^HSI"] = sessions(12, last=date.today() - timedelta(days=1))
         await sim.start()
@@ -122,17 +129,17 @@ def test_history_backfill_then_show_from_the_command_line(redis_url: str, keys: 
         config.write_text(f"sources:\n  yahoo: {{chart_url: '{sim.url.replace('ws', 'http')}'}}\n")
         common = ["--redis", redis_url, "--namespace", keys.namespace, "--config", str(config)]
         env = dict(os.environ, CROSSCURRENT_REDIS_PREFIX=keys.prefix, COLUMNS="120")
-        results = []
+        results: list[tuple[int, str]] = []
         for args in (["history", "backfill", "hk:HSI"], ["history", "show", "hk:HSI"]):
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "crosscurrent", *args, *common, env=env,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             out, err = await asyncio.wait_for(process.communicate(), 60)
-            results += [process.returncode or 0, out.decode() + err.decode()]
+            results.append((process.returncode or 0, out.decode() + err.decode()))
         await sim.stop()
-        return results[0], results[1], results[2], results[3]  # type: ignore[return-value]
+        return results
 
-    code, said, shown_code, shown = asyncio.run(main())
+    (code, said), (shown_code, shown) = asyncio.run(main())
     assert code == 0 and "backfill done" in said, said
     assert shown_code == 0 and "hk:HSI  Hang Seng Index" in shown
     assert shown.count("25,0") >= 10  # the backfilled closes are listed

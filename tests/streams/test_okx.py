@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from streams.simulators.okx import OkxSimulator
@@ -7,7 +9,7 @@ from streams.tape import TapeEvent
 from tests.conftest import shared
 
 
-def recorded(channel: str) -> dict[str, object]:
+def recorded(channel: str) -> dict[str, Any]:
     for line in shared("data/cryptofeed-samples/OKX.ws.1.0").read_text().splitlines()[1:]:
         _, _, frame = line.partition(": ")
         if f'"channel":"{channel}","instId":"BTC-USDT"}},"data"' in frame:
@@ -22,7 +24,7 @@ def test_simulated_frames_have_the_recorded_shape() -> None:
     for channel in ("tickers", "trades"):
         real, made = recorded(channel), orjson.loads(frames[f"{channel}:BTC-USDT"])
         assert made["arg"] == real["arg"]
-        assert set(made["data"][0]) == set(real["data"][0])  # type: ignore[index]
+        assert set(made["data"][0]) == set(real["data"][0])
         assert all(isinstance(v, str) for v in made["data"][0].values())
     ticker = orjson.loads(frames["tickers:BTC-USDT"])["data"][0]
     assert ticker["last"] == "71917" and ticker["open24h"] == "68918"
