@@ -20,7 +20,9 @@ from crosscurrent.config import Config
 from crosscurrent.events import Alert
 from crosscurrent.sources import Feed, build_feeds, history_sources, live_feeds, wall_clock_ms
 from detectors.agent import Agent
+from detectors.base import Detector
 from detectors.divergence import DivergenceDetector
+from detectors.level_break import LevelBreakDetector
 from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
 from streams.backfill import Backfiller, recent_history
 from streams.bus import StreamWriter
@@ -80,9 +82,10 @@ def redis_url(config: Config, data_dir: Path | None = None) -> Iterator[str]:
 
 def build_agents(config: Config, redis: aioredis.Redis, keys: Keys) -> list[Agent]:
     store = HistoryStore(redis, keys, config.history.sessions)
-    detector = DivergenceDetector(config.detectors.divergence.pairs)
-    return [Agent(detector.name, [detector], redis, keys, config.agent, history=store,
-                  window=config.history.window)]
+    detectors: list[Detector] = [DivergenceDetector(config.detectors.divergence.pairs),
+                                 LevelBreakDetector(config.detectors.level_break.levels)]
+    return [Agent(d.name, [d], redis, keys, config.agent, history=store,
+                  window=config.history.window) for d in detectors]
 
 
 

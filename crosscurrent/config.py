@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -128,8 +128,36 @@ class DivergenceConfig(_Section):
     pairs: tuple[DivergencePair, ...] = ()
 
 
+class LevelRule(_Section):
+    """A level to watch: `below` or `above` it, confirmed by `volume_ratio` x average volume."""
+
+    id: str
+    below: float | None = None
+    above: float | None = None
+    volume_ratio: float = Field(1.5, gt=0)
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+    @field_validator("id")
+    @classmethod
+    def _known_id(cls, value: str) -> str:
+        if value not in default_catalog():
+            raise ValueError(f"unknown instrument id {value!r} (see `crosscurrent catalog`)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_side(self) -> LevelRule:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("give exactly one of below / above")
+        return self
+
+
+class LevelBreakConfig(_Section):
+    levels: tuple[LevelRule, ...] = ()
+
+
 class DetectorsConfig(_Section):
     divergence: DivergenceConfig = DivergenceConfig()
+    level_break: LevelBreakConfig = LevelBreakConfig()
 
 
 class CcxtExchange(_Section):
