@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from crosscurrent.app import replay
+from crosscurrent.app import replay, run_live
 from crosscurrent.bars import DailyBar
 from crosscurrent.baselines import Baseline
 from crosscurrent.config import load_config
@@ -232,3 +232,31 @@ def test_defillama_series_fill_tvl_dex_volume_and_stablecoins(redis_url: str, ke
     assert bars["stable:USDT"][0].date == date(2026, 3, 9)
     lido = next(o for o in outcomes if o.ident == "tvl:lido")
     assert lido.error is not None  # no series served: reported, the others went on
+
+
+def test_run_backfills_before_it_starts_watching(redis_url: str, keys: Keys,
+                                                 tmp_path: Path) -> None:
+    async def main() -> list[DailyBar]:
+        sim = YahooSimulator()
+        sim.history["^HSI"] = sessions(25, last=date.today() - timedelta(days=1))
+        await sim.start()
+        http = "http://" + sim.url.removeprefix("ws://")
+        config_file = tmp_path / "c.yaml"
+        config_file.write_text(
+            f"sources:\n  yahoo: {{ws_url: '{sim.url}/?version=2', chart_url: '{http}'}}\n"
+            "watchlist: [hk:HSI]\n")
+        config = load_config(config_file, env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
+        task = asyncio.create_task(run_live(config, redis_url, only=None, view=Quiet(),
+                                            namespace=keys.namespace))
+        try:
+            await sim.wait_subscribed(["hk:HSI"])  # watching: the backfill came first
+            redis = await connect(redis_url)
+            bars = await HistoryStore(redis, keys).get("hk:HSI")
+            await redis.aclose()
+            return bars
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await sim.stop()
+
+    assert len(asyncio.run(main())) == 25
