@@ -85,3 +85,6 @@ def test_the_shipped_seed_tape_ends_on_the_report_figures() -> None:
         assert (event.value / event.prev_close - 1) * 100 == pytest.approx(change, abs=0.006)
     assert last["crypto:BTC"].value == 71917.0
     assert last["cn:ADVANCERS"].value == 1584 and last["cn:DECLINERS"].value == 713
+    hsi = [bar for bar in tape.bars if bar.id == "hk:HSI"]  # history for the baselines
+    assert len(hsi) == 30 and hsi[-1].close == last["hk:HSI"].prev_close
+    assert all(bar.date.isoformat() not in ("2026-04-03", "2026-04-06") for bar in hsi)
