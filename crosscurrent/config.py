@@ -6,15 +6,15 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -25,6 +25,15 @@ ENV_PREFIX = "CROSSCURRENT_"
 
 class ConfigError(ValueError):
     """A configuration the user must fix: the message is one line that says where and what."""
+
+
+def _known_id(value: str) -> str:
+    if value not in default_catalog():
+        raise ValueError(f"unknown instrument id {value!r} (see `crosscurrent catalog`)")
+    return value
+
+
+KnownId = Annotated[str, AfterValidator(_known_id)]
 
 
 class _Section(BaseModel):
@@ -104,18 +113,11 @@ class AgentConfig(_Section):
 
 
 class DivergencePair(_Section):
-    a: str
-    b: str
+    a: KnownId
+    b: KnownId
     warn: float = Field(gt=0)
     critical: float = Field(gt=0)
     resolve: float = Field(ge=0)
-
-    @field_validator("a", "b")
-    @classmethod
-    def _known_id(cls, value: str) -> str:
-        if value not in default_catalog():
-            raise ValueError(f"unknown instrument id {value!r} (see `crosscurrent catalog`)")
-        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> DivergencePair:
@@ -131,18 +133,11 @@ class DivergenceConfig(_Section):
 class LevelRule(_Section):
     """A level to watch: `below` or `above` it, confirmed by `volume_ratio` x average volume."""
 
-    id: str
+    id: KnownId
     below: float | None = None
     above: float | None = None
     volume_ratio: float = Field(1.5, gt=0)
     severity: Literal["info", "warning", "critical"] = "warning"
-
-    @field_validator("id")
-    @classmethod
-    def _known_id(cls, value: str) -> str:
-        if value not in default_catalog():
-            raise ValueError(f"unknown instrument id {value!r} (see `crosscurrent catalog`)")
-        return value
 
     @model_validator(mode="after")
     def _one_side(self) -> LevelRule:
@@ -164,17 +159,8 @@ class CcxtExchange(_Section):
     """One ccxt.pro exchange followed live: canonical id -> the exchange's unified symbol."""
 
     exchange: str
-    ids: dict[str, str]
+    ids: dict[KnownId, str]
     trades_limit: int = Field(10_000, ge=1)
-
-    @field_validator("ids")
-    @classmethod
-    def _known_ids(cls, value: dict[str, str]) -> dict[str, str]:
-        catalog = default_catalog()
-        for ident in value:
-            if ident not in catalog:
-                raise ValueError(f"unknown instrument id {ident!r} (see `crosscurrent catalog`)")
-        return value
 
 
 class HistoryConfig(_Section):
@@ -191,7 +177,7 @@ class Config(_Section):
     embedded: EmbeddedConfig = EmbeddedConfig()
     sources: SourcesConfig = SourcesConfig()
     feeds: FeedsConfig = FeedsConfig()
-    watchlist: tuple[str, ...] = ()
+    watchlist: tuple[KnownId, ...] = ()
     ccxt: tuple[CcxtExchange, ...] = ()
     agent: AgentConfig = AgentConfig()
     history: HistoryConfig = HistoryConfig()
@@ -299,4 +285,5 @@ def _explain(exc: ValidationError, source: str, overrides: Mapping[str, Any]) ->
         return f"{origin}: unknown key '{key}' (see the default config: crosscurrent config)"
     got = error.get("input")
     more = f" ({len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{origin}: key '{key}': {error['msg'].lower()}, got {got!r}{more}"
+    message = error["msg"][:1].lower() + error["msg"][1:]  # ids in it keep their case
+    return f"{origin}: key '{key}': {message}, got {got!r}{more}"

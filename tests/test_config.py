@@ -67,5 +67,14 @@ def test_ccxt_exchanges_are_validated(tmp_path: Path) -> None:
     (entry,) = load_config(path, env={}).ccxt
     assert entry.exchange == "okx" and entry.trades_limit == 10_000
     path.write_text("ccxt:\n  - {exchange: okx, ids: {crypto:NOPE: X/Y}}\n")
-    with pytest.raises(ConfigError, match=r"key 'ccxt\.0\.ids': value error, unknown instrument"):
+    with pytest.raises(ConfigError, match=r"key 'ccxt\.0\.ids\.crypto:NOPE\.\[key\]': value "
+                                          r"error, unknown instrument id 'crypto:NOPE'"):
+        load_config(path, env={})
+
+
+def test_a_watchlist_typo_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("watchlist: [hk:HSI, hk:HSII]\n")
+    with pytest.raises(ConfigError, match=r"key 'watchlist\.1': value error, unknown instrument "
+                                          r"id 'hk:HSII'"):
         load_config(path, env={})
