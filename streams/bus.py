@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +33,7 @@ class StreamWriter:
     """Writes events to their streams in pipelined batches.
 
     `put` waits while `buffer` events are queued (backpressure, nothing dropped). A batch that
-    fails because Redis is away is retried with backoff until it lands. Counters given to
-    `count` ride along with the next batch as HINCRBY on the stats hash.
+    fails because Redis is away is retried with backoff until it lands.
     """
 
     def __init__(
@@ -54,23 +52,15 @@ class StreamWriter:
         self.batch_size = batch_size
         self.flush_s = flush_ms / 1000
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(buffer)
-        self._counters: Counter[str] = Counter()
         self._xadd_batch = redis.register_script(XADD_BATCH)
-        self.written = 0
         self.retries = 0
 
     async def put(self, event: AnyEvent) -> None:
         await self._queue.put((self.keys.stream_for(event), encode(event)))
 
-    def count(self, name: str, n: int = 1) -> None:
-        """Add to a counter of the stats hash (`<stage>.<counter>`)."""
-        self._counters[name] += n
-
     async def flush(self) -> None:
         """Wait until everything put so far is in Redis."""
         await self._queue.join()
-        if self._counters:
-            await self._write([])
 
     async def run(self) -> None:
         """The writing loop; cancel it to stop (call `flush` first to drain)."""
@@ -96,18 +86,11 @@ class StreamWriter:
     async def _write(self, batch: list[tuple[str, bytes]]) -> None:
         delay = 0.05
         while True:
-            counters = dict(self._counters)
             try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    if batch:
-                        await self._xadd_batch(
-                            keys=[stream for stream, _ in batch],
-                            args=[self.maxlen, *(payload for _, payload in batch)],
-                            client=pipe,
-                        )
-                    for name, n in counters.items():
-                        pipe.hincrby(self.keys.stats, name, n)
-                    await pipe.execute()
+                await self._xadd_batch(
+                    keys=[stream for stream, _ in batch],
+                    args=[self.maxlen, *(payload for _, payload in batch)],
+                )
             except (RedisError, OSError) as exc:
                 self.retries += 1
                 log.warning("bus write of %d events failed (%s); retrying in %.2fs",
@@ -115,9 +98,6 @@ class StreamWriter:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            self._counters.subtract(counters)
-            self._counters = +self._counters
-            self.written += len(batch)
             return
 
 

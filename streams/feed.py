@@ -73,7 +73,6 @@ class WebsocketFeed:
         self.sink = sink
         self.config = config
         self.frames = 0
-        self.events = 0
         self.malformed = 0
         self.reconnects = 0
         self.state = FeedState.CONNECTING
@@ -181,7 +180,6 @@ class WebsocketFeed:
                     continue
                 for event in events:
                     await sink(event)
-                self.events += len(events)
         finally:
             for helper in helpers:
                 helper.cancel()
