@@ -7,7 +7,14 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -221,9 +228,14 @@ async def replay(
     return result
 
 
-async def _until(ready: Callable[[], bool], tasks: _Tasks, what: str, timeout: float = 60) -> None:
+async def _until(ready: Callable[[], bool | Awaitable[bool]], tasks: _Tasks, what: str,
+                 timeout: float = 60) -> None:
+    """Wait for `ready` (sync or async), surfacing failed tasks; TimeoutError past `timeout`."""
     deadline = time.monotonic() + timeout
-    while not ready():
+    while True:
+        done = ready()
+        if done if isinstance(done, bool) else await done:
+            return
         tasks.check()
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not catch up within {timeout:.0f}s")
@@ -247,14 +259,10 @@ async def _drain(
     await _until(flushed.done, tasks, "the bus writer")
     await flushed
     for agent in agents:
-        lag = await agent.lag()
-        deadline = time.monotonic() + 60
-        while lag:
-            tasks.check()
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"agent {agent.name} still has {lag} entries to process")
-            await asyncio.sleep(0.01)
-            lag = await agent.lag()
+        async def caught_up(agent: GroupConsumer = agent) -> bool:
+            return await agent.lag() == 0
+
+        await _until(caught_up, tasks, f"agent {agent.name}")
 
 
 async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | None = None

@@ -20,7 +20,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from crosscurrent.config import AgentConfig
-from crosscurrent.events import MarketEvent, Metric, Tick, decode
+from crosscurrent.events import Metric, Tick, decode
 from streams.bus import Entry, GroupReader
 from streams.keys import Keys
 
@@ -111,7 +111,7 @@ class GroupConsumer:
                             self.name, entry.id.decode(), entry.stream)
                 continue
             try:
-                event: MarketEvent | object = decode(entry.payload)
+                event = decode(entry.payload)
             except ValidationError as exc:
                 self.malformed += 1
                 log.warning("%s: bad entry %s in %s skipped: %s", self.name,
