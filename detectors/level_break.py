@@ -26,7 +26,7 @@ class LevelBreakDetector:
         self.catalog = catalog or default_catalog()
         self.rules = {rule.id: rule for rule in rules}
         self._baselines: dict[str, Baseline] = {}
-        # id -> [session volume so far, broken (bool)]
+        # id -> [session date (ISO), session volume so far, broken (bool)]
         self._state: dict[str, list[Any]] = {}
         self.warming_up: set[str] = set()
 
@@ -36,8 +36,6 @@ class LevelBreakDetector:
     def set_baselines(self, baselines: Mapping[str, Baseline]) -> None:
         for ident, baseline in baselines.items():
             self._baselines[ident] = baseline
-            if ident in self._state:
-                self._state[ident][0] = 0.0  # a new session: its volume starts again
             (self.warming_up.add if baseline.warming_up else self.warming_up.discard)(ident)
 
     @staticmethod
@@ -49,22 +47,25 @@ class LevelBreakDetector:
         rule = self.rules.get(event.id)
         if rule is None or not isinstance(event, Tick):
             return []
-        state = self._state.setdefault(event.id, [0.0, False])
+        session = self.catalog[event.id].calendar.session_date(event.ts).isoformat()
+        state = self._state.setdefault(event.id, [session, 0.0, False])
+        if state[0] != session:  # a new session: its volume starts again
+            state[0], state[1] = session, 0.0
         if event.day_volume is not None:
-            state[0] = max(state[0], event.day_volume)
+            state[1] = max(state[1], event.day_volume)
         elif event.volume is not None:
-            state[0] += event.volume
+            state[1] += event.volume
         beyond = (rule.below is not None and event.price < rule.below) or \
             (rule.above is not None and event.price > rule.above)
         baseline = self._baselines.get(event.id)
-        if beyond and not state[1]:
-            ratio = baseline.volume_ratio(state[0]) if baseline else None
+        if beyond and not state[2]:
+            ratio = baseline.volume_ratio(state[1]) if baseline else None
             if ratio is None or ratio < rule.volume_ratio:
                 return []  # no volume confirmation (or warming up): not a break worth a word
-            state[1] = True
+            state[2] = True
             return [self._alert(rule, event, AlertState.FIRING, ratio)]
-        if not beyond and state[1]:
-            state[1] = False
+        if not beyond and state[2]:
+            state[2] = False
             return [self._alert(rule, event, AlertState.RESOLVED, None)]
         return []
 
@@ -78,7 +79,7 @@ class LevelBreakDetector:
             title = f"{name} broke {side} {level:,.0f} on volume ({ratio:.1f}x its average)"
         else:
             title = f"resolved: {name} back from {side} {level:,.0f} (at {event.price:,.2f})"
-        values = {"price": event.price, "level": level, "volume": self._state[rule.id][0]}
+        values = {"price": event.price, "level": level, "volume": self._state[rule.id][1]}
         if ratio is not None:
             values["volume_ratio"] = round(ratio, 3)
         return Alert(ts=event.ts, detector=NAME, key=self.key(rule), state=state,

@@ -81,3 +81,21 @@ def test_seed_day_trigger_hsi_breaks_25k_on_volume_only_with_a_baseline(
         assert breaks[0].values["volume_ratio"] == pytest.approx(1.6)
     else:
         assert breaks == []  # warming up: no baseline, no guess
+
+
+def test_summed_volume_survives_a_restart_and_starts_again_next_session() -> None:
+    rule = LevelRule(id="crypto:BTC", below=60000, volume_ratio=1.5)
+    first = LevelBreakDetector([rule])
+    first.set_baselines({"crypto:BTC": baseline(100.0)})
+    day = 1775606400000  # 2026-04-08 00:00 UTC
+    first.on_event(Tick(id="crypto:BTC", ts=day, price=61000, volume=120.0))
+    second = LevelBreakDetector([rule])  # restarted from the snapshot, baselines given again
+    second.restore(orjson.loads(orjson.dumps(first.snapshot())))
+    second.set_baselines({"crypto:BTC": baseline(100.0)})
+    (fired,) = second.on_event(Tick(id="crypto:BTC", ts=day + 1, price=59000, volume=40.0))
+    assert fired.values["volume_ratio"] == pytest.approx(1.6)  # 120 + 40 of the same session
+    next_day = LevelBreakDetector([rule])
+    next_day.set_baselines({"crypto:BTC": baseline(100.0)})
+    next_day.on_event(Tick(id="crypto:BTC", ts=day, price=61000, volume=120.0))
+    assert next_day.on_event(Tick(id="crypto:BTC", ts=day + 86_400_000, price=59000,
+                                  volume=40.0)) == []  # a new session: 40 alone is thin
