@@ -85,12 +85,13 @@ class Agent(GroupConsumer):
     def handle(self, events: list[Tick | Metric]) -> None:
         self._raised = []
         for event in events:
-            baseline = self._loaded.get((event.id, self._session(event)))
-            if baseline is not None and self._baseline_days.get(event.id) != \
-                    self._session(event):  # the first event of this id's session
-                self._baseline_days[event.id] = self._session(event)
-                for user in self._baseline_users:
-                    user.set_baselines({event.id: baseline})
+            if self._loaded:  # this batch opens new sessions for some ids
+                day = self._session(event)
+                baseline = self._loaded.get((event.id, day))
+                if baseline is not None and self._baseline_days.get(event.id) != day:
+                    self._baseline_days[event.id] = day  # the first event of this session
+                    for user in self._baseline_users:
+                        user.set_baselines({event.id: baseline})
             for detector in self._routes.get(event.id, ()):
                 self._raised.extend(detector.on_event(event))
 
