@@ -44,6 +44,7 @@ from streams.simulators import Simulator
 from streams.simulators.binance import BinanceSimulator
 from streams.simulators.coingecko import CoinGeckoSimulator
 from streams.simulators.defillama import DefiLlamaSimulator
+from streams.simulators.eastmoney import EastmoneySimulator
 from streams.simulators.yahoo import YahooSimulator
 from streams.tape import Tape
 
@@ -57,6 +58,7 @@ SIMULATORS: dict[str, Callable[[], Simulator]] = {
     "yahoo": YahooSimulator,
     "defillama": DefiLlamaSimulator,
     "coingecko": CoinGeckoSimulator,
+    "eastmoney": EastmoneySimulator,
 }
 #: How often pollers ask their simulator during a replay (s).
 REPLAY_POLL_S = 0.005
@@ -186,8 +188,9 @@ async def replay(
                     continue
                 simulator = simulators[source] = make()
                 await simulator.start()
-                feeds[source] = build_feeds(source, ids, config, writer.put, simulator.url,
-                                            poll_s=REPLAY_POLL_S, clock=player.tape_now)
+                feeds[source] = build_feeds(
+                    source, ids, config, writer.put, simulator.url, poll_s=REPLAY_POLL_S,
+                    clock=player.tape_now, ca_file=getattr(simulator, "ca_file", None))
                 for feed in feeds[source]:
                     tasks.start(feed.run(), f"{source} feed")
                 await simulator.wait_subscribed(ids)

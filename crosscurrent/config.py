@@ -71,6 +71,12 @@ class DefiLlamaSource(_Section):
     poll_s: float = Field(300, gt=0)
 
 
+class EastmoneySource(_Section):
+    poll_s: float = Field(60, gt=0)
+    proxy: str | None = None  # an HTTPS proxy for akshare (HTTPS_PROXY), if one is needed
+    ca_bundle: str | None = None  # extra CA certificates to trust (REQUESTS_CA_BUNDLE)
+
+
 class CoinGeckoSource(_Section):
     api_url: str = "https://api.coingecko.com"
     poll_s: float = Field(60, gt=0)
@@ -86,6 +92,7 @@ class SourcesConfig(_Section):
     yahoo: YahooSource = YahooSource()
     defillama: DefiLlamaSource = DefiLlamaSource()
     coingecko: CoinGeckoSource = CoinGeckoSource()
+    eastmoney: EastmoneySource = EastmoneySource()
 
     def ws_url(self, source: str) -> str:
         """The websocket address of a catalog source name (`binance-usdm` -> binance_usdm)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import ssl
 from dataclasses import dataclass
 
 import aiohttp
@@ -35,6 +37,8 @@ def source_addresses(config: Config) -> dict[str, str]:
             out["defillama"] = f"{sources.defillama.api_url}/tvl/lido"
         elif source == "coingecko":
             out["coingecko"] = f"{sources.coingecko.api_url}/api/v3/ping"
+        elif source == "eastmoney":  # what akshare reads; through the configured proxy
+            out["eastmoney"] = EASTMONEY_PROBE
         elif source in ADAPTED_SOURCES:
             out[source] = sources.ws_url(source)
         else:
@@ -42,23 +46,31 @@ def source_addresses(config: Config) -> dict[str, str]:
     return out
 
 
-async def _probe(address: str, timeout: float) -> str:
+EASTMONEY_PROBE = "https://push2.eastmoney.com/api/qt/clist/get"
+
+
+async def _probe(address: str, timeout: float, proxy: str | None = None,
+                 cafile: str | None = None) -> str:
     if address.startswith(("ws://", "wss://")):
         async with websockets.connect(address, open_timeout=timeout, compression=None):
             return "websocket opens"
     client_timeout = aiohttp.ClientTimeout(total=timeout)
+    tls = ssl.create_default_context(cafile=cafile) if cafile else True
     async with aiohttp.ClientSession(timeout=client_timeout) as session, \
-            session.get(address) as response:
+            session.get(address, proxy=proxy, ssl=tls) as response:
         if response.status >= 500:
             raise ConnectionError(f"HTTP {response.status}")
         return f"HTTP {response.status}"
 
 
-async def check_source(name: str, address: str, timeout: float = 5.0) -> Verdict:
+async def check_source(name: str, address: str, timeout: float = 5.0,
+                       proxy: str | None = None, cafile: str | None = None) -> Verdict:
     if not address:
         return Verdict(False, name, "no live adapter yet: its ids are not followed")
+    if name == "eastmoney" and importlib.util.find_spec("akshare") is None:
+        return Verdict(False, name, "akshare is not installed: pip install 'crosscurrent[cn]'")
     try:
-        return Verdict(True, name, f"{address}: {await _probe(address, timeout)}")
+        return Verdict(True, name, f"{address}: {await _probe(address, timeout, proxy, cafile)}")
     except (OSError, TimeoutError, websockets.WebSocketException, aiohttp.ClientError) as exc:
         reason = str(exc) or type(exc).__name__
         return Verdict(False, name, f"{address}: unreachable ({reason[:120]}); check the "
@@ -86,5 +98,8 @@ async def check_redis(url: str) -> Verdict:
 async def diagnose(config: Config, url: str, config_label: str) -> list[Verdict]:
     verdicts = [Verdict(True, "config", config_label), await check_redis(url)]
     addresses = source_addresses(config)
-    verdicts += await asyncio.gather(*(check_source(n, a) for n, a in addresses.items()))
+    east = config.sources.eastmoney
+    verdicts += await asyncio.gather(*(
+        check_source(n, a, proxy=east.proxy, cafile=east.ca_bundle) if n == "eastmoney"
+        else check_source(n, a) for n, a in addresses.items()))
     return verdicts

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
+from streams.ashare import AshareFeed
 from streams.backfill import CcxtCandles, DefiLlamaHistory, HistorySource, YahooChart
 from streams.binance import MARKETS as BINANCE_MARKETS
 from streams.binance import BinanceProtocol
@@ -22,7 +23,7 @@ from streams.yahoo import YahooProtocol
 log = logging.getLogger(__name__)
 
 #: Sources with a live adapter here (all of them have a simulator too).
-ADAPTED_SOURCES = (*BINANCE_MARKETS, "yahoo", "defillama", "coingecko")
+ADAPTED_SOURCES = (*BINANCE_MARKETS, "yahoo", "defillama", "coingecko", "eastmoney")
 
 
 class Feed(Protocol):
@@ -44,9 +45,11 @@ def build_feeds(
     url: str | None = None,
     poll_s: float | None = None,
     clock: Callable[[], int] = wall_clock_ms,
+    ca_file: str | None = None,
 ) -> list[Feed]:
     """The feeds of a source's ids: its live address, or `url` (a simulator's) if given.
-    `clock` (epoch ms) says when "now" is for market hours: the tape's clock on replay."""
+    `clock` (epoch ms) says when "now" is for market hours: the tape's clock on replay.
+    `ca_file`: a simulator's CA, for sources reached through a TLS-ending proxy (`url`)."""
     ids = sorted(ids)
     sources = config.sources
     calendars = {default_catalog()[i].calendar for i in ids}
@@ -77,6 +80,10 @@ def build_feeds(
         gecko = sources.coingecko
         return [HttpPoller(CoinGeckoProtocol(ids), url or gecko.api_url, sink, config.feeds,
                            poll_s or gecko.poll_s)]
+    if source == "eastmoney":
+        east = sources.eastmoney
+        return [AshareFeed(ids, sink, config.feeds, poll_s or east.poll_s, market_open, clock,
+                           proxy=url or east.proxy, ca_bundle=ca_file or east.ca_bundle)]
     raise ValueError(f"no live adapter for source {source!r} yet")
 
 

@@ -52,7 +52,8 @@ def test_replay_counts_bad_tape_lines_and_goes_on(redis_url: str, tmp_path: Path
         "{not json at all",
         '{"ts":"2026-04-08T01:32:00Z","id":"nope:X","value":1}',
         '{"ts":"2026-04-08T01:33:00Z","id":"hk:HSTECH","value":5500}',
-        '{"ts":"2026-04-08T01:34:00Z","id":"cn:ADVANCERS","value":1584}',
+        # a source forced by the tape that has no simulator: straight into the bus
+        '{"ts":"2026-04-08T01:34:00Z","id":"cn:ADVANCERS","value":1584,"source":"manual"}',
     ]) + "\n")
     # paced (events 100 ms apart): at max speed the Yahoo ticks may overtake the Binance one
     result = crosscurrent("replay", str(tape), "--out", str(tmp_path / "out"),

@@ -69,7 +69,8 @@ class HttpSimulator:
         """Answer the next `count` requests with `status` (429, 500, ...)."""
         self._faults.extend([(status, retry_after)] * count)
 
-    async def respond(self, request: web.Request, reply: Reply) -> web.Response:
+    async def respond(self, request: web.Request, reply: Reply,
+                      content_type: str = "application/json") -> web.Response:
         self.messages_received += 1
         async with self._changed:
             self._requested |= self.ids_of_path(request)
@@ -85,7 +86,7 @@ class HttpSimulator:
         headers = {
             "ETag": etag,
             "Date": format_datetime(datetime.fromtimestamp(ts / 1000, tz=UTC), usegmt=True),
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
         }
         served = {i: self._version.get(i, 0) for i in ids}
         if request.headers.get("If-None-Match") == etag:
