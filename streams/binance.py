@@ -13,6 +13,7 @@ id to `@markPrice`. Frames become:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import orjson
 
@@ -26,6 +27,19 @@ TRADES_PATH = {"binance": "/api/v3/trades", "binance-usdm": "/fapi/v1/trades",
                "binance-coinm": "/dapi/v1/trades"}
 BACKFILL_LIMIT = 1000
 _IGNORED = frozenset({"depthUpdate", "kline", "24hrMiniTicker"})
+
+
+@dataclass(frozen=True)
+class TradeGap:
+    """Trade ids the stream skipped: those strictly between `after` and `before`."""
+
+    symbol: str
+    after: int
+    before: int
+
+    @property
+    def size(self) -> int:
+        return self.before - self.after - 1
 
 
 class BinanceProtocol:
@@ -56,6 +70,7 @@ class BinanceProtocol:
         self._open_24h: dict[str, float] = {}
         self.last_trade_id: dict[str, int] = {}  # symbol -> newest trade id seen
         self.duplicates = 0
+        self.gaps: list[TradeGap] = []  # skipped trade ids not yet recovered
 
     def streams(self) -> list[str]:
         kinds = ("trade", "ticker", "bookTicker") if self.quotes else ("trade", "ticker")
@@ -129,6 +144,8 @@ class BinanceProtocol:
         if last is not None and trade_id <= last:
             self.duplicates += 1
             return False
+        if last is not None and trade_id > last + 1:  # trade ids are consecutive per symbol
+            self.gaps.append(TradeGap(symbol, last, trade_id))
         self.last_trade_id[symbol] = trade_id
         return True
 
@@ -137,6 +154,24 @@ class BinanceProtocol:
         """After a reconnect: the recent trades of every symbol that had trades before."""
         return [f"{TRADES_PATH[self.source]}?symbol={s}&limit={BACKFILL_LIMIT}"
                 for s in sorted(self.last_trade_id)]
+
+    def gap_path(self, gap: TradeGap) -> str:
+        return f"{TRADES_PATH[self.source]}?symbol={gap.symbol}&limit={BACKFILL_LIMIT}"
+
+    def parse_gap(self, gap: TradeGap, body: bytes, recv_ns: int
+                  ) -> tuple[list[MarketEvent], int]:
+        """The skipped trades found in a recent-trades reply, and how many are not there."""
+        ident = self.prices[gap.symbol]
+        try:
+            found = sorted((row for row in orjson.loads(body)
+                            if gap.after < int(row["id"]) < gap.before), key=lambda r: int(r["id"]))
+            events: list[MarketEvent] = [Tick(
+                id=ident, ts=int(row["time"]), price=float(row["price"]),
+                volume=float(row["qty"]), prev_close=self._open_24h.get(gap.symbol),
+                source=self.source, recv_ns=recv_ns) for row in found]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise FrameError(f"bad recent-trades reply ({type(exc).__name__})") from None
+        return events, gap.size - len(events)
 
     def parse_backfill(self, path: str, body: bytes, recv_ns: int
                        ) -> tuple[list[MarketEvent], int]:

@@ -11,7 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 import websockets
@@ -42,12 +42,20 @@ class SourceProtocol(Protocol):
 
 @runtime_checkable
 class Backfilling(Protocol):
-    """A source protocol that can recover a reconnect's gap over REST."""
+    """A source protocol that can recover over REST what a reconnect missed, and the
+    sequence numbers its stream skipped (`gaps`, filled by `parse`)."""
+
+    gaps: list[Any]
 
     def backfill_paths(self) -> list[str]: ...
 
     def parse_backfill(self, path: str, body: bytes, recv_ns: int
                        ) -> tuple[list[MarketEvent], int]: ...
+
+    def gap_path(self, gap: Any) -> str: ...
+
+    def parse_gap(self, gap: Any, body: bytes, recv_ns: int
+                  ) -> tuple[list[MarketEvent], int]: ...
 
 
 class WebsocketFeed:
@@ -69,6 +77,8 @@ class WebsocketFeed:
         self.protocol = protocol
         self.rest_url = rest_url.rstrip("/") if rest_url else None
         self.backfilled = 0
+        self.sequence_gaps = 0
+        self.skipped_lost = 0  # skipped by the stream and not recoverable over REST
         self.market_open = market_open or (lambda: True)
         self.sink = sink
         self.config = config
@@ -133,6 +143,15 @@ class WebsocketFeed:
                            "events in that gap were not received", gap_ms=gap_ms)
         return True
 
+    def _rest(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+
+    async def _get(self, http: aiohttp.ClientSession, path: str) -> bytes:
+        assert self.rest_url is not None
+        async with http.get(self.rest_url + path) as response:
+            response.raise_for_status()
+            return await response.read()
+
     async def _backfill(self) -> None:
         """Recover what the gap missed over REST, where the source offers it; never fatal."""
         protocol = self.protocol
@@ -140,11 +159,9 @@ class WebsocketFeed:
             return
         recovered = missing = 0
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            async with self._rest() as http:
                 for path in protocol.backfill_paths():
-                    async with http.get(self.rest_url + path) as response:
-                        response.raise_for_status()
-                        body = await response.read()
+                    body = await self._get(http, path)
                     events, lost = protocol.parse_backfill(path, body, time.time_ns())
                     for event in events:
                         await self.sink(event)
@@ -160,12 +177,38 @@ class WebsocketFeed:
                 detail += f"; {missing} older ones could not be recovered"
             await self._status(FeedState.CONNECTED, detail)
 
+    async def _fill_gaps(self, protocol: Backfilling) -> None:
+        """Recover the sequence numbers the stream skipped over REST; count what is lost."""
+        gaps, protocol.gaps = protocol.gaps, []
+        self.sequence_gaps += len(gaps)
+        recovered = lost = 0
+        async with self._rest() as http:
+            for gap in gaps:
+                try:
+                    events, missing = protocol.parse_gap(
+                        gap, await self._get(http, protocol.gap_path(gap)), time.time_ns())
+                except (aiohttp.ClientError, TimeoutError, OSError, FrameError) as exc:
+                    log.warning("%s: could not recover %s over REST (%s)", self.source, gap, exc)
+                    lost += gap.size
+                    continue
+                for event in events:
+                    await self.sink(event)
+                recovered, lost = recovered + len(events), lost + missing
+        self.backfilled += recovered
+        self.skipped_lost += lost
+        detail = f"sequence gap: {recovered} skipped events recovered over REST"
+        if lost:
+            detail += f", {lost} lost"
+            log.warning("%s: %s", self.source, detail)
+        await self._status(FeedState.CONNECTED, detail)
+
     async def _read(self, ws: ClientConnection) -> None:
         resubscribe = self.protocol.resubscribe_s
         helpers = [asyncio.create_task(self._watchdog(ws))]
         if resubscribe:
             helpers.append(asyncio.create_task(self._resubscribe(ws, resubscribe)))
         parse, sink, clock = self.protocol.parse, self.sink, time.monotonic
+        gapped = self.protocol if isinstance(self.protocol, Backfilling) else None
         try:
             while True:
                 frame = await ws.recv()
@@ -180,6 +223,13 @@ class WebsocketFeed:
                     continue
                 for event in events:
                     await sink(event)
+                if gapped is not None and gapped.gaps:
+                    if self.rest_url is None:  # nowhere to recover from: counted as lost
+                        self.sequence_gaps += len(gapped.gaps)
+                        self.skipped_lost += sum(gap.size for gap in gapped.gaps)
+                        gapped.gaps.clear()
+                    else:
+                        await self._fill_gaps(gapped)
         finally:
             for helper in helpers:
                 helper.cancel()

@@ -85,6 +85,12 @@ class BinanceSimulator(SimulatorServer):
         self._last: dict[str, float] = {}
         self._recent: dict[str, deque[dict[str, object]]] = {}  # symbol -> REST trades
         self.history: dict[str, list[DailyBar]] = {}  # symbol -> the daily klines served
+        self._skip_trades = 0
+
+    def skip_trades(self, count: int) -> None:
+        """Leave the next `count` trades off the stream (still served over REST): a
+        sequence gap."""
+        self._skip_trades += count
 
     def path_topics(self, request_path: str) -> set[str]:
         query = parse_qs(urlsplit(request_path).query)
@@ -187,10 +193,12 @@ class BinanceSimulator(SimulatorServer):
             "quoteQty": _px(price * qty), "time": event.ts, "isBuyerMaker": trade["m"],
             "isBestMatch": True})
         ticker = ticker_frame(self.source, symbol, day, price, qty, event.ts, self._trade_id)
-        return [
-            (f"{stream}@ticker", orjson.dumps(ticker).decode()),
-            (f"{stream}@trade", orjson.dumps(trade).decode()),
-        ]
+        frames = [(f"{stream}@ticker", orjson.dumps(ticker).decode())]
+        if self._skip_trades:
+            self._skip_trades -= 1
+        else:
+            frames.append((f"{stream}@trade", orjson.dumps(trade).decode()))
+        return frames
 
 
 def exchange_info_symbol(symbol: str, quote: str = "USDT") -> dict[str, object]:

@@ -79,6 +79,7 @@ def test_every_recorded_frame_parses_field_for_field(path: str, source: str, ide
         else:
             assert out == []  # depth updates
     assert (trades, quotes) == counts
+    assert proto.gaps == []  # real trade ids are consecutive: a skip means a lost trade
 
 
 @pytest.mark.parametrize("sample", ["BINANCE.ws.1.0", "BINANCE_FUTURES.ws.1.0",

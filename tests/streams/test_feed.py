@@ -206,3 +206,52 @@ def test_a_gap_longer_than_the_endpoint_reaches_is_reported() -> None:
     assert len(events) == 1000 and missing == 1899
     assert proto.backfill_paths() == ["/api/v3/trades?symbol=BTCUSDT&limit=1000"]
     assert proto.last_trade_id["BTCUSDT"] == 2999
+
+
+def test_a_skipped_trade_id_is_recovered_over_rest() -> None:
+    async def main() -> tuple[WebsocketFeed, Collected]:
+        sim = BinanceSimulator()
+        async with feeding(sim, btc, backfill=True) as (feed, sink):
+            await sim.wait_subscribed(["crypto:BTC"])
+            for i in range(6):
+                if i == 2:
+                    sim.skip_trades(2)  # trades 2 and 3 never reach the stream
+                await sim.publish(TapeEvent(ts=i, id="crypto:BTC", value=70000.0 + i))
+            await until(lambda: len(sink.trades) >= 6)
+            return feed, sink
+
+    feed, sink = asyncio.run(main())
+    # 0, 1, then 4 (which reveals the gap), the recovered 2 and 3, then 5
+    assert sink.trades == [70000.0 + i for i in (0, 1, 4, 2, 3, 5)]
+    assert feed.sequence_gaps == 1 and feed.backfilled == 2 and feed.skipped_lost == 0
+    details = [e.detail for e in sink.events if isinstance(e, FeedStatus)]
+    assert "sequence gap: 2 skipped events recovered over REST" in details
+
+
+def test_a_skipped_trade_id_without_rest_is_counted_lost() -> None:
+    async def main() -> tuple[WebsocketFeed, Collected]:
+        sim = BinanceSimulator()
+        async with feeding(sim, btc) as (feed, sink):
+            await sim.wait_subscribed(["crypto:BTC"])
+            await sim.publish(TapeEvent(ts=0, id="crypto:BTC", value=70000.0))
+            sim.skip_trades(3)
+            for i in range(1, 5):
+                await sim.publish(TapeEvent(ts=i, id="crypto:BTC", value=70000.0 + i))
+            await until(lambda: len(sink.trades) >= 2)
+            return feed, sink
+
+    feed, sink = asyncio.run(main())
+    assert sink.trades == [70000.0, 70004.0]
+    assert feed.sequence_gaps == 1 and feed.skipped_lost == 3
+
+
+def test_gap_recovery_reports_what_the_endpoint_no_longer_has() -> None:
+    proto = BinanceProtocol("ws://x", ["crypto:BTC"])
+    for trade_id in (10, 11, 15):
+        proto.parse(orjson.dumps({"e": "trade", "s": "BTCUSDT", "t": trade_id, "p": "1",
+                                  "q": "1", "T": trade_id}), 0)
+    (gap,) = proto.gaps
+    assert (gap.after, gap.before, gap.size) == (11, 15, 3)
+    rows = [{"id": i, "price": "2", "qty": "1", "time": i} for i in (13, 14, 15, 16)]
+    events, missing = proto.parse_gap(gap, orjson.dumps(rows), 0)
+    assert [e.ts for e in events] == [13, 14] and missing == 1
