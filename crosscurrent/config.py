@@ -6,38 +6,24 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
-    model_validator,
 )
 
-from crosscurrent.catalog import default_catalog
+from crosscurrent.detector_config import DetectorsConfig
+from crosscurrent.sections import KnownId
+from crosscurrent.sections import Section as _Section
 
 ENV_PREFIX = "CROSSCURRENT_"
 
 
 class ConfigError(ValueError):
     """A configuration the user must fix: the message is one line that says where and what."""
-
-
-def _known_id(value: str) -> str:
-    if value not in default_catalog():
-        raise ValueError(f"unknown instrument id {value!r} (see `crosscurrent catalog`)")
-    return value
-
-
-KnownId = Annotated[str, AfterValidator(_known_id)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RedisConfig(_Section):
@@ -117,49 +103,6 @@ class AgentConfig(_Section):
     batch: int = Field(500, ge=1)
     block_ms: int = Field(200, ge=1)
     claim_idle_ms: int = Field(30_000, ge=0)
-
-
-class DivergencePair(_Section):
-    a: KnownId
-    b: KnownId
-    warn: float = Field(gt=0)
-    critical: float = Field(gt=0)
-    resolve: float = Field(ge=0)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> DivergencePair:
-        if not self.resolve < self.warn <= self.critical:
-            raise ValueError("thresholds must satisfy resolve < warn <= critical")
-        return self
-
-
-class DivergenceConfig(_Section):
-    pairs: tuple[DivergencePair, ...] = ()
-
-
-class LevelRule(_Section):
-    """A level to watch: `below` or `above` it, confirmed by `volume_ratio` x average volume."""
-
-    id: KnownId
-    below: float | None = None
-    above: float | None = None
-    volume_ratio: float = Field(1.5, gt=0)
-    severity: Literal["info", "warning", "critical"] = "warning"
-
-    @model_validator(mode="after")
-    def _one_side(self) -> LevelRule:
-        if (self.below is None) == (self.above is None):
-            raise ValueError("give exactly one of below / above")
-        return self
-
-
-class LevelBreakConfig(_Section):
-    levels: tuple[LevelRule, ...] = ()
-
-
-class DetectorsConfig(_Section):
-    divergence: DivergenceConfig = DivergenceConfig()
-    level_break: LevelBreakConfig = LevelBreakConfig()
 
 
 class CcxtExchange(_Section):

@@ -107,7 +107,11 @@ class Alert(_Event):
     severity: Severity
     ids: tuple[str, ...]
     title: str
+    title_zh: str = Field("", description="the title in Chinese, with the same numbers")
     values: dict[str, float] = Field(default_factory=dict)
+    notes: dict[str, str] = Field(
+        default_factory=dict,
+        description="explanation, implication, assessment, ...: each with a `<name>_zh` twin")
     trigger_recv_ns: int = Field(0, description="receive time of the triggering event")
 
     @property

@@ -13,7 +13,7 @@ from typing import Any
 
 from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
-from crosscurrent.config import LevelRule
+from crosscurrent.detector_config import LevelRule
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 
 NAME = "level_break"

@@ -11,8 +11,9 @@ def test_defaults_are_documented_and_valid() -> None:
     config = load_config(env={})
     assert config.redis.url is None
     pairs = {(p.a, p.b) for p in config.detectors.divergence.pairs}
-    assert pairs == {("crypto:BTC", "hk:HSTECH"), ("crypto:ETH", "crypto:BTC"),
-                     ("crypto:BTC", "us:IXIC")}
+    assert pairs == {(("crypto:BTC",), ("hk:HSTECH",)), (("crypto:ETH",), ("crypto:BTC",)),
+                     (("crypto:BTC",), ("us:IXIC",)), (("cn:SSE",), ("hk:HSI",))}
+    assert [n.name for n in config.detectors.chain.nodes] == ["US", "HK", "A-share"]
 
 
 def test_file_overlays_defaults(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from crosscurrent.config import DivergencePair
+from crosscurrent.detector_config import DivergencePair
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 from detectors.divergence import DivergenceDetector
 
@@ -66,7 +66,7 @@ def test_late_ticks_do_not_move_the_state_back() -> None:
     detector = DivergenceDetector([PAIR])
     feed(detector, [3.5])
     assert detector.on_event(tick("crypto:BTC", 0.0, 0)) == []
-    assert detector.change("crypto:BTC") == pytest.approx(3.5)
+    assert detector.moves.change("crypto:BTC") == pytest.approx(3.5)
 
 
 def test_snapshot_and_restore_resume_exactly() -> None:

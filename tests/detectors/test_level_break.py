@@ -9,7 +9,8 @@ import pytest
 
 from crosscurrent.app import replay
 from crosscurrent.baselines import Baseline
-from crosscurrent.config import LevelRule, load_config
+from crosscurrent.config import load_config
+from crosscurrent.detector_config import LevelRule
 from crosscurrent.events import AlertState, Severity, Tick
 from detectors.level_break import LevelBreakDetector
 from streams.tape import read_tape

@@ -1,0 +1,158 @@
+"""The `detectors:` section of the config: every detector's parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from crosscurrent.sections import KnownId, Section
+
+SeverityName = Literal["info", "warning", "critical"]
+
+
+def _as_tuple(value: object) -> object:
+    return (value,) if isinstance(value, str) else value
+
+
+#: One id, or a group of ids whose average change stands for them ("crypto" = BTC + ETH).
+IdGroup = Annotated[tuple[KnownId, ...], BeforeValidator(_as_tuple), Field(min_length=1)]
+
+
+class Texts(Section):
+    """What a finding means, in English and Chinese (shown with the numbers)."""
+
+    explanation: str = ""
+    explanation_zh: str = ""
+    implication: str = ""
+    implication_zh: str = ""
+
+
+class DivergencePair(Texts):
+    """Two ids or groups whose changes drift apart; the texts read for `a` above `b`."""
+
+    a: IdGroup
+    b: IdGroup
+    label: str = ""
+    label_zh: str = ""
+    warn: float = Field(gt=0)
+    critical: float = Field(gt=0)
+    resolve: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DivergencePair:
+        if not self.resolve < self.warn <= self.critical:
+            raise ValueError("thresholds must satisfy resolve < warn <= critical")
+        return self
+
+
+class DivergenceConfig(Section):
+    pairs: tuple[DivergencePair, ...] = ()
+
+
+class LevelRule(Section):
+    """A level to watch: `below` or `above` it, confirmed by `volume_ratio` x average volume."""
+
+    id: KnownId
+    below: float | None = None
+    above: float | None = None
+    volume_ratio: float = Field(1.5, gt=0)
+    severity: SeverityName = "warning"
+
+    @model_validator(mode="after")
+    def _one_side(self) -> LevelRule:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("give exactly one of below / above")
+        return self
+
+
+class LevelBreakConfig(Section):
+    levels: tuple[LevelRule, ...] = ()
+
+
+class ChainNode(Section):
+    name: str
+    name_zh: str
+    ids: IdGroup
+
+
+class ChainConfig(Section):
+    """US (previous session) -> HK -> A-share: a node's move is its ids' average change."""
+
+    nodes: tuple[ChainNode, ...] = Field(default=(), min_length=0)
+    flat_pct: float = Field(0.25, ge=0)  # a smaller move, either way, is "flat"
+
+
+class LargeMoveRule(Section):
+    """A move beyond max(floor, sigma x usual daily volatility) fires (percent)."""
+
+    ids: IdGroup
+    floor_warn: float = Field(gt=0)
+    floor_critical: float = Field(gt=0)
+    sigma_warn: float = Field(3.0, gt=0)
+    sigma_critical: float = Field(5.0, gt=0)
+
+
+class LargeMoveConfig(Section):
+    rules: tuple[LargeMoveRule, ...] = ()
+
+
+class FlowsConfig(Section):
+    """TVL (per protocol and category), stablecoin issuance, DEX volume spikes (24 h)."""
+
+    protocol_warn: float = Field(10.0, gt=0)  # |TVL change| in percent
+    protocol_critical: float = Field(30.0, gt=0)
+    category_warn: float = Field(5.0, gt=0)
+    category_critical: float = Field(15.0, gt=0)
+    inflow_usd: float = Field(300e6, gt=0)  # net stablecoin issuance worth a finding (info)
+    outflow_warn_usd: float = Field(500e6, gt=0)  # net redemption
+    outflow_critical_usd: float = Field(2e9, gt=0)
+    dex_spike_warn: float = Field(2.0, gt=1)  # 24 h volume x its reference
+    dex_spike_critical: float = Field(4.0, gt=1)
+
+
+class BreadthConfig(Section):
+    """A-share advance/decline ratio, and turnover against its recent average at this hour."""
+
+    strong: float = Field(2.0, gt=0)  # advancers / decliners: broad advance (info)
+    weak: float = Field(0.5, gt=0)  # broad decline (warning)
+    very_weak: float = Field(0.25, gt=0)  # critical
+    heavy_turnover: float = Field(1.5, gt=0)  # x the average pace (info)
+    thin_turnover: float = Field(0.6, gt=0)  # warning
+
+
+class FundingPair(Section):
+    funding: KnownId
+    price: KnownId
+
+
+class LeverageConfig(Section):
+    """Funding spikes, and fast moves with stretched funding (liquidation risk)."""
+
+    pairs: tuple[FundingPair, ...] = ()
+    stretched: float = Field(0.0003, gt=0)  # per 8 h funding: crowded positioning
+    warn: float = Field(0.0005, gt=0)
+    critical: float = Field(0.001, gt=0)
+    move_pct: float = Field(5.0, gt=0)  # a fast move: 24 h change beyond this
+
+
+class UserRule(Section):
+    """A trigger in the rule language, e.g. `change("crypto:ETH") > 6 and funding("ETH") >
+    0.0005`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    when: str
+    severity: SeverityName = "warning"
+    title: str = ""
+    title_zh: str = ""
+
+
+class DetectorsConfig(Section):
+    divergence: DivergenceConfig = DivergenceConfig()
+    level_break: LevelBreakConfig = LevelBreakConfig()
+    chain: ChainConfig = ChainConfig()
+    large_move: LargeMoveConfig = LargeMoveConfig()
+    flows: FlowsConfig = FlowsConfig()
+    breadth: BreadthConfig = BreadthConfig()
+    leverage: LeverageConfig = LeverageConfig()
+    rules: tuple[UserRule, ...] = ()

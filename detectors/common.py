@@ -1,0 +1,185 @@
+"""What detectors share: the alert latch, price and metric trackers, number formatting.
+
+All plain data, snapshotted as JSON-able lists and dicts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from crosscurrent.baselines import Baseline
+from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
+
+DAY_MS = 86_400_000
+
+
+def finite(*values: float | None) -> bool:
+    return all(v is not None and math.isfinite(v) for v in values)
+
+
+def level_for(size: float, warn: float, critical: float) -> Severity | None:
+    """The severity of a magnitude against two thresholds (None below `warn`)."""
+    if size >= critical:
+        return Severity.CRITICAL
+    if size >= warn:
+        return Severity.WARNING
+    return None
+
+
+def money(value: float) -> str:
+    """$1.23B, $640M, -$3.2M."""
+    sign, size = ("-" if value < 0 else ""), abs(value)
+    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if size >= scale:
+            return f"{sign}${size / scale:.2f}{unit}"
+    return f"{sign}${size:.0f}"
+
+
+def yi(value: float) -> str:
+    """A CNY amount in 亿 / 万亿."""
+    if abs(value) >= 1e12:
+        return f"{value / 1e12:.2f}万亿"
+    return f"{value / 1e8:.1f}亿"
+
+
+class Latch:
+    """The active severity of each alert key; a transition is reported only when it changes,
+    so an alert fires once and resolves once however often a condition is re-evaluated."""
+
+    def __init__(self) -> None:
+        self.active: dict[str, str] = {}
+
+    def move(self, key: str, level: Severity | None) -> tuple[AlertState, Severity] | None:
+        current = self.active.get(key)
+        if level == current:
+            return None
+        if level is None:
+            assert current is not None
+            del self.active[key]
+            return AlertState.RESOLVED, Severity(current)
+        self.active[key] = level
+        return AlertState.FIRING, level
+
+
+class Moves:
+    """Latest price and previous close of each id (tick ids), in event time: a late tick does
+    not move the state back; non-finite or non-positive prices are ignored."""
+
+    def __init__(self) -> None:
+        self.quotes: dict[str, list[Any]] = {}  # id -> [price, prev_close or None, ts]
+
+    def update(self, tick: Tick) -> bool:
+        """Take a tick; False when it is ignored (late or unusable)."""
+        if not finite(tick.price) or tick.price <= 0:
+            return False
+        prev = tick.prev_close if finite(tick.prev_close) and tick.prev_close else None
+        quote = self.quotes.get(tick.id)
+        if quote is None:
+            self.quotes[tick.id] = [tick.price, prev, tick.ts]
+            return True
+        if tick.ts < quote[2]:
+            return False
+        quote[0], quote[2] = tick.price, tick.ts
+        if prev is not None and prev > 0:
+            quote[1] = prev
+        return True
+
+    def price(self, ident: str) -> float | None:
+        quote = self.quotes.get(ident)
+        return None if quote is None else float(quote[0])
+
+    def change(self, ident: str) -> float | None:
+        """Percent change against the previous close, once both are known."""
+        quote = self.quotes.get(ident)
+        if quote is None or not quote[1] or quote[1] <= 0:
+            return None
+        return float((quote[0] / quote[1] - 1.0) * 100.0)
+
+    def mean_change(self, ids: tuple[str, ...]) -> float | None:
+        """The average change of a group; None until every member has one."""
+        changes = [self.change(i) for i in ids]
+        if not changes or any(c is None for c in changes):
+            return None
+        return sum(c for c in changes if c is not None) / len(changes)
+
+
+class Series:
+    """Each metric's values over a trailing window, in event time: its change is against the
+    previous session's close from history when there is one, else the oldest value still in
+    the window. At most `cap` points are kept per id (the oldest go first)."""
+
+    def __init__(self, window_ms: int = DAY_MS, cap: int = 512) -> None:
+        self.window_ms = window_ms
+        self.cap = cap
+        self.points: dict[str, list[list[float]]] = {}  # id -> [[ts, value], ...] in ts order
+        self.reference: dict[str, float] = {}  # id -> previous close from history
+
+    def set_baselines(self, baselines: Mapping[str, Baseline]) -> None:
+        for ident, found in baselines.items():
+            if found.previous_close:
+                self.reference[ident] = found.previous_close
+
+    def update(self, metric: Metric) -> bool:
+        if not finite(metric.value):
+            return False
+        points = self.points.setdefault(metric.id, [])
+        if points and metric.ts < points[-1][0]:
+            return False  # late: the window only moves forward
+        if points and metric.ts == points[-1][0]:
+            points[-1][1] = metric.value
+        else:
+            points.append([metric.ts, metric.value])
+        horizon = metric.ts - self.window_ms
+        while len(points) > 1 and (points[0][0] < horizon or len(points) > self.cap):
+            points.pop(0)
+        return True
+
+    def latest(self, ident: str) -> float | None:
+        points = self.points.get(ident)
+        return points[-1][1] if points else None
+
+    def base(self, ident: str) -> float | None:
+        if ident in self.reference:
+            return self.reference[ident]
+        points = self.points.get(ident)
+        return points[0][1] if points and len(points) > 1 else None
+
+    def delta(self, ident: str) -> float | None:
+        latest, base = self.latest(ident), self.base(ident)
+        return None if latest is None or base is None else latest - base
+
+    def change(self, ident: str) -> float | None:
+        """Percent change against the reference; None without one (or from zero)."""
+        latest, base = self.latest(ident), self.base(ident)
+        if latest is None or base is None or base == 0:
+            return None
+        return (latest / base - 1.0) * 100.0
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"points": self.points, "reference": self.reference}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.points = {k: [list(p) for p in v] for k, v in state.get("points", {}).items()}
+        self.reference = dict(state.get("reference", {}))
+
+
+def make_alert(
+    detector: str,
+    key: str,
+    transition: tuple[AlertState, Severity],
+    event: Tick | Metric,
+    ids: tuple[str, ...],
+    title: str,
+    title_zh: str,
+    values: dict[str, float],
+    notes: dict[str, str] | None = None,
+) -> Alert:
+    """An alert transition; a resolution says so in both titles."""
+    state, severity = transition
+    if state == AlertState.RESOLVED:
+        title, title_zh = f"resolved: {title}", f"已解除:{title_zh}"
+    return Alert(ts=event.ts, detector=detector, key=key, state=state, severity=severity,
+                 ids=ids, title=title, title_zh=title_zh, values=values, notes=notes or {},
+                 trigger_recv_ns=event.recv_ns)
