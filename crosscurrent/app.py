@@ -28,8 +28,15 @@ from crosscurrent.events import Alert
 from crosscurrent.sources import Feed, build_feeds, history_sources, live_feeds, wall_clock_ms
 from detectors.agent import Agent
 from detectors.base import Detector
+from detectors.breadth import BreadthDetector
+from detectors.chain import ChainDetector
 from detectors.divergence import DivergenceDetector
+from detectors.flows import FlowsDetector
+from detectors.large_move import LargeMoveDetector
 from detectors.level_break import LevelBreakDetector
+from detectors.leverage import LeverageDetector
+from detectors.rules import RulesDetector
+from detectors.synthesis import Synthesis
 from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
 from streams.backfill import Backfiller, recent_history
 from streams.bus import StreamWriter
@@ -89,13 +96,27 @@ def redis_url(config: Config, data_dir: Path | None = None) -> Iterator[str]:
         yield server.url
 
 
-def build_agents(config: Config, redis: aioredis.Redis, keys: Keys) -> list[Agent]:
-    store = HistoryStore(redis, keys, config.history.sessions)
-    detectors: list[Detector] = [DivergenceDetector(config.detectors.divergence.pairs),
-                                 LevelBreakDetector(config.detectors.level_break.levels)]
-    return [Agent(d.name, [d], redis, keys, config.agent, history=store,
-                  window=config.history.window) for d in detectors]
+def build_detectors(config: Config) -> list[Detector]:
+    """Every detector of the config, the synthesis (flow map, risk matrix) last."""
+    found = config.detectors
+    return [
+        ChainDetector(found.chain),
+        DivergenceDetector(found.divergence.pairs),
+        LargeMoveDetector(found.large_move.rules),
+        LevelBreakDetector(found.level_break.levels),
+        FlowsDetector(found.flows),
+        BreadthDetector(found.breadth),
+        LeverageDetector(found.leverage),
+        RulesDetector(found.rules),
+        Synthesis(found.level_break.levels),
+    ]
 
+
+def build_agents(config: Config, redis: aioredis.Redis, keys: Keys) -> list[Agent]:
+    """One agent runs every detector, so the synthesis sees every finding in order."""
+    store = HistoryStore(redis, keys, config.history.sessions)
+    return [Agent("detectors", build_detectors(config), redis, keys, config.agent,
+                  history=store, window=config.history.window)]
 
 
 async def clear_namespace(redis: aioredis.Redis, keys: Keys) -> int:

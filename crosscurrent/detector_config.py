@@ -146,6 +146,16 @@ class UserRule(Section):
     title: str = ""
     title_zh: str = ""
 
+    @model_validator(mode="after")
+    def _compiles(self) -> UserRule:
+        from detectors.rule_language import RuleError, compile_rule
+
+        try:
+            compile_rule(self.when)
+        except RuleError as exc:
+            raise ValueError(f"rule {self.name!r}, {exc}") from None
+        return self
+
 
 class DetectorsConfig(Section):
     divergence: DivergenceConfig = DivergenceConfig()

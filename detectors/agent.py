@@ -21,7 +21,7 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Metric, Tick, encode
-from detectors.base import Detector, UsesBaselines
+from detectors.base import Detector, UsesBaselines, UsesFindings
 from streams.bus import FIELD
 from streams.consumer import GroupConsumer
 from streams.history import HistoryStore
@@ -30,6 +30,27 @@ from streams.keys import Keys
 log = logging.getLogger(__name__)
 
 ALERTS_MAXLEN = 100_000
+
+
+class DetectorSet:
+    """Detectors run together, sans-I/O: each event goes to the detectors that read its id,
+    then the alerts they raised go to the detectors of findings (the synthesis)."""
+
+    def __init__(self, detectors: Sequence[Detector]) -> None:
+        self.routes: dict[str, list[Detector]] = {}
+        for detector in detectors:
+            for ident in detector.ids():
+                self.routes.setdefault(ident, []).append(detector)
+        self.readers = [d for d in detectors if isinstance(d, UsesFindings)]
+
+    def on_event(self, event: Tick | Metric) -> list[Alert]:
+        raised: list[Alert] = []
+        for detector in self.routes.get(event.id, ()):
+            raised.extend(detector.on_event(event))
+        if raised:
+            for reader in self.readers:
+                raised.extend(reader.on_alerts(raised, event))
+        return raised
 
 
 class Agent(GroupConsumer):
@@ -52,11 +73,8 @@ class Agent(GroupConsumer):
         self._baseline_users = [d for d in self.detectors if isinstance(d, UsesBaselines)]
         self._loaded: dict[tuple[str, date], Baseline] = {}
         self._catalog = default_catalog()
-        self._routes: dict[str, list[Detector]] = {}
-        for detector in self.detectors:
-            for ident in detector.ids():
-                self._routes.setdefault(ident, []).append(detector)
-        streams = sorted({keys.events(family(i)) for i in self._routes})
+        self.set = DetectorSet(self.detectors)
+        streams = sorted({keys.events(family(i)) for i in self.set.routes})
         super().__init__(name, redis, keys, streams, config, consumer)
         self.alerts = 0
         self._raised: list[Alert] = []
@@ -92,8 +110,7 @@ class Agent(GroupConsumer):
                     self._baseline_days[event.id] = day  # the first event of this session
                     for user in self._baseline_users:
                         user.set_baselines({event.id: baseline})
-            for detector in self._routes.get(event.id, ()):
-                self._raised.extend(detector.on_event(event))
+            self._raised.extend(self.set.on_event(event))
 
     def _session(self, event: Tick | Metric) -> date:
         return self._catalog[event.id].calendar.session_date(event.ts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from crosscurrent.baselines import Baseline
@@ -35,3 +35,10 @@ class UsesBaselines(Protocol):
     (from the history store) before the events of a new session: input, not I/O."""
 
     def set_baselines(self, baselines: Mapping[str, Baseline]) -> None: ...
+
+
+@runtime_checkable
+class UsesFindings(Protocol):
+    """A detector of detectors: it is shown the alerts the others raised on each event."""
+
+    def on_alerts(self, alerts: Sequence[Alert], event: Tick | Metric) -> list[Alert]: ...

@@ -28,6 +28,21 @@ def level_for(size: float, warn: float, critical: float) -> Severity | None:
     return None
 
 
+def sticky_level(size: float, warn: float, critical: float, current: str | None,
+                 keep: float = 0.8) -> Severity | None:
+    """`level_for` with hysteresis: a level is left only below `keep` x its threshold."""
+    level = level_for(size, warn, critical)
+    if current == Severity.CRITICAL and level != Severity.CRITICAL and size >= critical * keep:
+        return Severity.CRITICAL
+    if current is not None and level is None and size >= warn * keep:
+        return Severity.WARNING
+    return level
+
+
+def signed(value: float, digits: int = 2) -> str:
+    return f"{value:+.{digits}f}%"
+
+
 def money(value: float) -> str:
     """$1.23B, $640M, -$3.2M."""
     sign, size = ("-" if value < 0 else ""), abs(value)

@@ -88,6 +88,7 @@ class DivergenceDetector:
                      "explanation_zh": f"{b_zh}领先{a_zh} {size:.2f} 个百分点"}
         if pair.label:
             notes["label"], notes["label_zh"] = pair.label, pair.label_zh or pair.label
+        notes |= {"side_a": a, "side_a_zh": a_zh, "side_b": b, "side_b_zh": b_zh}
         return make_alert(
             NAME, key, transition, event, (*pair.a, *pair.b),
             f"{a} {change_a:+.2f}% vs {b} {change_b:+.2f}% (gap {gap:+.2f} pp)",
@@ -97,6 +98,8 @@ class DivergenceDetector:
                 "gap": round(gap, 4), "price_a": self.moves.price(pair.a[0]) or 0.0,
                 "price_b": self.moves.price(pair.b[0]) or 0.0, "warn": pair.warn,
                 "critical": pair.critical, "resolve": pair.resolve,
+                "cross_market": float(len({self.catalog[i].region for i in pair.a}
+                                          | {self.catalog[i].region for i in pair.b}) > 1),
             },
             notes,
         )

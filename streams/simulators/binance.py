@@ -80,7 +80,7 @@ class BinanceSimulator(SimulatorServer):
     def __init__(self, catalog: Catalog | None = None, source: str = "binance") -> None:
         super().__init__(catalog)
         self.source = source
-        self._trade_id = 1_000_000
+        self._trade_ids: dict[str, int] = {}  # symbol -> last trade id: consecutive per symbol
         self._days: dict[str, _Day] = {}
         self._last: dict[str, float] = {}
         self._recent: dict[str, deque[dict[str, object]]] = {}  # symbol -> REST trades
@@ -180,19 +180,20 @@ class BinanceSimulator(SimulatorServer):
             reference = event.prev_close or price
             if day is None:
                 day = self._days[symbol] = _Day(reference, max(reference, price),
-                                                min(reference, price), first_trade=self._trade_id)
+                                                min(reference, price),
+                                                first_trade=self._trade_ids.get(symbol, 1_000_000))
             day.open = reference
-        self._trade_id += 1
+        trade_id = self._trade_ids[symbol] = self._trade_ids.get(symbol, 1_000_000) + 1
         day.high, day.low = max(day.high, price), min(day.low, price)
         day.volume += qty
         day.quote_volume += qty * price
         day.count += 1
-        trade = trade_frame(self.source, symbol, self._trade_id, price, qty, event.ts)
+        trade = trade_frame(self.source, symbol, trade_id, price, qty, event.ts)
         self._recent.setdefault(symbol, deque(maxlen=1000)).append({
-            "id": self._trade_id, "price": _px(price), "qty": _px(qty),
+            "id": trade_id, "price": _px(price), "qty": _px(qty),
             "quoteQty": _px(price * qty), "time": event.ts, "isBuyerMaker": trade["m"],
             "isBestMatch": True})
-        ticker = ticker_frame(self.source, symbol, day, price, qty, event.ts, self._trade_id)
+        ticker = ticker_frame(self.source, symbol, day, price, qty, event.ts, trade_id)
         frames = [(f"{stream}@ticker", orjson.dumps(ticker).decode())]
         if self._skip_trades:
             self._skip_trades -= 1

@@ -14,11 +14,12 @@ from typing import Any
 
 import orjson
 
+from crosscurrent.app import build_detectors
 from crosscurrent.bars import DailyBar
 from crosscurrent.baselines import Baseline
 from crosscurrent.config import AgentConfig, load_config
 from crosscurrent.events import Alert, Metric, Tick, encode
-from detectors.agent import Agent
+from detectors.agent import Agent, DetectorSet
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts
 from streams.bus import FIELD
@@ -44,6 +45,12 @@ def oscillating(n: int) -> list[Tick]:
 def expected_alerts(events: list[Tick]) -> list[str]:
     detector = DivergenceDetector(load_config(env={}).detectors.divergence.pairs)
     return [a.uid for e in events for a in detector.on_event(e)]
+
+
+def expected_pipeline_alerts(events: list[Tick]) -> list[str]:
+    """What `crosscurrent run --only agents` raises, uninterrupted and in-process."""
+    detectors = DetectorSet(build_detectors(load_config(env={})))
+    return [a.uid for e in events for a in detectors.on_event(e)]
 
 
 async def load_stream(url: str, keys: Keys, events: list[Tick]) -> None:
@@ -144,14 +151,14 @@ def test_agent_killed_mid_stream_skips_nothing_and_duplicates_nothing(
 
     uids = asyncio.run(alerts())
     assert len(uids) == len(set(uids)), "an alert was written twice"
-    assert uids == expected_alerts(events), "an alert was lost or reordered"
+    assert uids == expected_pipeline_alerts(events), "an alert was lost or reordered"
     state = asyncio.run(_state(redis_url, keys))
     assert state["processed"] == len(events)
 
 
 async def _state(url: str, keys: Keys) -> dict[str, int]:
     redis = await connect(url)
-    saved = await redis.hgetall(keys.state("divergence"))
+    saved = await redis.hgetall(keys.state("detectors"))
     await redis.aclose()
     orjson.loads(saved[b"detectors"])  # a readable snapshot
     return {"processed": int(saved[b"processed"])}
@@ -208,7 +215,7 @@ def test_ctrl_c_stops_a_running_agent_cleanly(redis_url: str, keys: Keys) -> Non
 
 async def _processed(url: str, keys: Keys) -> int:
     redis = await connect(url)
-    value = await redis.hget(keys.state("divergence"), "processed")
+    value = await redis.hget(keys.state("detectors"), "processed")
     await redis.aclose()
     return int(value or 0)
 

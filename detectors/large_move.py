@@ -1,0 +1,89 @@
+"""Large moves: an id moving far beyond its usual daily range.
+
+The threshold is the larger of a percentage floor and a multiple of the id's usual daily move
+(the standard deviation of its daily changes over the last sessions, from history); while the
+history warms up, the floor alone. Warning and critical each have theirs; a level is left
+only below 80% of its threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from crosscurrent.baselines import Baseline
+from crosscurrent.catalog import Catalog, default_catalog
+from crosscurrent.detector_config import LargeMoveRule
+from crosscurrent.events import Alert, Metric, Tick
+from detectors.common import Latch, Moves, make_alert, signed, sticky_level
+
+NAME = "large_move"
+
+
+class LargeMoveDetector:
+    name = NAME
+
+    def __init__(self, rules: Sequence[LargeMoveRule], catalog: Catalog | None = None) -> None:
+        self.catalog = catalog or default_catalog()
+        self.rules = {ident: rule for rule in rules for ident in rule.ids}
+        self.volatility: dict[str, float] = {}  # id -> usual daily move, percent
+        self.moves = Moves()
+        self.latch = Latch()
+
+    def ids(self) -> frozenset[str]:
+        return frozenset(self.rules)
+
+    def set_baselines(self, baselines: Mapping[str, Baseline]) -> None:
+        for ident, found in baselines.items():
+            if found.daily_volatility:
+                self.volatility[ident] = found.daily_volatility
+            else:
+                self.volatility.pop(ident, None)
+
+    def thresholds(self, ident: str) -> tuple[float, float]:
+        rule, sigma = self.rules[ident], self.volatility.get(ident)
+        if sigma is None:
+            return rule.floor_warn, rule.floor_critical
+        return (max(rule.floor_warn, rule.sigma_warn * sigma),
+                max(rule.floor_critical, rule.sigma_critical * sigma))
+
+    def on_event(self, event: Tick | Metric) -> list[Alert]:
+        if event.id not in self.rules or not isinstance(event, Tick) \
+                or not self.moves.update(event):
+            return []
+        change = self.moves.change(event.id)
+        if change is None:
+            return []
+        warn, critical = self.thresholds(event.id)
+        key = f"{NAME}:{event.id}"
+        transition = self.latch.move(
+            key, sticky_level(abs(change), warn, critical, self.latch.active.get(key)))
+        if transition is None:
+            return []
+        instrument = self.catalog[event.id]
+        sigma = self.volatility.get(event.id)
+        usual = f"{sigma:.2f}%" if sigma else "unknown (history warming up)"
+        usual_zh = f"{sigma:.2f}%" if sigma else "未知(历史数据不足)"
+        times = f", {abs(change) / sigma:.1f}x its usual daily move" if sigma else ""
+        times_zh = f",为日常波动的 {abs(change) / sigma:.1f} 倍" if sigma else ""
+        values = {"change": round(change, 4), "price": event.price, "warn": round(warn, 4),
+                  "critical": round(critical, 4)}
+        if sigma:
+            values["daily_volatility"] = round(sigma, 4)
+        return [make_alert(
+            NAME, key, transition, event, (event.id,),
+            f"{instrument.en} {signed(change)}: a large move{times}",
+            f"{instrument.zh} {signed(change)}:大幅波动{times_zh}",
+            values,
+            {"explanation": f"Beyond the {warn:.2f}% threshold (usual daily move {usual})",
+             "explanation_zh": f"超过 {warn:.2f}% 阈值(日常波动 {usual_zh})"},
+        )]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"quotes": self.moves.quotes, "active": self.latch.active,
+                "volatility": self.volatility}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.moves.quotes = {k: list(v) for k, v in state.get("quotes", {}).items()}
+        self.latch.active = dict(state.get("active", {}))
+        self.volatility = dict(state.get("volatility", {}))

@@ -1,0 +1,167 @@
+"""The user-rule language: a small, safe expression language parsed by Python's own `ast`
+parser and evaluated by walking a whitelist of node kinds (no `eval`, no names, no
+attributes).
+
+    change("crypto:ETH", "24h") > 0.06 and funding("ETH") > 0.0005
+    not (price("hk:HSI") > 25000) or value("cn:TURNOVER") < 8e11
+
+Functions: change(id[, window]) a fraction against the previous close (24 h for crypto; the
+window may be "24h", "1d" or "session", all meaning that), price(id), value(id) (a metric's
+latest), funding(symbol) (the latest of `funding:<symbol>`). Operators: and, or, not,
+comparisons (chains too), + - * /, unary minus. A value not known yet makes the rule undecided.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from crosscurrent.catalog import default_catalog
+
+WINDOWS = ("24h", "1d", "session")
+FUNCTIONS = {"change": (1, 2), "price": (1, 1), "value": (1, 1), "funding": (1, 1)}
+_COMPARE: dict[type[ast.cmpop], Callable[[float, float], bool]] = {
+    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_ARITH: dict[type[ast.operator], Callable[[float, float], float]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv}
+
+
+class RuleError(ValueError):
+    """A rule that cannot be used: says where (1-based column) and what."""
+
+    def __init__(self, column: int, message: str) -> None:
+        super().__init__(f"column {column}: {message}")
+        self.column = column
+
+
+class Lookup(Protocol):
+    def change(self, ident: str) -> float | None: ...
+
+    def price(self, ident: str) -> float | None: ...
+
+    def value(self, ident: str) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class Rule:
+    text: str
+    tree: ast.Expression
+    ids: frozenset[str]
+
+    def evaluate(self, lookup: Lookup) -> bool | None:
+        """True or False; None while a value it needs is not known."""
+        try:
+            result = _eval(self.tree.body, lookup)
+        except _Unknown:
+            return None
+        except ZeroDivisionError:
+            return None
+        return bool(result)
+
+
+class _Unknown(Exception):
+    pass
+
+
+def _where(node: ast.AST) -> int:
+    return getattr(node, "col_offset", 0) + 1
+
+
+def compile_rule(text: str) -> Rule:
+    """Parse and check a rule; RuleError with the column of the first problem."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise RuleError(exc.offset or 1, f"syntax error: {exc.msg}") from None
+    ids: set[str] = set()
+    callees = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    for node in ast.walk(tree):
+        if id(node) in callees:
+            continue  # a function's name: checked with its call
+        if isinstance(node, ast.Call):
+            ids.add(_check_call(node))
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, int | float | str):
+                raise RuleError(_where(node), f"unsupported constant {node.value!r}")
+        elif isinstance(node, ast.Name):
+            raise RuleError(_where(node), f"unknown name {node.id!r} (strings need quotes; "
+                            f"functions: {', '.join(FUNCTIONS)})")
+        elif not isinstance(node, ast.Expression | ast.BoolOp | ast.UnaryOp | ast.Compare |
+                            ast.BinOp | ast.And | ast.Or | ast.Not | ast.USub | ast.UAdd |
+                            ast.cmpop | ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Load):
+            raise RuleError(_where(node), f"{type(node).__name__} is not allowed in a rule")
+    _check_strings(tree.body)
+    return Rule(text, tree, frozenset(ids))
+
+
+def _check_call(node: ast.Call) -> str:
+    if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+        name = node.func.id if isinstance(node.func, ast.Name) else "?"
+        raise RuleError(_where(node), f"unknown function {name!r} (one of "
+                        f"{', '.join(FUNCTIONS)})")
+    name, (least, most) = node.func.id, FUNCTIONS[node.func.id]
+    if node.keywords or not least <= len(node.args) <= most:
+        raise RuleError(_where(node), f"{name}() takes {least}"
+                        f"{'' if least == most else f' or {most}'} quoted argument(s)")
+    args = []
+    for arg in node.args:
+        if not isinstance(arg, ast.Constant) or not isinstance(arg.value, str):
+            raise RuleError(_where(arg), f"{name}() arguments are quoted strings")
+        args.append(arg.value)
+    ident = f"funding:{args[0]}" if name == "funding" else args[0]
+    if ident not in default_catalog():
+        raise RuleError(_where(node.args[0]), f"unknown instrument id {ident!r}")
+    if name == "change" and len(args) == 2 and args[1] not in WINDOWS:
+        raise RuleError(_where(node.args[1]), f"window {args[1]!r} is not one of "
+                        f"{', '.join(WINDOWS)}")
+    return ident
+
+
+def _check_strings(node: ast.AST) -> None:
+    """Strings only as function arguments."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        raise RuleError(_where(node), "a string here is not a number")
+    if isinstance(node, ast.Call):
+        return
+    for child in ast.iter_child_nodes(node):
+        _check_strings(child)
+
+
+def _eval(node: ast.AST, lookup: Lookup) -> float | bool:
+    if isinstance(node, ast.BoolOp):
+        results = [_eval(v, lookup) for v in node.values]
+        return all(results) if isinstance(node.op, ast.And) else any(results)
+    if isinstance(node, ast.UnaryOp):
+        operand = _eval(node.operand, lookup)
+        if isinstance(node.op, ast.Not):
+            return not operand
+        return -operand if isinstance(node.op, ast.USub) else +operand
+    if isinstance(node, ast.Compare):
+        left = _eval(node.left, lookup)
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            right = _eval(right_node, lookup)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.BinOp):
+        return _ARITH[type(node.op)](_eval(node.left, lookup), _eval(node.right, lookup))
+    if isinstance(node, ast.Constant):
+        assert isinstance(node.value, int | float)
+        return float(node.value)
+    assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    arg = node.args[0]
+    assert isinstance(arg, ast.Constant)
+    name, ident = node.func.id, str(arg.value)
+    found = (lookup.change(ident) if name == "change" else
+             lookup.value(f"funding:{ident}") if name == "funding" else
+             lookup.price(ident) if name == "price" else lookup.value(ident))
+    if found is None or not math.isfinite(found):
+        raise _Unknown
+    return found
