@@ -79,8 +79,9 @@ class ChainNode(Section):
 class ChainConfig(Section):
     """US (previous session) -> HK -> A-share: a node's move is its ids' average change."""
 
-    nodes: tuple[ChainNode, ...] = Field(default=(), min_length=0)
+    nodes: tuple[ChainNode, ...] = ()
     flat_pct: float = Field(0.25, ge=0)  # a smaller move, either way, is "flat"
+    strong_pct: float = Field(0.5, ge=0)  # a lead move this big makes a break a warning
 
 
 class LargeMoveRule(Section):

@@ -2,9 +2,11 @@
 
 Each node's move is the average change of its ids; a node is up or down beyond `flat_pct`
 (and stays so until its move falls back below half of it), else flat. The chain follows the
-first node's direction; it breaks at the first node that does not follow. Intact risk-off
-(warning) and risk-on (info) chains are findings too. One pattern is active at a time: a new
-one resolves the old.
+first node's direction; it breaks at the first node that does not follow. A break is a
+warning when the first node moved at least `strong_pct` and the breaking node went the other
+way, else info; intact risk-off (warning when strong) and risk-on (info) chains are findings
+too. One pattern is active at a time: a new one resolves the old (a change of severity alone
+is a new transition of the same key).
 """
 
 from __future__ import annotations
@@ -64,7 +66,10 @@ class ChainDetector:
             assert transition is not None
             alerts.append(self._alert(key, transition, event, values))
         if pattern is not None:
-            level = Severity.INFO if pattern == "intact:risk-on" else Severity.WARNING
+            strong = abs(values[self.nodes[0].name]) >= self.config.strong_pct
+            opposed = broken is not None and self.directions[broken.name] not in (lead, "flat")
+            warn = strong and (opposed or pattern == "intact:risk-off")
+            level = Severity.WARNING if warn else Severity.INFO
             transition = self.latch.move(f"{NAME}:{pattern}", level)
             if transition is not None:
                 alerts.append(self._alert(f"{NAME}:{pattern}", transition, event, values))

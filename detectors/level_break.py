@@ -15,6 +15,7 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import LevelRule
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
+from detectors.common import finite, make_alert
 
 NAME = "level_break"
 
@@ -51,10 +52,12 @@ class LevelBreakDetector:
         state = self._state.setdefault(event.id, [session, 0.0, False])
         if state[0] != session:  # a new session: its volume starts again
             state[0], state[1] = session, 0.0
-        if event.day_volume is not None:
+        if finite(event.day_volume) and event.day_volume is not None and event.day_volume >= 0:
             state[1] = max(state[1], event.day_volume)
-        elif event.volume is not None:
+        elif finite(event.volume) and event.volume is not None and event.volume >= 0:
             state[1] += event.volume
+        if not finite(event.price) or event.price <= 0:
+            return []
         beyond = (rule.below is not None and event.price < rule.below) or \
             (rule.above is not None and event.price > rule.above)
         baseline = self._baselines.get(event.id)
@@ -73,18 +76,22 @@ class LevelBreakDetector:
                ) -> Alert:
         level = rule.below if rule.below is not None else rule.above
         assert level is not None
-        name = self.catalog[rule.id].en
-        side = "below" if rule.below is not None else "above"
+        instrument = self.catalog[rule.id]
+        below = rule.below is not None
+        side, side_zh = ("below", "跌破") if below else ("above", "突破")
         if state == AlertState.FIRING:
-            title = f"{name} broke {side} {level:,.0f} on volume ({ratio:.1f}x its average)"
+            title = f"{instrument.en} broke {side} {level:,.0f} on volume ({ratio:.1f}x its " \
+                    "average)"
+            title_zh = f"{instrument.zh}放量{side_zh} {level:,.0f}(成交量为均值的 {ratio:.1f} 倍)"
         else:
-            title = f"resolved: {name} back from {side} {level:,.0f} (at {event.price:,.2f})"
+            title = f"{instrument.en} back from {side} {level:,.0f} (at {event.price:,.2f})"
+            title_zh = f"{instrument.zh}回到 {level:,.0f} {'上方' if below else '下方'}" \
+                       f"(现 {event.price:,.2f})"
         values = {"price": event.price, "level": level, "volume": self._state[rule.id][1]}
         if ratio is not None:
             values["volume_ratio"] = round(ratio, 3)
-        return Alert(ts=event.ts, detector=NAME, key=self.key(rule), state=state,
-                     severity=Severity(rule.severity), ids=(rule.id,), title=title,
-                     values=values, trigger_recv_ns=event.recv_ns)
+        return make_alert(NAME, self.key(rule), (state, Severity(rule.severity)), event,
+                          (rule.id,), title, title_zh, values)
 
     def snapshot(self) -> dict[str, Any]:
         return {"state": self._state, "warming_up": sorted(self.warming_up)}

@@ -38,7 +38,7 @@ def test_seed_day_yields_the_crypto_vs_hong_kong_tech_divergence(redis_url: str,
     assert last["ids"] == ["crypto:BTC", "hk:HSTECH"]
     for field in ("ts", "detector", "key", "state", "severity", "ids", "title", "values"):
         assert field in last
-    keys = {a["key"] for a in alerts}
+    keys = {str(a["key"]) for a in alerts}
     # the seed report's findings
     assert keys >= {"divergence:crypto:ETH/crypto:BTC", "divergence:crypto:BTC/us:IXIC",
                     "chain:broken:HK", "flows:stablecoins", "flows:tvl:tvl:superstate",
