@@ -75,10 +75,11 @@ def _where(node: ast.AST) -> int:
 
 def compile_rule(text: str) -> Rule:
     """Parse and check a rule; RuleError with the column of the first problem."""
+    text = text.strip()
     try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise RuleError(exc.offset or 1, f"syntax error: {exc.msg}") from None
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:  # offset 0: at the end of the rule
+        raise RuleError(exc.offset or len(text) + 1, f"syntax error: {exc.msg}") from None
     ids: set[str] = set()
     callees = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
@@ -102,9 +103,9 @@ def compile_rule(text: str) -> Rule:
 
 def _check_call(node: ast.Call) -> str:
     if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-        name = node.func.id if isinstance(node.func, ast.Name) else "?"
-        raise RuleError(_where(node), f"unknown function {name!r} (one of "
-                        f"{', '.join(FUNCTIONS)})")
+        name = repr(node.func.id) if isinstance(node.func, ast.Name) else "(an expression)"
+        raise RuleError(_where(node), f"unknown function {name}: only "
+                        f"{', '.join(FUNCTIONS)} can be called")
     name, (least, most) = node.func.id, FUNCTIONS[node.func.id]
     if node.keywords or not least <= len(node.args) <= most:
         raise RuleError(_where(node), f"{name}() takes {least}"

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from crosscurrent.baselines import Baseline
+from crosscurrent.events import AlertState, Severity, Tick
+from detectors.common import DAY_MS, Latch, Moves, Series, money, sticky_level, yi
+from tests.detectors.helpers import metric, tick
+
+
+def test_the_latch_reports_only_changes() -> None:
+    latch = Latch()
+    assert latch.move("k", Severity.WARNING) == (AlertState.FIRING, Severity.WARNING)
+    assert latch.move("k", Severity.WARNING) is None
+    assert latch.move("k", Severity.CRITICAL) == (AlertState.FIRING, Severity.CRITICAL)
+    assert latch.move("k", None) == (AlertState.RESOLVED, Severity.CRITICAL)
+    assert latch.move("k", None) is None
+
+
+def test_moves_ignore_late_and_unusable_ticks() -> None:
+    moves = Moves()
+    assert moves.update(tick("crypto:BTC", 4.0, ts=10))
+    assert not moves.update(tick("crypto:BTC", -9.0, ts=5))  # late
+    assert not moves.update(Tick(id="crypto:BTC", ts=11, price=float("nan")))
+    assert not moves.update(Tick(id="crypto:BTC", ts=12, price=-3.0))
+    assert moves.change("crypto:BTC") == pytest.approx(4.0)
+    assert moves.mean_change(("crypto:BTC", "crypto:ETH")) is None  # ETH unknown yet
+    moves.update(tick("crypto:ETH", 6.0, ts=10))
+    assert moves.mean_change(("crypto:BTC", "crypto:ETH")) == pytest.approx(5.0)
+
+
+def test_series_change_is_against_history_else_the_oldest_of_the_day() -> None:
+    series = Series()
+    for hour, value in enumerate((100.0, 90.0, 80.0)):
+        series.update(metric("tvl:lido", value, ts=hour * 3_600_000))
+    assert series.change("tvl:lido") == pytest.approx(-20.0)
+    series.update(metric("tvl:lido", 70.0, ts=DAY_MS + 3_600_000))  # the first one leaves
+    assert series.base("tvl:lido") == 90.0
+    series.set_baselines({"tvl:lido": Baseline(30, 20, 50.0, None, None, None)})
+    assert series.change("tvl:lido") == pytest.approx(40.0)
+    assert not series.update(metric("tvl:lido", 1.0, ts=0))  # late
+
+
+def test_sticky_levels_leave_below_80_percent_of_the_threshold() -> None:
+    assert sticky_level(3.0, 3.0, 5.0, None) == Severity.WARNING
+    assert sticky_level(2.5, 3.0, 5.0, Severity.WARNING) == Severity.WARNING
+    assert sticky_level(2.3, 3.0, 5.0, Severity.WARNING) is None
+    assert sticky_level(4.2, 3.0, 5.0, Severity.CRITICAL) == Severity.CRITICAL
+    assert sticky_level(3.9, 3.0, 5.0, Severity.CRITICAL) == Severity.WARNING
+
+
+def test_amounts_read_naturally() -> None:
+    assert money(640e6) == "$640.00M" and money(-2.02e9) == "-$2.02B"
+    assert yi(1.32e12) == "1.32万亿" and yi(5.07e10) == "507.0亿"

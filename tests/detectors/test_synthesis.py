@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from crosscurrent.config import load_config
+from crosscurrent.events import Alert, AlertState, Severity
+from detectors.synthesis import Synthesis
+from tests.detectors.helpers import tick
+
+CONFIG = load_config(env={})
+EVENT = tick("crypto:BTC", 4.35)
+
+
+def finding(key: str, detector: str, ids: tuple[str, ...], values: dict[str, float],
+            notes: dict[str, str] | None = None, severity: Severity = Severity.WARNING,
+            state: AlertState = AlertState.FIRING) -> Alert:
+    return Alert(ts=0, detector=detector, key=key, state=state, severity=severity, ids=ids,
+                 title=key, title_zh=key, values=values, notes=notes or {})
+
+
+BTC_HSTECH = finding(
+    "divergence:crypto:BTC/hk:HSTECH", "divergence", ("crypto:BTC", "hk:HSTECH"),
+    {"change_a": 4.35, "change_b": -1.63, "cross_market": 1.0},
+    {"side_a": "Bitcoin", "side_a_zh": "比特币", "side_b": "Hang Seng TECH",
+     "side_b_zh": "恒生科技"})
+CHAIN = finding("chain:broken:HK", "chain", ("hk:HSI",), {"US": 0.56, "HK": -1.17})
+LIQUIDATION = finding("leverage:liquidation:crypto:ETH", "leverage",
+                      ("crypto:ETH", "funding:ETH"), {"change": 6.05, "funding": 0.00034},
+                      severity=Severity.CRITICAL)
+
+
+def test_co_moving_findings_become_flow_rows_and_ranked_risks() -> None:
+    synthesis = Synthesis(CONFIG.detectors.level_break.levels)
+    alerts = synthesis.on_alerts([BTC_HSTECH, CHAIN, LIQUIDATION], EVENT)
+    (row,) = synthesis.flow_map
+    assert (row["source"], row["destination"]) == ("Hang Seng TECH selloff", "Bitcoin")
+    assert [r["risk"] for r in synthesis.risks] == ["HK/A-share correlation breakdown",
+                                                    "Crypto leverage liquidation"]
+    hk = synthesis.risks[0]
+    assert (hk["probability"], hk["impact"]) == ("High", "Medium")
+    assert hk["trigger"] == "If HSI breaks 25,000 on volume (≥1.5x average), A-shares may follow"
+    assert "ETH +6.05% in 24 h" in synthesis.risks[1]["trigger"]
+    assert {a.key for a in alerts} == {
+        "synthesis:flow:Hang Seng TECH selloff->Bitcoin",
+        "synthesis:risk:HK/A-share correlation breakdown",
+        "synthesis:risk:Crypto leverage liquidation"}
+    assert all(a.detector == "synthesis" and a.title_zh for a in alerts)
+
+
+def test_findings_that_resolve_take_their_rows_and_risks_away() -> None:
+    synthesis = Synthesis(CONFIG.detectors.level_break.levels)
+    synthesis.on_alerts([BTC_HSTECH, CHAIN], EVENT)
+    gone = BTC_HSTECH.model_copy(update={"state": AlertState.RESOLVED})
+    alerts = synthesis.on_alerts([gone], EVENT)
+    assert synthesis.flow_map == []
+    assert [(a.key, a.state, a.severity) for a in alerts] == [
+        ("synthesis:flow:Hang Seng TECH selloff->Bitcoin", AlertState.RESOLVED, Severity.INFO),
+        # the chain alone: Medium x Medium, down from a warning to info
+        ("synthesis:risk:HK/A-share correlation breakdown", AlertState.FIRING, Severity.INFO)]
+    assert synthesis.risks[0]["probability"] == "Medium"
+    again = Synthesis()
+    again.restore(synthesis.snapshot())
+    assert again.on_alerts([gone], EVENT) == []
