@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from redis import asyncio as aioredis
 
-from crosscurrent.events import AnyEvent, MarketEvent, Tick, decode
+from crosscurrent.events import Alert, AnyEvent, MarketEvent, Tick, decode
 from streams.bus import FIELD
 from streams.keys import Keys
 from streams.redis_server import EmbeddedRedis
@@ -55,3 +55,13 @@ def ticks_only(events: Sequence[MarketEvent]) -> list[Tick]:
     out = [e for e in events if isinstance(e, Tick)]
     assert len(out) == len(events), "expected ticks only"
     return out
+
+
+class QuietView:
+    """A replay front end that shows nothing."""
+
+    def alert(self, alert: Alert) -> None:
+        pass
+
+    def progress(self, tape_ts: int, done: int, total: int) -> None:
+        pass

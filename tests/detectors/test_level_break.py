@@ -14,7 +14,7 @@ from crosscurrent.detector_config import LevelRule
 from crosscurrent.events import AlertState, Severity, Tick
 from detectors.level_break import LevelBreakDetector
 from streams.tape import read_tape
-from tests.streams.test_history import Quiet
+from tests.conftest import QuietView
 
 RULE = LevelRule(id="hk:HSI", below=25000, volume_ratio=1.5, severity="critical")
 
@@ -75,7 +75,7 @@ def test_seed_day_trigger_hsi_breaks_25k_on_volume_only_with_a_baseline(
         redis_url: str, tmp_path: Path, history: bool) -> None:
     result = asyncio.run(replay(read_tape(tape(tmp_path / "t.jsonl", history)),
                                 load_config(env={}), redis_url, speed=math.inf, out=None,
-                                view=Quiet(), namespace=f"level-{history}"))
+                                view=QuietView(), namespace=f"level-{history}"))
     breaks = [a for a in result.alerts if a.detector == "level_break"]
     if history:
         assert [a.state for a in breaks] == [AlertState.FIRING]

@@ -29,7 +29,7 @@ from streams.simulators.binance import BinanceSimulator
 from streams.simulators.defillama import DefiLlamaSimulator
 from streams.simulators.yahoo import YahooSimulator
 from streams.tape import read_tape
-from tests.streams.test_history import Quiet
+from tests.conftest import QuietView
 
 NOW = 1775635200000  # 2026-04-08 08:00 UTC: the HK session of that day is under way
 
@@ -192,7 +192,7 @@ def test_a_tape_s_history_gives_the_baselines_a_live_start_would(redis_url: str,
             "high": b.high, "low": b.low, "close": b.close, "volume": b.volume}) + b"\n"
             for b in history) + b'{"ts": 1775635200000, "id": "hk:HSI", "value": 25000}\n')
         await replay(read_tape(tape), load_config(env={}), redis_url, speed=math.inf, out=None,
-                     view=Quiet(), namespace="replay-start")
+                     view=QuietView(), namespace="replay-start")
         store = HistoryStore(redis, Keys("cc", "replay-start"))
         from_tape = (await store.baselines(["hk:HSI"], NOW, window=20))["hk:HSI"]
         await redis.aclose()
@@ -246,7 +246,7 @@ def test_run_backfills_before_it_starts_watching(redis_url: str, keys: Keys,
             f"sources:\n  yahoo: {{ws_url: '{sim.url}/?version=2', chart_url: '{http}'}}\n"
             "watchlist: [hk:HSI]\n")
         config = load_config(config_file, env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
-        task = asyncio.create_task(run_live(config, redis_url, only=None, view=Quiet(),
+        task = asyncio.create_task(run_live(config, redis_url, only=None, view=QuietView(),
                                             namespace=keys.namespace))
         try:
             await sim.wait_subscribed(["hk:HSI"])  # watching: the backfill came first

@@ -12,12 +12,13 @@ from crosscurrent.app import replay
 from crosscurrent.bars import DailyBar
 from crosscurrent.baselines import Baseline
 from crosscurrent.config import AgentConfig, load_config
-from crosscurrent.events import Alert, Tick, encode
+from crosscurrent.events import Tick, encode
 from streams.bus import FIELD
 from streams.history import HistoryRecorder, HistoryStore
 from streams.keys import Keys
 from streams.redis_client import connect
 from streams.tape import read_tape
+from tests.conftest import QuietView
 
 
 def bar(day: date, close: float) -> DailyBar:
@@ -58,18 +59,10 @@ def history_tape(path: Path, with_bars: bool) -> Path:
     return path
 
 
-class Quiet:
-    def alert(self, alert: Alert) -> None:
-        pass
-
-    def progress(self, tape_ts: int, done: int, total: int) -> None:
-        pass
-
-
 async def replay_and_read(tape_path: Path, url: str) -> tuple[dict[str, Baseline],
                                                               list[DailyBar]]:
     tape = read_tape(tape_path)
-    await replay(tape, load_config(env={}), url, speed=math.inf, out=None, view=Quiet(),
+    await replay(tape, load_config(env={}), url, speed=math.inf, out=None, view=QuietView(),
                  namespace="history-test")
     redis = await connect(url)
     store = HistoryStore(redis, Keys("cc", "history-test"))
