@@ -5,8 +5,8 @@ Each node's move is the average change of its ids; a node is up or down beyond `
 first node's direction; it breaks at the first node that does not follow. A break is a
 warning when the first node moved at least `strong_pct` and the breaking node went the other
 way, else info; intact risk-off (warning when strong) and risk-on (info) chains are findings
-too. One pattern is active at a time: a new one resolves the old (a change of severity alone
-is a new transition of the same key).
+too. One pattern is active at a time: a new one resolves the old. A pattern's severity only
+rises while it lasts (an escalation is a new transition of the same key).
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ class ChainDetector:
             strong = abs(values[self.nodes[0].name]) >= self.config.strong_pct
             opposed = broken is not None and self.directions[broken.name] not in (lead, "flat")
             warn = strong and (opposed or pattern == "intact:risk-off")
-            level = Severity.WARNING if warn else Severity.INFO
+            held = self.latch.active.get(f"{NAME}:{pattern}") == Severity.WARNING
+            level = Severity.WARNING if warn or held else Severity.INFO  # no flapping down
             transition = self.latch.move(f"{NAME}:{pattern}", level)
             if transition is not None:
                 alerts.append(self._alert(f"{NAME}:{pattern}", transition, event, values))

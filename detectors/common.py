@@ -114,6 +114,8 @@ class Moves:
 
     def mean_change(self, ids: tuple[str, ...]) -> float | None:
         """The average change of a group; None until every member has one."""
+        if len(ids) == 1:
+            return self.change(ids[0])
         changes = [self.change(i) for i in ids]
         if not changes or any(c is None for c in changes):
             return None
