@@ -35,6 +35,7 @@ class Synthesis:
         self.findings: dict[str, dict[str, Any]] = {}  # active alert key -> what it said
         self.flow_map: list[dict[str, str]] = []
         self.risks: list[dict[str, Any]] = []
+        self.titles: dict[str, tuple[str, str]] = {}  # active key -> its short titles (EN, ZH)
         self.latch = Latch()
 
     def ids(self) -> frozenset[str]:
@@ -64,11 +65,13 @@ class Synthesis:
         for key in [k for k in self.latch.active if k not in rows and k not in risks]:
             transition = self.latch.move(key, None)
             assert transition is not None
-            out.append(make_alert(NAME, key, transition, event, (), key.split(":", 2)[2],
-                                  key.split(":", 2)[2], {}))
+            title, title_zh = self.titles.pop(key)
+            out.append(make_alert(NAME, key, transition, event, (), title, title_zh, {}))
         for key, row in rows.items():
             transition = self.latch.move(key, Severity.INFO)
             if transition is not None:
+                self.titles[key] = (f"capital flow {row['source']} → {row['destination']}",
+                                    f"资金流向 {row['source_zh']} → {row['destination_zh']}")
                 out.append(make_alert(
                     NAME, key, transition, event, tuple(row["ids"]),
                     f"Capital flow: {row['source']} → {row['destination']} "
@@ -82,6 +85,7 @@ class Synthesis:
                 Severity.WARNING if score >= 6 else Severity.INFO
             transition = self.latch.move(key, level)
             if transition is not None:
+                self.titles[key] = (f"risk {risk['risk']}", f"风险 {risk['risk_zh']}")
                 out.append(make_alert(
                     NAME, key, transition, event, tuple(risk["ids"]),
                     f"Risk #{rank}: {risk['risk']} (probability {risk['probability']}, impact "
@@ -207,10 +211,11 @@ class Synthesis:
 
     def snapshot(self) -> dict[str, Any]:
         return {"findings": self.findings, "flow_map": self.flow_map, "risks": self.risks,
-                "active": self.latch.active}
+                "active": self.latch.active, "titles": self.titles}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.findings = dict(state.get("findings", {}))
         self.flow_map = list(state.get("flow_map", []))
         self.risks = list(state.get("risks", []))
         self.latch.active = dict(state.get("active", {}))
+        self.titles = {k: (v[0], v[1]) for k, v in state.get("titles", {}).items()}

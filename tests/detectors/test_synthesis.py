@@ -56,6 +56,7 @@ def test_findings_that_resolve_take_their_rows_and_risks_away() -> None:
         # the chain alone: Medium x Medium, down from a warning to info
         ("synthesis:risk:HK/A-share correlation breakdown", AlertState.FIRING, Severity.INFO)]
     assert synthesis.risks[0]["probability"] == "Medium"
+    assert alerts[0].title_zh == "已解除:资金流向 恒生科技抛售 → 比特币"
     again = Synthesis()
     again.restore(synthesis.snapshot())
     assert again.on_alerts([gone], EVENT) == []
