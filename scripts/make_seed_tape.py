@@ -30,11 +30,12 @@ def minutes(start: str, end: str, step: int) -> list[datetime]:
     return out
 
 
-def bridge(n: int, start: float, end: float, vol: float) -> list[float]:
+def bridge(n: int, start: float, end: float, vol: float,
+           source: random.Random = rng) -> list[float]:
     """n points from start to end with noise of relative size `vol` that is pinned at both ends."""
     walk = [0.0]
     for _ in range(n - 1):
-        walk.append(walk[-1] + rng.gauss(0, vol))
+        walk.append(walk[-1] + source.gauss(0, vol))
     return [start + (end - start) * i / (n - 1) + (walk[i] - walk[-1] * i / (n - 1)) * start
             for i in range(n)]
 
@@ -138,6 +139,29 @@ for slug, start, change in (("uniswap-v3", 1.1e9, 132), ("fluid", 210e6, 163),
                             ("curve-dex", 95e6, 333)):
     series(f"dexvol:{slug}", hourly, ramp(start, start * (1 + change / 100)), None, 0)
 
+# The ids the report does not quote, so that the demo runs every id of the spec through its
+# adapter: perpetuals near spot, Uniswap's TVL, and illustrative macro figures (the report gives
+# none). Their own random source keeps the rest of the tape as it was. cn:NORTHBOUND stays
+# absent, as in the report ("no northbound flow data"): its feed says "not available".
+extra = random.Random(20260409)
+ORIGINAL = {str(line["id"]) for line in lines}
+for ident, spot, basis in (("perp:BTC", "crypto:BTC", 1.0004), ("perp:ETH", "crypto:ETH", 1.0006),
+                           ("perp:BTCUSD", "crypto:BTC", 1.0002)):
+    spots = [line for line in lines if line["id"] == spot]
+    series(ident, [utc(str(line["ts"]).removesuffix("Z")) for line in spots],
+           [float(str(line["value"])) * basis * (1 + extra.gauss(0, 0.0001)) for line in spots],
+           float(str(spots[0]["prev_close"])), 1 if ident == "perp:BTCUSD" else 2)
+series("tvl:uniswap", hourly, ramp(5.1e9, 5.1e9 * 1.015), None, 0)
+for ident, prev, change, digits in (("macro:VIX", 17.8, -3.0, 2), ("macro:US10Y", 4.31, 0.5, 3),
+                                    ("macro:DXY", 103.2, -0.2, 3), ("macro:GOLD", 3040.0, 0.4, 1),
+                                    ("macro:WTI", 69.5, -0.8, 2)):
+    end = prev * (1 + change / 100)
+    values = bridge(len(us), prev * (1 + change / 400), end, 0.0004, extra)
+    values[-1] = end
+    series(ident, us, values, prev, digits)
+cnh = bridge(m, 7.2540, 7.2480, 0.0002, extra)
+series("macro:USDCNH", hourly, cnh, 7.2540, 4)
+
 lines.sort(key=lambda line: str(line["ts"]))
 
 # History: 30 trading days of each price id before its first event, ending on its prev_close
@@ -159,18 +183,19 @@ for ident, line in sorted(first_seen.items()):
         if calendar.is_open(int((opens + (closes_at - opens) / 4).timestamp() * 1000)):
             days.append(day)
     prev_close = float(str(line["prev_close"]))
-    closes = bridge(31, prev_close * 0.97, prev_close, 0.008)[1:]
+    source = rng if ident in ORIGINAL else extra
+    closes = bridge(31, prev_close * 0.97, prev_close, 0.008, source)[1:]
     usual = float(str(line["volume"])) if "volume" in line else None
     for day, close in zip(sorted(days), closes, strict=True):
         spread = close * 0.006
         bar: dict[str, object] = {"kind": "bar", "date": day.isoformat(), "id": ident,
-                                  "open": round(close - spread * rng.uniform(-1, 1), 2),
+                                  "open": round(close - spread * source.uniform(-1, 1), 2),
                                   "high": round(close + spread, 2),
                                   "low": round(close - spread, 2), "close": round(close, 2)}
         if ident == "hk:HSI":
-            bar["volume"] = round(2.2e11 * rng.uniform(0.8, 1.2))
+            bar["volume"] = round(2.2e11 * source.uniform(0.8, 1.2))
         elif usual is not None:
-            bar["volume"] = round(usual * rng.uniform(0.8, 1.2))
+            bar["volume"] = round(usual * source.uniform(0.8, 1.2))
         bars.append(bar)
 
 with OUT.open("w") as out:
