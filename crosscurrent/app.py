@@ -14,6 +14,7 @@ from collections.abc import (
     Coroutine,
     Iterable,
     Iterator,
+    Sequence,
 )
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from detectors.leverage import LeverageDetector
 from detectors.rules import RulesDetector
 from detectors.synthesis import Synthesis
 from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
+from reporters.notifier import Deliverer, Notifier, deliverers, with_cli_receivers
 from streams.backfill import Backfiller, recent_history
 from streams.bus import StreamWriter
 from streams.consumer import GroupConsumer
@@ -135,6 +137,7 @@ class ReplayResult:
     frames: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # sent, read, bad
     direct: int = 0
     files: list[Path] = field(default_factory=list)
+    delivered: dict[str, tuple[int, int]] = field(default_factory=dict)  # receiver: sent, left
 
 
 class _Tasks:
@@ -187,8 +190,10 @@ async def replay(
     out: Path | None,
     view: View,
     namespace: str = "replay",
+    notify: Sequence[str] = (),
 ) -> ReplayResult:
-    """Replay a tape through simulators, adapters, the bus and the agents; write `out` files."""
+    """Replay a tape through simulators, adapters, the bus and the agents; write `out` files.
+    `notify`: apprise URLs that get every alert (besides the receivers of the config)."""
     started = time.monotonic()
     catalog = default_catalog()
     tasks = _Tasks()
@@ -228,10 +233,13 @@ async def replay(
                 view.alert(alert)
 
             tasks.start(tail_alerts(redis, keys, on_alert), "alert log")
+            notifier, senders = await _start_notifications(
+                config, notify, redis, keys, tasks, player.tape_now)
             await player.play(view.progress)
             await _drain(tasks, simulators, feeds, writer, agents)
             alerts = await read_alerts(redis, keys)
             await _until(lambda: len(seen) >= len(alerts), tasks, "the alert log")
+            delivered = await _finish_notifications(notifier, senders, tasks, tape.end_ms)
         finally:
             await tasks.cancel()
             for name, simulator in simulators.items():
@@ -241,7 +249,7 @@ async def replay(
                     log.warning("the %s simulator did not stop within 5s", name)
         result = ReplayResult(
             events=len(tape.events), bad_lines=tape.bad_lines, alerts=alerts,
-            seconds=time.monotonic() - started, direct=player.sent_direct,
+            seconds=time.monotonic() - started, direct=player.sent_direct, delivered=delivered,
             frames={s: (simulators[s].frames_sent, sum(f.frames for f in fs),
                         sum(f.malformed for f in fs)) for s, fs in feeds.items()},
         )
@@ -250,6 +258,49 @@ async def replay(
         write_alerts_jsonl(alerts, path)
         result.files.append(path)
     return result
+
+
+async def _start_notifications(
+    config: Config, urls: Sequence[str], redis: aioredis.Redis, keys: Keys, tasks: _Tasks,
+    clock: Callable[[], int],
+) -> tuple[Notifier | None, list[Deliverer]]:
+    """The notifier and a deliverer per receiver, when there are receivers."""
+    notify = with_cli_receivers(config.notify, urls)
+    if not notify.receivers:
+        return None, []
+    notifier = Notifier(notify, redis, keys, config.agent, clock)
+    senders = deliverers(notify, redis, keys)
+    await notifier.start()
+    tasks.start(notifier.run(), "notifier")
+    for sender in senders:
+        tasks.start(sender.run(), f"receiver {sender.receiver.name}")
+    return notifier, senders
+
+
+async def _finish_notifications(notifier: Notifier | None, senders: list[Deliverer],
+                                tasks: _Tasks, end_ms: int, timeout: float = 60
+                                ) -> dict[str, tuple[int, int]]:
+    """At the end of a tape: every alert through the notifier, what waits sent out."""
+    if notifier is None:
+        return {}
+    await _until(lambda: _caught_up(notifier), tasks, "the notifier")
+    await notifier.tick(end_ms + 1, flush=True)
+    try:
+        await _until(lambda: _all_sent(senders), tasks, "the receivers", timeout)
+    except TimeoutError:
+        log.warning("notifications still undelivered after %.0fs; they stay queued", timeout)
+    return {s.receiver.name: (s.delivered, await s.pending()) for s in senders}
+
+
+async def _caught_up(consumer: GroupConsumer[Any]) -> bool:
+    return await consumer.lag() == 0
+
+
+async def _all_sent(senders: list[Deliverer]) -> bool:
+    for sender in senders:
+        if await sender.pending():
+            return False
+    return True
 
 
 async def _until(ready: Callable[[], bool | Awaitable[bool]], tasks: _Tasks, what: str,
@@ -271,7 +322,7 @@ async def _drain(
     simulators: dict[str, Simulator],
     feeds: dict[str, list[Feed]],
     writer: StreamWriter,
-    agents: list[GroupConsumer],
+    agents: list[GroupConsumer[Any]],
 ) -> None:
     """Wait until every frame sent was read, written, consumed and acknowledged."""
     await _until(
@@ -283,7 +334,7 @@ async def _drain(
     await _until(flushed.done, tasks, "the bus writer")
     await flushed
     for agent in agents:
-        async def caught_up(agent: GroupConsumer = agent) -> bool:
+        async def caught_up(agent: GroupConsumer[Any] = agent) -> bool:
             return await agent.lag() == 0
 
         await _until(caught_up, tasks, f"agent {agent.name}")
@@ -327,7 +378,8 @@ async def record(config: Config, out: Path, seconds: float | None = None) -> int
 
 
 async def run_live(
-    config: Config, url: str, *, only: str | None, view: View, namespace: str = "live"
+    config: Config, url: str, *, only: str | None, view: View, namespace: str = "live",
+    notify: Sequence[str] = (),
 ) -> None:
     """Follow the watchlist live from the real sources until cancelled."""
     tasks = _Tasks()
@@ -348,6 +400,7 @@ async def run_live(
                 for consumer in [*build_agents(config, redis, keys), HistoryRecorder(
                         redis, keys, families, store, config.agent)]:
                     tasks.start(consumer.run(), f"agent {consumer.name}")
+                await _start_notifications(config, notify, redis, keys, tasks, wall_clock_ms)
             tasks.start(tail_alerts(redis, keys, view.alert, start="$"), "alert log")
             while True:
                 await asyncio.sleep(0.5)

@@ -11,6 +11,7 @@ import time
 from contextlib import AbstractContextManager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -22,6 +23,7 @@ from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
 from crosscurrent.events import FeedStatus
+from reporters.silences import parse_duration
 from streams.redis_client import BusUnavailableError
 from streams.redis_server import DataDirBusyError, RedisNotFoundError
 from streams.tape import TapeError, read_tape
@@ -39,6 +41,9 @@ examples:
   crosscurrent bench --only ingest
   crosscurrent catalog                      the canonical ids and their sources
   crosscurrent config > my.yaml             the documented default config, to edit
+  crosscurrent replay day.jsonl --notify json://127.0.0.1:8080/hook
+  crosscurrent alerts tail | grep critical  live alerts as plain lines
+  crosscurrent silence add 'detector=divergence ids=hk:*' --for 2h --comment 'HK holiday'
 
 Redis: without --redis or CROSSCURRENT_REDIS_URL a private redis-server is started
 (AOF on, unix socket, random password) with its data under --data-dir, and stopped on exit;
@@ -79,18 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", type=Path, metavar="DIR",
                         help="data directory of the embedded redis-server")
     common.add_argument("-v", "--verbose", action="store_true", help="log more")
+    notifying = argparse.ArgumentParser(add_help=False)
+    notifying.add_argument(
+        "--notify", action="append", default=[], metavar="APPRISE_URL",
+        help="also send every alert here (repeatable): any apprise URL, e.g. "
+        "json://127.0.0.1:8080/hook, ntfy://topic, tgram://TOKEN/CHAT; or env:VAR / file:PATH "
+        "that holds one, to keep the secret off the command line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", parents=[common], help="replay the shipped 2026-04-08 session",
-                          description="Replay the shipped tape of 2026-04-08 through local "
-                          "Binance and Yahoo simulators, the real adapters, Redis Streams and "
-                          "the detector agents, printing alerts as they fire.")
+    demo = sub.add_parser("demo", parents=[common, notifying],
+                          help="replay the shipped 2026-04-08 session",
+                          description="Replay the shipped tape of 2026-04-08 through the local "
+                          "simulator of every source, the real adapters, Redis Streams and the "
+                          "detector agents, printing alerts as they fire.")
     demo.add_argument("--speed", type=_speed, metavar="N|max",
                       help="tape seconds per second (default: demo.speed, 2000: about 25 s)")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR",
                       help="where alerts.jsonl goes (default: ./demo-out)")
 
-    rep = sub.add_parser("replay", parents=[common], help="replay a tape through the pipeline",
+    rep = sub.add_parser("replay", parents=[common, notifying],
+                         help="replay a tape through the pipeline",
                          description="Replay a tape (JSON Lines, see shared/spec/tape.md) "
                          "through the simulators, adapters, bus and agents.")
     rep.add_argument("tape", type=Path, help="the tape: .jsonl or .jsonl.gz")
@@ -98,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="tape seconds per second; 'max' (default) as fast as it is taken")
     rep.add_argument("--out", type=Path, metavar="DIR", help="write DIR/alerts.jsonl")
 
-    run = sub.add_parser("run", parents=[common], help="follow the watchlist live",
+    run = sub.add_parser("run", parents=[common, notifying], help="follow the watchlist live",
                          description="Connect to the real sources of the watchlist and run the "
                          "agents until Ctrl-C (needs the internet for the feeds).")
     run.add_argument("--only", choices=["feeds", "agents"],
@@ -149,6 +162,34 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the newest N sessions (default 30)")
     history.add_argument("--namespace", default="live",
                          help="the pipeline's namespace (a replay's is 'replay')")
+    alerts = sub.add_parser("alerts", parents=[common], help="tail or list the alerts",
+                            description="The alerts of a pipeline (its --redis, or the "
+                            "embedded Redis of --data-dir): `tail` follows new ones as plain "
+                            "lines (pipe-friendly), `list` prints those already raised.")
+    alerts.add_argument("action", choices=["tail", "list"])
+    alerts.add_argument("--since", metavar="DURATION",
+                        help="list: only the last DURATION of event time (e.g. 2h, 30m)")
+    alerts.add_argument("--severity", choices=["info", "warning", "critical"],
+                        help="only this severity and above")
+    alerts.add_argument("--json", action="store_true", help="one JSON object a line")
+    alerts.add_argument("--namespace", default="live", help="the pipeline's namespace")
+    notify = sub.add_parser("notify", parents=[common, notifying],
+                            help="send a test notification",
+                            description="`notify test RECEIVER`: send a test notice to a "
+                            "receiver of the config (by name), or to --notify URLs.")
+    notify.add_argument("action", choices=["test"])
+    notify.add_argument("receiver", nargs="?", help="a receiver name of the config")
+    silence = sub.add_parser("silence", parents=[common], help="mute notifications for a while",
+                             description="add MATCHERS --for 2h: mute alerts that match, e.g. "
+                             "'detector=divergence ids=hk:*' (fields: detector, severity, ids, "
+                             "key, tags, state; values take wildcards and commas); list; "
+                             "expire ID.")
+    silence.add_argument("action", choices=["add", "list", "expire"])
+    silence.add_argument("target", nargs="?", help="add: the matchers; expire: the silence id")
+    silence.add_argument("--for", dest="duration", default="1h", metavar="DURATION",
+                         help="how long (default 1h)")
+    silence.add_argument("--comment", default="", help="why")
+    silence.add_argument("--namespace", default="live", help="the pipeline's namespace")
     sub.add_parser("catalog", help="list the canonical instrument ids")
     sub.add_parser("config", help="print the documented default config")
     return parser
@@ -192,7 +233,8 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(default_config_text())
         return 0
     handlers = {"demo": _replay, "replay": _replay, "run": _run, "record": _record,
-                "bench": _bench, "doctor": _doctor, "feeds": _feeds, "history": _history}
+                "bench": _bench, "doctor": _doctor, "feeds": _feeds, "history": _history,
+                "alerts": _alerts, "notify": _notify, "silence": _silence}
     return handlers[args.command](args, _config(args), console)
 
 
@@ -320,7 +362,8 @@ def _replay(args: argparse.Namespace, config: Config, console: Console) -> int:
     if tape.bad_lines:
         console.print(f"[yellow]{tape.bad_lines} bad tape line(s) skipped (see the log above)")
     with _redis(config, args) as url, ConsoleView(console, title) as view:
-        result = asyncio.run(replay(tape, config, url, speed=speed, out=args.out, view=view))
+        result = asyncio.run(replay(tape, config, url, speed=speed, out=args.out, view=view,
+                                    notify=args.notify))
     parts = [f"{s} {sent} frames sent / {read} read / {bad} malformed"
              for s, (sent, read, bad) in result.frames.items()]
     parts.append(f"{result.direct} straight into the bus")
@@ -329,6 +372,9 @@ def _replay(args: argparse.Namespace, config: Config, console: Console) -> int:
         f"[bold]{title}[/]: {result.events} events ({', '.join(parts)}), "
         f"{alerts} alert{'s' * (alerts != 1)} in {result.seconds:.1f}s", highlight=False,
     )
+    for receiver, (sent, left) in result.delivered.items():
+        console.print(f"receiver {receiver}: {sent} notification(s) delivered"
+                      + (f", {left} still queued" if left else ""), highlight=False)
     for path in result.files:
         console.print(f"wrote {path}", highlight=False)
     return 0
@@ -342,7 +388,68 @@ def _run(args: argparse.Namespace, config: Config, console: Console) -> int:
     with _redis(config, args) as url:
         console.print(f"following {len(config.watchlist)} ids live; Ctrl-C stops")
         asyncio.run(run_live(config, url, only=args.only, view=view,
-                             namespace=args.namespace))
+                             namespace=args.namespace, notify=args.notify))
+    return 0
+
+
+def _keys(config: Config, args: argparse.Namespace) -> Any:
+    from streams.keys import Keys
+
+    return Keys(config.redis.prefix, args.namespace)
+
+
+def _alerts(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from reporters.alert_commands import list_alerts, tail_plain
+
+    with _redis(config, args) as url:
+        if args.action == "tail":
+            asyncio.run(tail_plain(url, _keys(config, args), args.severity, args.json))
+            return 0
+        since = None
+        if args.since:
+            try:
+                since = parse_duration(args.since)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+        asyncio.run(list_alerts(url, _keys(config, args), since, args.severity, args.json))
+    return 0
+
+
+def _notify(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from reporters.alert_commands import send_test
+    from reporters.notifier import ReceiverError, with_cli_receivers
+
+    notify = with_cli_receivers(config.notify, args.notify)
+    names = [r.name for r in notify.receivers]
+    wanted = args.receiver or ("cli" if args.notify else None)
+    if wanted not in names:
+        raise UserError(f"no receiver {wanted!r}: name one of the config ({', '.join(names)})"
+                        if names else "no receivers: add one under notify.receivers in the "
+                        "config, or give --notify APPRISE_URL")
+    receiver = next(r for r in notify.receivers if r.name == wanted)
+    try:
+        ok = asyncio.run(send_test(receiver))
+    except ReceiverError as exc:
+        raise UserError(str(exc)) from None
+    console.print(f"receiver {receiver.name}: " + ("test notification delivered" if ok
+                  else "[red]delivery failed[/] (is it reachable? see the log)"))
+    return 0 if ok else 1
+
+
+def _silence(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from reporters.alert_commands import silence_command
+
+    if args.action in ("add", "expire") and not args.target:
+        raise UserError(f"silence {args.action} needs "
+                        + ("the matchers, e.g. 'detector=divergence ids=hk:*'"
+                           if args.action == "add" else "the silence id (see silence list)"))
+    with _redis(config, args) as url:
+        try:
+            for line in asyncio.run(silence_command(url, _keys(config, args), args.action,
+                                                    args.target, args.duration, args.comment)):
+                console.print(line, highlight=False)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     return 0
 
 

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from crosscurrent.detector_config import DetectorsConfig
+from crosscurrent.notify_config import NotifyConfig
 from crosscurrent.sections import KnownId
 from crosscurrent.sections import Section as _Section
 
@@ -133,6 +134,7 @@ class Config(_Section):
     history: HistoryConfig = HistoryConfig()
     detectors: DetectorsConfig = DetectorsConfig()
     demo: DemoConfig = DemoConfig()
+    notify: NotifyConfig = NotifyConfig()
 
 
 def default_config_text() -> str:

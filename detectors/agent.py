@@ -53,7 +53,7 @@ class DetectorSet:
         return raised
 
 
-class Agent(GroupConsumer):
+class Agent(GroupConsumer[Tick | Metric]):
     def __init__(
         self,
         name: str,

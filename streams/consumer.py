@@ -13,6 +13,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Iterable
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 from redis import asyncio as aioredis
@@ -20,16 +21,21 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from crosscurrent.config import AgentConfig
-from crosscurrent.events import Metric, Tick, decode
+from crosscurrent.events import Alert, Metric, Tick, decode
 from streams.bus import Entry, GroupReader
 from streams.keys import Keys
 
 log = logging.getLogger(__name__)
 
+E = TypeVar("E", Tick | Metric, Alert)
 
-class GroupConsumer:
+
+class GroupConsumer(Generic[E]):
     """Subclasses fill in `restore`, `prepare` (I/O a batch needs), `handle` (pure),
-    `write` (the batch's results, queued in the transaction) and `committed`."""
+    `write` (the batch's results, queued in the transaction) and `committed`. `accepts`: the
+    event kinds they read (other entries are acknowledged and skipped)."""
+
+    accepts: tuple[type[Any], ...] = (Tick, Metric)
 
     def __init__(
         self,
@@ -56,10 +62,10 @@ class GroupConsumer:
     async def restore(self) -> None:
         """Load the last committed state."""
 
-    async def prepare(self, events: list[Tick | Metric]) -> None:
+    async def prepare(self, events: list[E]) -> None:
         """Reads a batch needs before `handle` (kept out of the pure part)."""
 
-    def handle(self, events: list[Tick | Metric]) -> None:
+    def handle(self, events: list[E]) -> None:
         raise NotImplementedError
 
     def write(self, tx: Pipeline, processed: int) -> None:
@@ -101,9 +107,10 @@ class GroupConsumer:
             await self._commit(entries)
         return len(entries)
 
-    def decode(self, entries: list[Entry]) -> list[Tick | Metric]:
-        """The batch's ticks and metrics by event time; bad entries counted and logged."""
-        events: list[Tick | Metric] = []
+    def decode(self, entries: list[Entry]) -> list[E]:
+        """The batch's events of the accepted kinds by event time; bad entries counted and
+        logged."""
+        events: list[E] = []
         for entry in entries:
             if not entry.payload:
                 self.malformed += 1
@@ -117,7 +124,7 @@ class GroupConsumer:
                 log.warning("%s: bad entry %s in %s skipped: %s", self.name,
                             entry.id.decode(), entry.stream, exc.errors()[0]["msg"])
                 continue
-            if isinstance(event, Tick | Metric):
+            if isinstance(event, self.accepts):
                 events.append(event)
         events.sort(key=lambda e: e.ts)  # several streams in one batch: merge by event time
         return events

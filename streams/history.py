@@ -75,7 +75,7 @@ class HistoryStore:
         return None if value is None else DailyBar.model_validate_json(value)
 
 
-class HistoryRecorder(GroupConsumer):
+class HistoryRecorder(GroupConsumer[Tick | Metric]):
     """Today's bar of every id of `families`, built from the events (consumer group
     `history`) and written with each batch's acknowledgements."""
 

@@ -7,6 +7,10 @@
     <prefix>:<namespace>:state:<agent>     hash: an agent's detector snapshot and progress
     <prefix>:<namespace>:stats             hash: counters per stage (`<stage>.<counter>`)
     <prefix>:<namespace>:bars:<id>         hash: daily bars of one id, field = YYYY-MM-DD
+    <prefix>:<namespace>:outbox:<receiver> stream: notices waiting for one receiver
+    <prefix>:<namespace>:delivered:<receiver> set: notice ids that receiver has had
+    <prefix>:<namespace>:notifications     stream: the delivery log (status of each attempt)
+    <prefix>:<namespace>:silences          hash: silences by id
 
 The namespace separates a live pipeline (`live`) from replays (`replay`), so a replay never
 mixes with live state. Consumer groups are named after the agent that reads.
@@ -52,6 +56,20 @@ class Keys:
 
     def bars(self, instrument_id: str) -> str:
         return f"{self.base}:bars:{instrument_id}"
+
+    def outbox(self, receiver: str) -> str:
+        return f"{self.base}:outbox:{receiver}"
+
+    def delivered(self, receiver: str) -> str:
+        return f"{self.base}:delivered:{receiver}"
+
+    @property
+    def notifications(self) -> str:
+        return f"{self.base}:notifications"
+
+    @property
+    def silences(self) -> str:
+        return f"{self.base}:silences"
 
     def stream_for(self, event: AnyEvent) -> str:
         """The stream an event is written to."""

@@ -1,0 +1,303 @@
+"""Notifications: from the alerts stream to people, at least once and never twice.
+
+The `Notifier` reads the alerts stream in a consumer group, runs the lifecycle (`lifecycle.py`)
+and routes each notice to its receivers' outboxes (`outbox:<receiver>` streams); the outbox
+entries, the lifecycle's state and the XACKs commit in one transaction. A `Deliverer` per
+receiver sends its outbox in order through apprise (in a worker thread: apprise is blocking),
+rate-limited without blocking the event loop, retrying with backoff while the receiver is down.
+A delivered notice's id goes into `delivered:<receiver>` with its XACK and a line of the
+`notifications` log in one transaction; a notice whose id is there is never sent again. So a
+restart re-sends nothing delivered and loses nothing undelivered.
+
+Receiver URLs hold secrets: they are resolved from `env:NAME` or `file:PATH` and never logged;
+logs and errors name the receiver only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from redis import asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
+
+from crosscurrent.config import AgentConfig
+from crosscurrent.events import Alert, Severity
+from crosscurrent.notify_config import Lang, NotifyConfig, Receiver, Route
+from reporters.lifecycle import Lifecycle, Notice, severities
+from reporters.matchers import Matcher
+from reporters.messages import body, title
+from reporters.silences import Silence, load_silences
+from streams.bus import FIELD, GroupReader
+from streams.consumer import GroupConsumer
+from streams.keys import Keys
+
+log = logging.getLogger(__name__)
+logging.getLogger("apprise").setLevel(logging.CRITICAL)  # it may name hosts and paths
+NAME = "notifier"
+CLI_RECEIVER = "cli"
+DELIVERED_TTL_S = 14 * 86400
+
+
+class ReceiverError(ValueError):
+    """A receiver that cannot be used: names the receiver, never its URL."""
+
+
+def resolve_url(receiver: str, url: str, env: dict[str, str] | None = None) -> str:
+    """An apprise URL, or the one `env:NAME` / `file:PATH` holds."""
+    env = dict(os.environ) if env is None else env
+    if url.startswith("env:"):
+        name = url[4:]
+        if not env.get(name):
+            raise ReceiverError(f"receiver {receiver}: environment variable {name} is not set")
+        return env[name].strip()
+    if url.startswith("file:"):
+        try:
+            return Path(url[5:]).read_text("utf-8").strip()
+        except OSError as exc:
+            raise ReceiverError(f"receiver {receiver}: cannot read {url[5:]} "
+                                f"({exc.strerror})") from None
+    return url
+
+
+def with_cli_receivers(config: NotifyConfig, urls: Sequence[str]) -> NotifyConfig:
+    """`--notify URL`: one more receiver that gets every alert (ahead of the other routes)."""
+    if not urls:
+        return config
+    receiver = Receiver(name=CLI_RECEIVER, urls=tuple(urls))
+    route = Route.model_validate({"match": "", "receivers": [CLI_RECEIVER], "continue": True})
+    return config.model_copy(update={"receivers": (*config.receivers, receiver),
+                                     "routes": (route, *config.routes)})
+
+
+class Notifier(GroupConsumer[Alert]):
+    accepts = (Alert,)
+
+    def __init__(self, config: NotifyConfig, redis: aioredis.Redis, keys: Keys,
+                 agent: AgentConfig, clock: Callable[[], int], consumer: str | None = None
+                 ) -> None:
+        super().__init__(NAME, redis, keys, [keys.alerts], agent, consumer)
+        self.config = config
+        self.clock = clock
+        self.silences: list[Silence] = []
+        self.lifecycle = Lifecycle(config, self._silenced)
+        names = {r.name for r in config.receivers}
+        for route in config.routes:
+            unknown = set(route.receivers) - names
+            if unknown:
+                raise ReceiverError(f"route {route.match!r}: no receiver named "
+                                    f"{', '.join(sorted(unknown))}")
+        self.routes = [(Matcher.parse(r.match), r.receivers, r.continue_) for r in config.routes]
+        self._notices: list[Notice] = []
+        self.notices = 0
+
+    def _silenced(self, alert: Alert, now: int) -> bool:
+        return any(s.mutes(alert, now) for s in self.silences)
+
+    def receivers_of(self, alert: Alert) -> list[str]:
+        found: list[str] = []
+        for matcher, receivers, more in self.routes:
+            if matcher.matches(alert):
+                found += [r for r in receivers if r not in found]
+                if not more:
+                    break
+        return found
+
+    async def restore(self) -> None:
+        saved = await self.redis.hget(self.keys.state(NAME), "lifecycle")
+        if saved:
+            self.lifecycle.restore(orjson.loads(saved))
+
+    async def prepare(self, events: list[Alert]) -> None:
+        self.silences = await load_silences(self.redis, self.keys)
+
+    def handle(self, events: list[Alert]) -> None:
+        for alert in events:
+            self.lifecycle.on_alert(alert)
+            self._notices += self.lifecycle.advance(alert.ts)
+
+    def write(self, tx: Pipeline, processed: int) -> None:
+        for notice in self._notices:
+            by_receiver: dict[str, list[Alert]] = {}
+            for alert in notice.alerts:
+                for receiver in self.receivers_of(alert):
+                    by_receiver.setdefault(receiver, []).append(alert)
+            for receiver, alerts in by_receiver.items():
+                part = Notice(id=f"{notice.id}:{receiver}", group=notice.group,
+                              alerts=tuple(alerts), ts=notice.ts)
+                tx.xadd(self.keys.outbox(receiver), {FIELD: orjson.dumps(part.to_json())})
+        tx.hset(self.keys.state(NAME), mapping={
+            "lifecycle": orjson.dumps(self.lifecycle.snapshot()), "processed": processed})
+
+    async def committed(self) -> None:
+        self.notices += len(self._notices)
+        self._notices = []
+
+    async def step(self) -> int:
+        """A batch of alerts, then the passing of time (group waits, repeats, resolves)."""
+        count = await super().step()
+        await self.tick(self.clock())
+        return count
+
+    async def tick(self, now: int, flush: bool = False) -> None:
+        self.silences = await load_silences(self.redis, self.keys)
+        self._notices = self.lifecycle.flush_all(now) if flush else self.lifecycle.advance(now)
+        if not self._notices:
+            return
+        async with self.redis.pipeline(transaction=True) as tx:
+            self.write(tx, self.processed)
+            await tx.execute()
+        await self.committed()
+
+
+@dataclass
+class Delivery:
+    receiver: str
+    notice: Notice
+    attempts: int
+
+
+Sender = Callable[[str, str, Severity], bool]  # title, body, severity -> delivered?
+
+
+def apprise_sender(receiver: Receiver, env: dict[str, str] | None = None) -> Sender:
+    """A blocking sender for a receiver's URLs (every URL must take the notice)."""
+    import apprise
+
+    client = apprise.Apprise()
+    for n, url in enumerate(receiver.urls, start=1):
+        if not client.add(resolve_url(receiver.name, url, env)):
+            raise ReceiverError(f"receiver {receiver.name}: URL #{n} is not an apprise URL "
+                                "(see https://github.com/caronc/apprise/wiki)")
+    kinds = {Severity.INFO: apprise.NotifyType.INFO, Severity.WARNING: apprise.NotifyType.WARNING,
+             Severity.CRITICAL: apprise.NotifyType.FAILURE}
+
+    def send(title_text: str, body_text: str, severity: Severity) -> bool:
+        return bool(client.notify(title=title_text, body=body_text, notify_type=kinds[severity]))
+
+    return send
+
+
+class Deliverer:
+    """Sends one receiver's outbox in order until cancelled."""
+
+    def __init__(self, receiver: Receiver, redis: aioredis.Redis, keys: Keys,
+                 send: Sender | None = None, lang: Lang | None = None) -> None:
+        self.receiver = receiver
+        self.redis = redis
+        self.keys = keys
+        self.lang: Lang = lang or receiver.lang
+        self.send = send or apprise_sender(receiver)
+        self.reader = GroupReader(redis, [keys.outbox(receiver.name)], group="deliver",
+                                  consumer=f"deliver-{receiver.name}", batch=1, block_ms=200,
+                                  claim_idle_ms=30_000)
+        self.delivered = 0
+        self.duplicates = 0
+        self.failures = 0
+        self._tokens = receiver.per_minute
+        self._refilled = time.monotonic()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"notify-{receiver.name}")
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    self.reader.reset()
+                    await self.reader.ensure_groups()
+                    while True:
+                        for entry in await self.reader.read():
+                            await self._deliver(entry.id, entry.payload)
+                except (RedisError, OSError) as exc:
+                    log.warning("receiver %s: Redis error (%s); resuming", self.receiver.name,
+                                exc)
+                    await asyncio.sleep(1)
+        finally:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _rate_limit(self) -> None:
+        per_s = self.receiver.per_minute / 60
+        while True:
+            now = time.monotonic()
+            self._tokens = min(self.receiver.per_minute,
+                               self._tokens + (now - self._refilled) * per_s)
+            self._refilled = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
+            await asyncio.sleep((1 - self._tokens) / per_s)
+
+    async def _deliver(self, entry_id: bytes, payload: bytes) -> None:
+        name, outbox = self.receiver.name, self.keys.outbox(self.receiver.name)
+        notice = Notice.from_json(orjson.loads(payload))
+        if await self.redis.sismember(self.keys.delivered(name), notice.id):
+            self.duplicates += 1
+            await self.redis.xack(outbox, self.reader.group, entry_id)
+            return
+        head, text = title(notice, self.lang), body(notice, self.lang)
+        top = severities(notice.alerts)
+        delay, attempt = self.receiver.retry_initial_s, 0
+        while True:
+            attempt += 1
+            await self._rate_limit()
+            # a send under way finishes and commits even if we are cancelled meanwhile: a
+            # notice sent but not recorded would go out again after a restart
+            inner = asyncio.ensure_future(self._attempt(notice, entry_id, head, text, top,
+                                                        attempt))
+            try:
+                ok = await asyncio.shield(inner)
+            except asyncio.CancelledError:
+                await asyncio.wait([inner], timeout=60)
+                raise
+            if ok:
+                self.delivered += 1
+                return
+            self.failures += 1
+            log.warning("receiver %s: delivery of notice %s failed (attempt %d); retrying in "
+                        "%.1fs", name, notice.id, attempt, delay)
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.receiver.retry_max_s)
+
+    async def _attempt(self, notice: Notice, entry_id: bytes, head: str, text: str,
+                       top: Severity, attempt: int) -> bool:
+        """One send; recorded as delivered (with the XACK) or as a failed attempt."""
+        name, outbox = self.receiver.name, self.keys.outbox(self.receiver.name)
+        loop = asyncio.get_running_loop()
+        try:
+            ok = await loop.run_in_executor(self._executor, self.send, head, text, top)
+            error = "" if ok else "the receiver did not accept it"
+        except Exception as exc:  # apprise and its plugins raise what their clients do
+            ok, error = False, type(exc).__name__
+        async with self.redis.pipeline(transaction=ok) as tx:
+            if ok:
+                tx.sadd(self.keys.delivered(name), notice.id)
+                tx.expire(self.keys.delivered(name), DELIVERED_TTL_S)
+                tx.xack(outbox, self.reader.group, entry_id)
+            self._log_entry(tx, notice, "delivered" if ok else "failed", attempt, error)
+            await tx.execute()
+        return ok
+
+    def _log_entry(self, tx: Any, notice: Notice, status: str, attempt: int,
+                   error: str) -> None:
+        tx.xadd(self.keys.notifications, {FIELD: orjson.dumps({
+            "receiver": self.receiver.name, "notice": notice.id, "status": status,
+            "attempt": attempt, "error": error, "ts": time.time_ns() // 1_000_000,
+            "alerts": [a.key for a in notice.alerts]})}, maxlen=100_000, approximate=True)
+
+    async def pending(self) -> int:
+        """Notices of this receiver not delivered yet."""
+        return await self.reader.lag()
+
+
+def deliverers(config: NotifyConfig, redis: aioredis.Redis, keys: Keys,
+               lang: Lang | None = None) -> list[Deliverer]:
+    return [Deliverer(receiver, redis, keys, lang=lang) for receiver in config.receivers]

@@ -1,0 +1,123 @@
+"""Notifications end to end: the notifier and deliverers on a real Redis, apprise's json://
+client, and a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from crosscurrent.config import AgentConfig
+from crosscurrent.events import Alert, AlertState, Severity, encode
+from crosscurrent.notify_config import NotifyConfig
+from reporters.notifier import Deliverer, Notifier, ReceiverError, resolve_url, with_cli_receivers
+from streams.bus import FIELD
+from streams.keys import Keys
+from streams.redis_client import connect
+from tests.detectors.scenario import DATA
+from tests.reporters.receiver import Receiver, receiver
+
+FAST = NotifyConfig(group_wait_s=0, group_interval_s=0, keep_firing_for_s=0)
+
+
+def alerts(n: int) -> list[Alert]:
+    return [Alert(ts=1_000 * i, detector="divergence", key=f"k{i}", state=AlertState.FIRING,
+                  severity=Severity.WARNING, ids=("crypto:BTC",), title=f"alert {i}",
+                  title_zh=f"告警 {i}") for i in range(n)]
+
+
+async def pipeline(url: str, keys: Keys, hook: str, until: int, sink: Receiver,
+                   timeout: float = 30) -> tuple[Notifier, Deliverer]:
+    """Run a notifier and its deliverer until the receiver has `until` notices."""
+    redis = await connect(url)
+    config = with_cli_receivers(FAST, [hook])
+    config = config.model_copy(update={"receivers": tuple(
+        r.model_copy(update={"retry_initial_s": 0.05, "retry_max_s": 0.2, "per_minute": 6000})
+        for r in config.receivers)})
+    notifier = Notifier(config, redis, keys, AgentConfig(batch=5), clock=lambda: 0)
+    deliverer = Deliverer(config.receivers[0], redis, keys)
+    await notifier.start()
+    tasks = [asyncio.create_task(notifier.run()), asyncio.create_task(deliverer.run())]
+    try:
+        deadline = time.monotonic() + timeout
+        while len(sink.notices()) < until and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await redis.aclose()
+    return notifier, deliverer
+
+
+async def publish(url: str, keys: Keys, items: list[Alert]) -> None:
+    redis = await connect(url)
+    for item in items:
+        await redis.xadd(keys.alerts, {FIELD: encode(item)})
+    await redis.aclose()
+
+
+def test_a_receiver_down_gets_everything_once_in_order_when_back(redis_url: str) -> None:
+    keys = Keys("cc", "notify-down")
+    with receiver() as sink:
+        sink.refuse = 4  # down for the first four attempts
+        asyncio.run(publish(redis_url, keys, alerts(6)))
+        _, deliverer = asyncio.run(pipeline(redis_url, keys, sink.url, 6, sink))
+        assert sink.keys() == [f"k{i}" for i in range(6)]  # all, once, in order
+        assert deliverer.failures == 4 and len(set(sink.notices())) == 6
+
+
+def test_a_restart_mid_stream_sends_nothing_twice_and_loses_nothing(redis_url: str) -> None:
+    keys = Keys("cc", "notify-restart")
+    with receiver() as sink:
+        asyncio.run(publish(redis_url, keys, alerts(30)))
+        asyncio.run(pipeline(redis_url, keys, sink.url, 7, sink))  # stopped part-way
+        assert 7 <= len(sink.notices()) < 30
+        asyncio.run(publish(redis_url, keys, alerts(40)[30:]))
+        asyncio.run(pipeline(redis_url, keys, sink.url, 40, sink))
+        counts = Counter(sink.keys())
+        assert set(counts) == {f"k{i}" for i in range(40)} and set(counts.values()) == {1}
+
+
+def test_replay_notifies_each_firing_alert_once(redis_url: str, tmp_path: Path) -> None:
+    with receiver() as sink:
+        result = subprocess.run(
+            [sys.executable, "-m", "crosscurrent", "replay", str(DATA / "crash-day.jsonl"),
+             "--out", str(tmp_path), "--redis", redis_url, "--notify", sink.url],
+            capture_output=True, text=True, timeout=180,
+            # no flap absorption, grouping, inhibition or repeats: one notification per firing
+            # transition of the detectors
+            env=dict(os.environ, COLUMNS="200", CROSSCURRENT_NOTIFY_KEEP_FIRING_FOR_S="0",
+                     CROSSCURRENT_NOTIFY_INHIBIT="[]",
+                     CROSSCURRENT_NOTIFY_GROUP_WAIT_S="0", CROSSCURRENT_NOTIFY_GROUP_INTERVAL_S="0",
+                     CROSSCURRENT_NOTIFY_REPEAT_INTERVAL_S="1000000000"))
+        assert result.returncode == 0, result.stderr
+        raised = [orjson.loads(line) for line in (tmp_path / "alerts.jsonl").read_text()
+                  .splitlines()]
+        firing = Counter(a["key"] for a in raised if a["state"] == "firing")
+        assert sum(firing.values()) > 20
+        assert Counter(sink.keys()) == firing  # each firing alert, exactly once
+        assert len(sink.notices()) == len(set(sink.notices()))
+        assert "receiver cli:" in result.stdout and "delivered" in result.stdout
+
+
+def test_secrets_in_receiver_urls_are_never_printed(tmp_path: Path) -> None:
+    secret = "json://user:S3CRET-TOKEN@127.0.0.1:9/hook"
+    result = subprocess.run(
+        [sys.executable, "-m", "crosscurrent", "notify", "test", "--notify", "env:HOOK_URL"],
+        capture_output=True, text=True, timeout=60, env=dict(os.environ, HOOK_URL=secret))
+    assert result.returncode == 1
+    assert "S3CRET" not in result.stdout + result.stderr
+    assert "receiver cli: delivery failed" in result.stdout
+    with pytest.raises(ReceiverError, match="environment variable NOPE is not set"):
+        resolve_url("r", "env:NOPE", env={})
+    secret_file = tmp_path / "url"
+    secret_file.write_text(secret + "\n")
+    assert resolve_url("r", f"file:{secret_file}") == secret
