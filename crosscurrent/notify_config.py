@@ -51,13 +51,13 @@ class Mute(Section):
 class NotifyConfig(Section):
     # The lifecycle, Alertmanager-style; times in seconds of event time (tape time on replay).
     for_s: float = Field(0, ge=0)  # pending: an alert must hold this long before it notifies
-    keep_firing_for_s: float = Field(120, ge=0)  # a resolve waits this long: flaps absorbed
+    keep_firing_for_s: float = Field(0, ge=0)  # a resolve waits this long: flaps absorbed
     group_by: tuple[Literal["detector", "severity", "key"], ...] = ("detector",)
     group_wait_s: float = Field(30, ge=0)  # the first notification of a group waits this long
     group_interval_s: float = Field(300, ge=0)  # later ones of the same group, at most this often
-    repeat_interval_s: float = Field(4 * 3600, gt=0)  # a still-firing alert is sent again
+    repeat_interval_s: float | None = Field(None, gt=0)  # resend a still-firing alert (None: no)
     send_resolved: bool = True
-    inhibit: tuple[Inhibit, ...] = (Inhibit(),)
+    inhibit: tuple[Inhibit, ...] = ()
     mute: tuple[Mute, ...] = ()
     receivers: tuple[Receiver, ...] = ()
     routes: tuple[Route, ...] = ()

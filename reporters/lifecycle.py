@@ -4,7 +4,7 @@ In: the detectors' raw transitions (`on_alert`) and the passing of event time (`
 Out: `Notice`s, each a group of alert changes due to be sent. Per alert key:
   - pending: it must hold `for_s` before it notifies; resolved before that, it never does;
   - firing: notified once per severity (an escalation notifies again); while it lasts it is
-    sent again every `repeat_interval_s`;
+    sent again every `repeat_interval_s` (if set);
   - resolving: a resolve waits `keep_firing_for_s`; firing again meanwhile is no news;
   - suppressed: silenced, inhibited (a critical mutes the related warnings: same ids) or muted
     (its markets closed) alerts are not notified; when that ends, a still-firing one is.
@@ -93,7 +93,7 @@ class Lifecycle:
                 continue
             if now - entry["since"] < cfg.for_s * 1000 or self._suppressed(alert, now):
                 continue
-            repeat = entry["sent_at"] is not None and \
+            repeat = entry["sent_at"] is not None and cfg.repeat_interval_s is not None and \
                 now - entry["sent_at"] >= cfg.repeat_interval_s * 1000
             if entry["notified"] != alert.severity or repeat:
                 entry["notified"], entry["sent_at"] = str(alert.severity), now
@@ -125,8 +125,7 @@ class Lifecycle:
                                                             "last_flush": None})
         if not group["changes"]:
             group["first"] = now
-        change = _dump(alert) | {"notified_at": now}
-        group["changes"] = [c for c in group["changes"] if c["key"] != alert.key] + [change]
+        group["changes"].append(_dump(alert) | {"notified_at": now})  # every change, in order
 
     def _flush(self, now: int) -> list[Notice]:
         cfg, notices = self.config, []

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from crosscurrent.events import Alert, AlertState, Severity
-from crosscurrent.notify_config import Mute, NotifyConfig
+from crosscurrent.notify_config import Inhibit, Mute, NotifyConfig
 from reporters.lifecycle import Lifecycle, Notice
 
 S = 1000  # ms
-IMMEDIATE = NotifyConfig(group_wait_s=0, group_interval_s=0, keep_firing_for_s=0)
+IMMEDIATE = NotifyConfig(group_wait_s=0, group_interval_s=0, keep_firing_for_s=0,
+                         inhibit=(Inhibit(),))
 
 
 def alert(key: str, ts: int, state: str = "firing", severity: str = "warning",
