@@ -26,6 +26,7 @@ from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
+from crosscurrent.notify_config import Lang
 from crosscurrent.sources import Feed, build_feeds, history_sources, live_feeds, wall_clock_ms
 from detectors.agent import Agent
 from detectors.base import Detector
@@ -40,6 +41,9 @@ from detectors.rules import RulesDetector
 from detectors.synthesis import Synthesis
 from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
 from reporters.notifier import Deliverer, Notifier, deliverers, with_cli_receivers
+from reporters.report_data import build as build_report
+from reporters.report_data import collect as collect_report
+from reporters.report_render import write as write_report
 from streams.backfill import Backfiller, recent_history
 from streams.bus import StreamWriter
 from streams.consumer import GroupConsumer
@@ -191,6 +195,7 @@ async def replay(
     view: View,
     namespace: str = "replay",
     notify: Sequence[str] = (),
+    lang: Lang = "both",
 ) -> ReplayResult:
     """Replay a tape through simulators, adapters, the bus and the agents; write `out` files.
     `notify`: apprise URLs that get every alert (besides the receivers of the config)."""
@@ -240,6 +245,7 @@ async def replay(
             alerts = await read_alerts(redis, keys)
             await _until(lambda: len(seen) >= len(alerts), tasks, "the alert log")
             delivered = await _finish_notifications(notifier, senders, tasks, tape.end_ms)
+            report = build_report(*await collect_report(redis, keys), config) if out else None
         finally:
             await tasks.cancel()
             for name, simulator in simulators.items():
@@ -257,6 +263,8 @@ async def replay(
         path = out / "alerts.jsonl"
         write_alerts_jsonl(alerts, path)
         result.files.append(path)
+        if report is not None:
+            result.files += write_report(report, out, lang)
     return result
 
 
@@ -338,6 +346,18 @@ async def _drain(
             return await agent.lag() == 0
 
         await _until(caught_up, tasks, f"agent {agent.name}")
+
+
+async def report(config: Config, url: str, out: Path, namespace: str, lang: Lang
+                 ) -> list[Path]:
+    """The end-of-day report of a pipeline's namespace, from what Redis holds."""
+    redis = await connect(url)
+    try:
+        data = build_report(*await collect_report(redis, Keys(config.redis.prefix, namespace)),
+                            config)
+    finally:
+        await redis.aclose()
+    return write_report(data, out, lang)
 
 
 async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | None = None

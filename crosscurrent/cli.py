@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=_speed, metavar="N|max",
                       help="tape seconds per second (default: demo.speed, 2000: about 25 s)")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR",
-                      help="where alerts.jsonl goes (default: ./demo-out)")
+                      help="where alerts.jsonl and the report go (default: ./demo-out)")
 
     rep = sub.add_parser("replay", parents=[common, notifying],
                          help="replay a tape through the pipeline",
@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("tape", type=Path, help="the tape: .jsonl or .jsonl.gz")
     rep.add_argument("--speed", type=_speed, default=math.inf, metavar="N|max",
                      help="tape seconds per second; 'max' (default) as fast as it is taken")
-    rep.add_argument("--out", type=Path, metavar="DIR", help="write DIR/alerts.jsonl")
+    rep.add_argument("--out", type=Path, metavar="DIR",
+                     help="write DIR/alerts.jsonl and the report (report.md, .html, .json)")
 
     run = sub.add_parser("run", parents=[common, notifying], help="follow the watchlist live",
                          description="Connect to the real sources of the watchlist and run the "
@@ -131,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="spine: push events through simulator -> adapter -> Redis Streams -> "
         "agent and print events/s and tick-to-alert latency. ingest: the recorded Binance "
         "USD-M frames of shared/data through the fast adapter into Redis (frames/s, CPU).")
-    bench.add_argument("--only", choices=["spine", "ingest"], help="run one of the two")
+    bench.add_argument("--only", choices=["spine", "ingest", "report"], help="run one of them")
     bench.add_argument("--shared", type=Path, default=SHARED_GUESS, metavar="DIR",
                        help="the shared/ folder with the recordings (default: beside the "
                        "checkout)")
@@ -190,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="how long (default 1h)")
     silence.add_argument("--comment", default="", help="why")
     silence.add_argument("--namespace", default="live", help="the pipeline's namespace")
+    report = sub.add_parser("report", parents=[common], help="write the end-of-day report",
+                            description="Write report.md, report.html (self-contained, with "
+                            "charts) and report.json from the state a pipeline keeps in Redis "
+                            "(its --redis, or the embedded Redis of --data-dir). After a "
+                            "replay, use --namespace replay.")
+    report.add_argument("--out", type=Path, default=Path("report"), metavar="DIR",
+                        help="where the files go (default: ./report)")
+    report.add_argument("--lang", choices=["en", "zh", "both"], default="both",
+                        help="language of the texts (default: both)")
+    report.add_argument("--namespace", default="live", help="the pipeline's namespace")
     sub.add_parser("catalog", help="list the canonical instrument ids")
     sub.add_parser("config", help="print the documented default config")
     return parser
@@ -234,7 +245,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
         return 0
     handlers = {"demo": _replay, "replay": _replay, "run": _run, "record": _record,
                 "bench": _bench, "doctor": _doctor, "feeds": _feeds, "history": _history,
-                "alerts": _alerts, "notify": _notify, "silence": _silence}
+                "alerts": _alerts, "notify": _notify, "silence": _silence, "report": _report}
     return handlers[args.command](args, _config(args), console)
 
 
@@ -330,6 +341,10 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
         if args.only in (None, "spine"):
             summary += asyncio.run(run_spine(config, url, args.events, args.rate, args.seconds,
                                              console))
+        if args.only in (None, "report"):
+            from bench.report import run_report
+
+            summary += asyncio.run(run_report(config, url, console))
         if args.only in (None, "ingest"):
             try:
                 summary += run_ingest(config, url, args.shared, console)
@@ -389,6 +404,15 @@ def _run(args: argparse.Namespace, config: Config, console: Console) -> int:
         console.print(f"following {len(config.watchlist)} ids live; Ctrl-C stops")
         asyncio.run(run_live(config, url, only=args.only, view=view,
                              namespace=args.namespace, notify=args.notify))
+    return 0
+
+
+def _report(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from crosscurrent.app import report
+
+    with _redis(config, args) as url:
+        for path in asyncio.run(report(config, url, args.out, args.namespace, args.lang)):
+            console.print(f"wrote {path}", highlight=False)
     return 0
 
 

@@ -11,9 +11,10 @@ rises while it lasts (an escalation is a new transition of the same key).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from crosscurrent.detector_config import ChainConfig
+from crosscurrent.detector_config import ChainConfig, ChainNode
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 from detectors.common import Latch, Moves, make_alert, signed
 
@@ -86,32 +87,14 @@ class ChainDetector:
         path, path_zh = self._path(values), self._path(values, zh=True)
         first = self.nodes[0]
         if pattern.startswith("broken:"):
-            index = next(i for i, n in enumerate(self.nodes) if n.name == pattern[7:])
-            node, before = self.nodes[index], self.nodes[index - 1]
+            node = next(n for n in self.nodes if n.name == pattern[7:])
             title = f"Transmission chain broken at the {node.name} node: {path}"
             title_zh = f"传导链在{node.name_zh}节点断裂:{path_zh}"
-            word, word_zh = WORDS[self.directions[first.name]]
-            notes = {
-                "assessment": (
-                    f"{before.name} {signed(values[before.name])} did not transmit to "
-                    f"{node.name} ({signed(values[node.name])}): the {first.name} move ({word}) "
-                    f"stops at {node.name}; this is fragmented, not synchronized, sentiment."),
-                "assessment_zh": (
-                    f"{before.name_zh} {signed(values[before.name])} 未能传导至{node.name_zh}"
-                    f"({signed(values[node.name])}):{first.name_zh}的{word_zh}止步于"
-                    f"{node.name_zh},市场情绪分化而非同步。"),
-            }
         else:
             risk_on = pattern == "intact:risk-on"
             title = f"{'Risk-on' if risk_on else 'Risk-off'} chain intact: {path}"
             title_zh = f"{'风险偏好' if risk_on else '避险'}传导链完整:{path_zh}"
-            notes = {
-                "assessment": ("A synchronized global rally: each market follows the one before."
-                               if risk_on else "A synchronized sell-off travelling from "
-                               f"{first.name} through every node."),
-                "assessment_zh": ("全球同步上涨:每个市场都跟随前一个市场。" if risk_on
-                                  else f"同步下跌:从{first.name_zh}传导至每个节点。"),
-            }
+        notes = assess(self.nodes, values, pattern, self.directions.get(first.name, "flat"))
         ids = tuple(i for n in self.nodes for i in n.ids)
         return make_alert(NAME, key, transition, event, ids, title, title_zh, values, notes)
 
@@ -123,3 +106,29 @@ class ChainDetector:
         self.moves.quotes = {k: list(v) for k, v in state.get("quotes", {}).items()}
         self.latch.active = dict(state.get("active", {}))
         self.directions = dict(state.get("directions", {}))
+
+
+def assess(nodes: Sequence[ChainNode], values: dict[str, float], pattern: str, lead: str
+           ) -> dict[str, str]:
+    """The assessment sentence of a chain pattern (`broken:<node>`, `intact:risk-on|off`),
+    from each node's move (`values`) and the first node's direction."""
+    first = nodes[0]
+    if pattern.startswith("broken:"):
+        index = next(i for i, n in enumerate(nodes) if n.name == pattern[7:])
+        node, before = nodes[index], nodes[index - 1]
+        word, word_zh = WORDS[lead]
+        return {
+            "assessment": (
+                f"{before.name} {signed(values[before.name])} did not transmit to {node.name} "
+                f"({signed(values[node.name])}): the {first.name} move ({word}) stops at "
+                f"{node.name}; this is fragmented, not synchronized, sentiment."),
+            "assessment_zh": (
+                f"{before.name_zh} {signed(values[before.name])} 未能传导至{node.name_zh}"
+                f"({signed(values[node.name])}):{first.name_zh}的{word_zh}止步于"
+                f"{node.name_zh},市场情绪分化而非同步。"),
+        }
+    if pattern == "intact:risk-on":
+        return {"assessment": "A synchronized global rally: each market follows the one before.",
+                "assessment_zh": "全球同步上涨:每个市场都跟随前一个市场。"}
+    return {"assessment": f"A synchronized sell-off travelling from {first.name} through every "
+                          "node.", "assessment_zh": f"同步下跌:从{first.name_zh}传导至每个节点。"}

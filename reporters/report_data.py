@@ -1,0 +1,255 @@
+"""The end-of-day report as data: gathered from Redis (`collect`), assembled by plain code
+(`build`). Every figure comes from an event or a finding; a figure that is not there is listed
+in `missing` with what it prevents concluding, never filled in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from redis import asyncio as aioredis
+
+from crosscurrent.catalog import default_catalog, family
+from crosscurrent.config import Config
+from crosscurrent.events import Alert, AlertState, Metric, Tick, decode
+from detectors.chain import assess
+from reporters.alert_log import read_alerts
+from reporters.findings import AGENT
+from reporters.report_text import action_plan, disclaimer, key_insight
+from streams.bus import FIELD
+from streams.keys import Keys
+
+BUCKET_MS = 5 * 60_000  # chart resolution
+SCAN_CAP = 400_000  # entries read per stream, newest first
+
+
+@dataclass
+class Series:
+    """One id over the day: first, last, extremes, previous close, and 5-minute samples."""
+
+    first: float
+    last: float
+    high: float
+    low: float
+    prev_close: float | None = None
+    first_ts: int = 0
+    last_ts: int = 0
+    samples: dict[int, float] = field(default_factory=dict)  # bucket start -> last value
+
+    def take(self, ts: int, value: float, prev_close: float | None) -> None:
+        if ts < self.first_ts:
+            self.first, self.first_ts = value, ts
+        if ts >= self.last_ts:
+            self.last, self.last_ts = value, ts
+            if prev_close:
+                self.prev_close = prev_close
+        self.high, self.low = max(self.high, value), min(self.low, value)
+        self.samples[ts - ts % BUCKET_MS] = value
+
+    @property
+    def change(self) -> float | None:
+        """Percent: against the previous close for prices, against the day's first value for
+        metrics."""
+        base = self.prev_close or self.first
+        return None if not base else (self.last / base - 1) * 100
+
+
+def gather(events: list[Tick | Metric]) -> dict[str, Series]:
+    out: dict[str, Series] = {}
+    for event in sorted(events, key=lambda e: e.ts):
+        value = event.price if isinstance(event, Tick) else event.value
+        prev = event.prev_close if isinstance(event, Tick) else None
+        series = out.get(event.id)
+        if series is None:
+            out[event.id] = Series(value, value, value, value, prev, event.ts, event.ts,
+                                   {event.ts - event.ts % BUCKET_MS: value})
+        else:
+            series.take(event.ts, value, prev)
+    return out
+
+
+async def collect(redis: aioredis.Redis, keys: Keys) -> tuple[dict[str, Series], list[Alert],
+                                                                dict[str, Any]]:
+    """The day's series, alerts and detector state of a pipeline's namespace."""
+    events: list[Tick | Metric] = []
+    for fam in sorted({family(i.id) for i in default_catalog()}):
+        stream, last, read = keys.events(fam), "+", 0
+        newest_first: list[Tick | Metric] = []
+        while read < SCAN_CAP:
+            chunk: Any = await redis.xrevrange(stream, max=last, count=10_000)
+            if not chunk:
+                break
+            for _, fields in chunk:
+                try:
+                    event = decode(fields[FIELD])
+                except (ValueError, KeyError):
+                    continue
+                if isinstance(event, Tick | Metric):
+                    newest_first.append(event)
+            read += len(chunk)
+            last = "(" + chunk[-1][0].decode()
+        events += reversed(newest_first)  # in arrival order: it breaks ties of event time
+    saved = await redis.hget(keys.state(AGENT), "detectors")
+    return gather(events), await read_alerts(redis, keys), orjson.loads(saved) if saved else {}
+
+
+def _row(ident: str, series: dict[str, Series]) -> dict[str, Any] | None:
+    found = series.get(ident)
+    if found is None:
+        return None
+    item = default_catalog()[ident]
+    change = found.change
+    return {"id": ident, "name": item.en, "name_zh": item.zh, "last": found.last,
+            "change": None if change is None else round(change, 2), "high": found.high,
+            "low": found.low, "prev_close": found.prev_close, "currency": item.currency}
+
+
+def _last_firing(alerts: list[Alert]) -> dict[str, Alert]:
+    """Each key's latest firing alert of the day (resolved later or not)."""
+    out: dict[str, Alert] = {}
+    for alert in alerts:
+        if alert.state == AlertState.FIRING:
+            out[alert.key] = alert
+    return out
+
+
+def build(series: dict[str, Series], alerts: list[Alert], state: dict[str, Any],
+          config: Config) -> dict[str, Any]:
+    """The report, as JSON-able data."""
+    catalog = default_catalog()
+    fired = _last_firing(alerts)
+    last_ts = max((s.last_ts for s in series.values()), default=0)
+    day = datetime.fromtimestamp(last_ts / 1000, UTC).date().isoformat() if last_ts else ""
+    rows = {i.id: r for i in catalog if (r := _row(i.id, series)) is not None}
+    missing: list[dict[str, str]] = []
+
+    def region(*prefixes: str) -> list[dict[str, Any]]:
+        return [r for i, r in rows.items() if i.startswith(prefixes)]
+
+    # the transmission chain
+    nodes = []
+    for node in config.detectors.chain.nodes:
+        changes = [rows[i]["change"] for i in node.ids if i in rows and
+                   rows[i]["change"] is not None]
+        move = round(sum(changes) / len(changes), 2) if len(changes) == len(node.ids) else None
+        nodes.append({"name": node.name, "name_zh": node.name_zh, "ids": list(node.ids),
+                      "move": move,
+                      "direction": state.get("chain", {}).get("directions", {}).get(node.name)})
+        if move is None:
+            missing.append({"what": f"{node.name} index moves",
+                            "prevents": "judging the transmission chain at that node"})
+    chain_alerts = [a for k, a in fired.items() if k.startswith("chain:")]
+    chain_alert = max(chain_alerts, key=lambda a: a.ts, default=None)
+    pattern = chain_alert.key.removeprefix("chain:") if chain_alert else None
+    text = {"assessment": "", "assessment_zh": ""}
+    if pattern and all(n["move"] is not None for n in nodes):
+        lead = "up" if (nodes[0]["move"] or 0) > 0 else "down"
+        text = assess(config.detectors.chain.nodes, {n["name"]: n["move"] for n in nodes},
+                      pattern, lead)
+    chain = {"nodes": nodes, "pattern": pattern,
+             "broken_at": pattern.removeprefix("broken:") if pattern and
+             pattern.startswith("broken:") else None} | text
+
+    # crypto & DeFi
+    categories: list[dict[str, Any]] = []
+    for category in sorted({i.category for i in catalog if i.asset == "tvl" and i.category}):
+        members = [i.id for i in catalog if i.asset == "tvl" and i.category == category]
+        now = sum(series[i].last for i in members if i in series)
+        base = sum(series[i].first for i in members if i in series)
+        if base:
+            categories.append({"category": category, "change": round((now / base - 1) * 100, 2),
+                               "delta": round(now - base), "protocols": [
+                                   _row(i, series) for i in members if i in series]})
+    stable_rows = region("stable:")
+    stable_delta = sum(series[r["id"]].last - series[r["id"]].first for r in stable_rows)
+    crypto = {"assets": region("crypto:"), "stablecoins": stable_rows,
+              "stablecoin_net": round(stable_delta) if stable_rows else None,
+              "tvl_categories": categories, "dex": region("dexvol:"),
+              "funding": region("funding:")}
+    if not region("tvl:"):
+        missing.append({"what": "DeFi TVL", "prevents": "reading on-chain capital rotation"})
+
+    # A-shares
+    breadth = None
+    if "cn:ADVANCERS" in series and "cn:DECLINERS" in series:
+        up, down = series["cn:ADVANCERS"].last, series["cn:DECLINERS"].last
+        breadth = {"advancers": up, "decliners": down,
+                   "ratio": round(up / down, 2) if down else None}
+    else:
+        missing.append({"what": "A-share advancers and decliners",
+                        "prevents": "judging the breadth of the A-share move"})
+    turnover = series["cn:TURNOVER"].last if "cn:TURNOVER" in series else None
+    northbound = series["cn:NORTHBOUND"].last if "cn:NORTHBOUND" in series else None
+    if northbound is None:
+        missing.append({
+            "what": "northbound flow (北向资金)",
+            "prevents": "telling whether foreign money sold A-shares: the HK/A-share gap may be "
+                        "domestic buyers offsetting foreign selling, but that cannot be "
+                        "confirmed"})
+    a_share = {"indices": [r for r in (rows.get("cn:SSE"), rows.get("cn:CHINEXT")) if r],
+               "breadth": breadth, "turnover": turnover, "northbound": northbound}
+
+    # divergences (the day's, at their last firing) and RWA outflows
+    divergences = []
+    for key, alert in sorted(fired.items()):
+        if key.startswith("divergence:"):
+            v, n = alert.values, alert.notes
+            change_a, change_b = v["change_a"], v["change_b"]
+            if len(alert.ids) == 2 and all(rows.get(i, {}).get("change") is not None
+                                           for i in alert.ids):  # the close, not the alert
+                change_a, change_b = (rows[i]["change"] for i in alert.ids)
+            divergences.append({
+                "key": key, "label": n.get("label", alert.title),
+                "label_zh": n.get("label_zh", alert.title_zh), "severity": str(alert.severity),
+                "magnitude": f"{n.get('side_a', '')} {change_a:+.2f}% vs "
+                             f"{n.get('side_b', '')} {change_b:+.2f}%",
+                "gap": round(change_a - change_b, 2), "explanation": n.get("explanation", ""),
+                "explanation_zh": n.get("explanation_zh", ""),
+                "implication": n.get("implication", ""),
+                "implication_zh": n.get("implication_zh", "")})
+    rwa = next((c for c in categories if c["category"] == "rwa"), None)
+    if rwa is not None and "flows:category:rwa" in fired:
+        outflows = ", ".join(f"{p['name'].removesuffix(' TVL')} {p['change']:+.0f}%"
+                             for p in rwa["protocols"] if p and (p["change"] or 0) < 0)
+        divergences.append({
+            "key": "flows:category:rwa", "label": "RWA TVL outflow",
+            "label_zh": "RWA 锁仓量流出", "severity": str(fired["flows:category:rwa"].severity),
+            "magnitude": outflows, "gap": rwa["change"],
+            "explanation": "Capital leaving tokenized treasuries while other on-chain yield "
+                           "gains", "explanation_zh": "资金撤出代币化国债,转向其他链上收益",
+            "implication": "DeFi rotating from synthetic bonds to native yield",
+            "implication_zh": "DeFi 从合成债券转向原生收益"})
+
+    intraday: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for prefix in ("us", "hk", "cn", "crypto"):
+        for ident, found in series.items():
+            base = found.prev_close or found.first
+            if not ident.startswith(f"{prefix}:") or catalog[ident].kind != "tick" or not base:
+                continue
+            intraday.setdefault(prefix, {})[catalog[ident].short] = [
+                (t, round((v / base - 1) * 100, 3)) for t, v in sorted(found.samples.items())]
+
+    synthesis = state.get("synthesis", {})
+    report: dict[str, Any] = {
+        "date": day,
+        "markets": rows,
+        "chain": chain,
+        "crypto": crypto,
+        "us": region("us:", "macro:"),
+        "hk": region("hk:"),
+        "a_share": a_share,
+        "divergences": divergences,
+        "flow_map": synthesis.get("flow_map", []),
+        "risks": synthesis.get("risks", []),
+        "alerts": {"firing": sum(a.state == AlertState.FIRING for a in alerts),
+                   "critical": sum(a.severity == "critical" and a.state == AlertState.FIRING
+                                   for a in alerts)},
+        "missing": missing,
+        "intraday": intraday,
+    }
+    report["key_insight"] = key_insight(report)
+    report["action_plan"] = action_plan(report)
+    report["disclaimer"] = disclaimer()
+    return report

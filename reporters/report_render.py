@@ -1,0 +1,192 @@
+"""The report as Markdown, self-contained HTML (inline CSS, SVG charts) and JSON."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from crosscurrent.notify_config import Lang
+from reporters import charts
+
+CATEGORY = {"rwa": "RWA / tokenized treasuries", "liquid-staking": "liquid staking",
+            "bridge": "bridges", "dex": "DEX", "lending": "lending"}
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f}%"
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if abs(value) >= 1e12:
+        return f"{value / 1e12:.2f}T"
+    if abs(value) >= 1e9:
+        return f"{value / 1e9:.2f}B"
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.1f}M"
+    return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _say(lang: Lang, en: str, zh: str) -> str:
+    return en if lang == "en" else zh if lang == "zh" else f"{en} / {zh}" if zh else en
+
+
+def sections(report: dict[str, Any], lang: Lang) -> list[tuple[str, list[Any]]]:
+    """The seed's sections in its order: (heading, blocks); a block is a paragraph (str) or a
+    table (header row, rows)."""
+    out: list[tuple[str, list[Any]]] = []
+    name = "name_zh" if lang == "zh" else "name"
+
+    def rows(items: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+        return (["Instrument", "Last", "Change"],
+                [[r[name], _num(r["last"]), _pct(r["change"])] for r in items])
+
+    insight = report["key_insight"]
+    out.append(("1. Key Insight", [_say(lang, insight["en"], insight["zh"])]))
+    chain = report["chain"]
+    table = (["Market", "Move", "Direction"],
+             [[_say(lang, n["name"], n["name_zh"]), _pct(n["move"]), n["direction"] or "n/a"]
+              for n in chain["nodes"]])
+    verdict = (f"The chain is broken at the {chain['broken_at']} node." if chain["broken_at"]
+               else f"Chain: {chain['pattern']}." if chain["pattern"] else
+               "No transmission signal (the first node was flat).")
+    out.append(("2. Global Risk Sentiment: Transmission Chain", [
+        table, verdict, _say(lang, chain["assessment"], chain["assessment_zh"])]))
+    crypto = report["crypto"]
+    blocks: list[Any] = [rows(crypto["assets"] + crypto["stablecoins"])]
+    if crypto["stablecoin_net"] is not None:
+        net = crypto["stablecoin_net"]
+        blocks.append(f"Stablecoin net {'issuance' if net >= 0 else 'redemption'}: "
+                      f"{_num(abs(net))} USD{' (fresh inflow)' if net > 0 else ''}.")
+    if crypto["tvl_categories"]:
+        blocks.append((["TVL category", "Change", "Flow (USD)"],
+                       [[CATEGORY.get(c["category"], c["category"]), _pct(c["change"]),
+                         _num(c["delta"])] for c in crypto["tvl_categories"]]))
+    if crypto["dex"]:
+        blocks.append((["DEX 24 h volume", "Last", "Change"],
+                       [[d[name], _num(d["last"]), _pct(d["change"])] for d in crypto["dex"]]))
+    if crypto["funding"]:
+        blocks.append("Funding (per 8 h): " + ", ".join(
+            f"{f['name']} {f['last'] * 100:.4f}%" for f in crypto["funding"]))
+    out.append(("3. Crypto & DeFi", blocks))
+    out.append(("4. US Market", [rows(report["us"])] if report["us"] else ["No US data."]))
+    out.append(("5. Hong Kong Market", [rows(report["hk"])] if report["hk"] else
+                ["No Hong Kong data."]))
+    a_share = report["a_share"]
+    blocks = [rows(a_share["indices"])]
+    if a_share["breadth"]:
+        b = a_share["breadth"]
+        blocks.append(f"Advancers : decliners {b['advancers']:.0f}:{b['decliners']:.0f}"
+                      + (f" ({b['ratio']:.1f}:1)" if b["ratio"] else ""))
+    if a_share["turnover"] is not None:
+        blocks.append(f"Turnover {a_share['turnover'] / 1e12:.2f} trillion CNY "
+                      f"({a_share['turnover'] / 1e12:.2f}万亿)")
+    blocks.append("Northbound flow: " + (f"{_num(a_share['northbound'])} CNY"
+                  if a_share["northbound"] is not None else
+                  "not available (not published in real time); see Missing data"))
+    out.append(("6. A-Share Market", blocks))
+    out.append(("7. Cross-Market Divergences", [(
+        ["Divergence", "Magnitude", "Explanation", "Implication"],
+        [[_say(lang, d["label"], d["label_zh"]), d["magnitude"],
+          _say(lang, d["explanation"], d["explanation_zh"]),
+          _say(lang, d["implication"], d["implication_zh"])] for d in report["divergences"]],
+    )] if report["divergences"] else ["No divergence beyond its threshold today."]))
+    out.append(("8. Capital Flow Map", [(
+        ["Source", "Destination", "Mechanism"],
+        [[_say(lang, r["source"], r["source_zh"]), _say(lang, r["destination"],
+                                                       r["destination_zh"]),
+          _say(lang, r["mechanism"], r["mechanism_zh"])] for r in report["flow_map"]],
+    )] if report["flow_map"] else ["No co-moving flows today."]))
+    out.append(("9. Risk Matrix", [(
+        ["Rank", "Risk", "Probability", "Impact", "Trigger to Watch"],
+        [[str(n), _say(lang, r["risk"], r["risk_zh"]), r["probability"], r["impact"],
+          _say(lang, r["trigger"], r["trigger_zh"])]
+         for n, r in enumerate(report["risks"], start=1)],
+    )] if report["risks"] else ["No active risk."]))
+    out.append(("10. Action Plan", [(
+        ["Profile", "Recommendation", "Rationale"],
+        [[_say(lang, p["profile"], p["profile_zh"]),
+          _say(lang, p["recommendation"], p["recommendation_zh"]),
+          _say(lang, p["rationale"], p["rationale_zh"])] for p in report["action_plan"]])]))
+    if report["missing"]:
+        out.append(("Missing data", [(["Missing", "What it prevents concluding"],
+                                      [[m["what"], m["prevents"]] for m in report["missing"]])]))
+    return out
+
+
+def markdown(report: dict[str, Any], lang: Lang = "both") -> str:
+    lines = [f"# Market Intelligence Report — {report['date']}", ""]
+    for heading, blocks in sections(report, lang):
+        lines += [f"## {heading}", ""]
+        for block in blocks:
+            if isinstance(block, str):
+                if block:
+                    lines += [block, ""]
+                continue
+            header, rows = block
+            lines.append("| " + " | ".join(header) + " |")
+            lines.append("|" + "---|" * len(header))
+            lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
+                      for row in rows]
+            lines.append("")
+    lines += [report["disclaimer"]["en"], "", report["disclaimer"]["zh"], ""]
+    return "\n".join(lines)
+
+
+CSS = """body{font:15px/1.5 system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC",sans-serif;
+max-width:980px;margin:2em auto;padding:0 1em;color:#111}h1{font-size:1.6em}
+h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}table{border-collapse:collapse;
+margin:.6em 0;width:100%}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}
+th{background:#f4f4f5}svg{width:100%;height:auto;margin:.4em 0}.t{font-weight:600;font-size:13px}
+.a,.l{font-size:11px}.zero{stroke:#999;stroke-dasharray:3 3}.disclaimer{color:#555;font-size:13px}
+"""
+
+
+def html(report: dict[str, Any], lang: Lang = "both") -> str:
+    parts = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+             f"<title>Market Intelligence Report — {escape(report['date'])}</title>",
+             f"<style>{CSS}</style></head><body>",
+             f"<h1>Market Intelligence Report — {escape(report['date'])}</h1>"]
+    figures = {
+        "2. Global Risk Sentiment: Transmission Chain": [
+            charts.lines(f"{region.upper()} intraday (vs previous close)", data)
+            for region, data in report["intraday"].items()],
+        "7. Cross-Market Divergences": [charts.bars("Changes behind the divergences", [
+            (r["name"], r["change"]) for i, r in report["markets"].items()
+            if r["change"] is not None and any(i in d.get("key", "")
+                                               for d in report["divergences"])])],
+        "3. Crypto & DeFi": [charts.bars("TVL by category (24 h)", [
+            (CATEGORY.get(c["category"], c["category"]), c["change"])
+            for c in report["crypto"]["tvl_categories"]])],
+    }
+    for heading, blocks in sections(report, lang):
+        parts.append(f"<h2>{escape(heading)}</h2>")
+        for block in blocks:
+            if isinstance(block, str):
+                if block:
+                    parts.append(f"<p>{escape(block)}</p>")
+                continue
+            header, rows = block
+            parts.append("<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header)
+                         + "</tr>" + "".join("<tr>" + "".join(f"<td>{escape(c)}</td>"
+                                                               for c in row) + "</tr>"
+                                             for row in rows) + "</table>")
+        parts += [svg for svg in figures.get(heading, []) if svg]
+    parts.append(f"<p class=\"disclaimer\">{escape(report['disclaimer']['en'])}<br>"
+                 f"{escape(report['disclaimer']['zh'])}</p></body></html>")
+    return "".join(parts)
+
+
+def write(report: dict[str, Any], out: Path, lang: Lang = "both") -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"report.md": markdown(report, lang).encode(), "report.html": html(report, lang)
+             .encode(), "report.json": orjson.dumps(report, option=orjson.OPT_INDENT_2)}
+    paths = []
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+        paths.append(out / name)
+    return paths

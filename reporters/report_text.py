@@ -1,0 +1,111 @@
+"""The report's narrative: deterministic templates over the findings, in English and Chinese.
+Every number in the text comes from the report data; nothing is made up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DISCLAIMER_EN = ("This report is generated automatically from market data and detector "
+                 "findings, for information only; it is not investment advice. Markets carry "
+                 "risk.")
+DISCLAIMER_ZH = ("本报告由程序根据市场数据与检测结果自动生成,仅供参考,不构成投资建议。"
+                 "市场有风险,投资需谨慎。")
+
+
+def disclaimer() -> dict[str, str]:
+    return {"en": DISCLAIMER_EN, "zh": DISCLAIMER_ZH}
+
+
+def _change(report: dict[str, Any], ident: str) -> float | None:
+    row = report["markets"].get(ident)
+    return None if row is None else row["change"]
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f}%"
+
+
+def key_insight(report: dict[str, Any]) -> dict[str, str]:
+    nodes = {n["name"]: n for n in report["chain"]["nodes"]}
+    us = nodes.get("US", {}).get("move")
+    hstech, btc, eth = (_change(report, i) for i in ("hk:HSTECH", "crypto:BTC", "crypto:ETH"))
+    broken = report["chain"]["broken_at"]
+    if btc is not None and hstech is not None and btc > 0 > hstech:
+        en = (f"Crypto is decoupling from Asia's risk tone: US equities closed {_pct(us)} on "
+              f"average, Hong Kong tech fell {_pct(hstech)}, while BTC rose {_pct(btc)} and ETH "
+              f"{_pct(eth)}. ")
+        zh = (f"加密货币与亚洲风险情绪脱钩:美股平均收涨 {_pct(us)},港股科技下跌 {_pct(hstech)},"
+              f"而 BTC 上涨 {_pct(btc)}、ETH 上涨 {_pct(eth)}。")
+        if broken:
+            broken_zh = nodes[broken]["name_zh"] if broken in nodes else broken
+            en += (f"The transmission chain broke at the {broken} node: the divergence suggests "
+                   "capital rotating into crypto, not a synchronized risk-on move.")
+            zh += (f"传导链在{broken_zh}节点断裂:这种背离显示资金轮动至加密货币,"
+                   "而非同步的风险偏好上升。")
+        return {"en": en, "zh": zh}
+    pattern = report["chain"]["pattern"]
+    if pattern == "intact:risk-off":
+        moves = ", ".join(f"{n['name']} {_pct(n['move'])}" for n in report["chain"]["nodes"])
+        return {"en": f"A synchronized risk-off day: {moves}; crypto BTC {_pct(btc)}.",
+                "zh": f"全球同步避险:{moves};加密货币 BTC {_pct(btc)}。"}
+    movers = sorted((r for r in report["markets"].values() if r["change"] is not None
+                     and not r["id"].startswith(("cn:ADV", "cn:DEC", "cn:TURN", "funding:"))),
+                    key=lambda r: -abs(r["change"]))[:3]
+    listed = ", ".join(f"{r['name']} {_pct(r['change'])}" for r in movers)
+    listed_zh = ",".join(f"{r['name_zh']} {_pct(r['change'])}" for r in movers)
+    return {"en": f"No dominant cross-market theme; the largest moves: {listed}.",
+            "zh": f"今日无明显跨市场主线;波动最大:{listed_zh}。"}
+
+
+def action_plan(report: dict[str, Any]) -> list[dict[str, str]]:
+    risks = {r["risk"] for r in report["risks"]}
+    labels = {d["label"] for d in report["divergences"]}
+    btc, eth, hstech = (_change(report, i) for i in ("crypto:BTC", "crypto:ETH", "hk:HSTECH"))
+    crypto_up = btc is not None and btc > 0
+    plan = []
+    conservative = ["Hold positions; no finding calls for a change"]
+    conservative_zh = ["维持仓位;无需调整"]
+    if "HK/A-share correlation breakdown" in risks:
+        conservative = [f"Reduce Hong Kong tech exposure (HSTECH {_pct(hstech)})"]
+        conservative_zh = [f"降低港股科技敞口(恒生科技 {_pct(hstech)})"]
+    if "RWA DeFi contagion" in risks:
+        conservative.append("hold plain stablecoins rather than tokenized treasuries until RWA "
+                            "outflows stop")
+        conservative_zh.append("RWA 流出停止前持有普通稳定币而非代币化国债")
+    plan.append({"profile": "Conservative", "profile_zh": "保守",
+                 "recommendation": "; ".join(conservative),
+                 "recommendation_zh": ";".join(conservative_zh),
+                 "rationale": ", ".join(sorted(risks)) or "no active risk",
+                 "rationale_zh": "依据风险矩阵" if risks else "无活跃风险"})
+    if crypto_up:
+        moderate = f"Add BTC/ETH on dips (BTC {_pct(btc)}, ETH {_pct(eth)})"
+        moderate_zh = f"回调时增持 BTC/ETH(BTC {_pct(btc)},ETH {_pct(eth)})"
+        if "Crypto leverage liquidation" in risks:
+            moderate += ", sized for a leverage flush"
+            moderate_zh += ",仓位需考虑去杠杆风险"
+    else:
+        moderate, moderate_zh = "Stay balanced; wait for direction", "保持均衡,等待方向"
+    plan.append({"profile": "Moderate", "profile_zh": "稳健", "recommendation": moderate,
+                 "recommendation_zh": moderate_zh,
+                 "rationale": "crypto momentum with fresh stablecoin inflow"
+                 if crypto_up and (report["crypto"]["stablecoin_net"] or 0) > 0
+                 else "no clear momentum", "rationale_zh": "加密货币动能叠加稳定币净流入"
+                 if crypto_up and (report["crypto"]["stablecoin_net"] or 0) > 0 else "动能不明"})
+    aggressive, aggressive_zh = [], []
+    if "ETH vs BTC" in labels and eth is not None and btc is not None and eth > btc:
+        aggressive.append("long ETH/BTC")
+        aggressive_zh.append("做多 ETH/BTC")
+    if "Crypto vs HK tech" in labels and crypto_up and hstech is not None and hstech < 0:
+        aggressive.append("long crypto against short HSTECH")
+        aggressive_zh.append("做多加密货币、做空恒生科技")
+    dex = [d for d in report["crypto"]["dex"] if (d["change"] or 0) > 100]
+    if dex:
+        aggressive.append("deploy to the busiest DEXs (" + ", ".join(
+            d["name"].removesuffix(" 24h volume") for d in dex) + ")")
+        aggressive_zh.append("部署至最活跃的 DEX")
+    plan.append({"profile": "Aggressive", "profile_zh": "激进",
+                 "recommendation": "; ".join(aggressive) or "no high-conviction trade today",
+                 "recommendation_zh": ";".join(aggressive_zh) or "今日无高确定性交易",
+                 "rationale": "the day's largest divergences" if aggressive else "",
+                 "rationale_zh": "当日最大的背离" if aggressive else ""})
+    return plan
