@@ -17,10 +17,13 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from redis import asyncio as aioredis
+from redis.exceptions import RedisError
 
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import default_catalog, family
@@ -44,6 +47,7 @@ from reporters.notifier import Deliverer, Notifier, deliverers, with_cli_receive
 from reporters.report_data import build as build_report
 from reporters.report_data import collect as collect_report
 from reporters.report_render import write as write_report
+from reporters.snapshots import next_snapshot
 from streams.backfill import Backfiller, recent_history
 from streams.bus import StreamWriter
 from streams.consumer import GroupConsumer
@@ -348,16 +352,32 @@ async def _drain(
         await _until(caught_up, tasks, f"agent {agent.name}")
 
 
-async def report(config: Config, url: str, out: Path, namespace: str, lang: Lang
-                 ) -> list[Path]:
+async def report(config: Config, url: str, out: Path, namespace: str, lang: Lang,
+                 day: date | None = None) -> list[Path]:
     """The end-of-day report of a pipeline's namespace, from what Redis holds."""
     redis = await connect(url)
     try:
-        data = build_report(*await collect_report(redis, Keys(config.redis.prefix, namespace)),
-                            config)
+        data = build_report(*await collect_report(
+            redis, Keys(config.redis.prefix, namespace), day), config)
     finally:
         await redis.aclose()
     return write_report(data, out, lang)
+
+
+async def write_snapshots(config: Config, url: str, namespace: str) -> None:
+    """Write the day's report at each configured snapshot time, until cancelled."""
+    out_dir = config.report.out_dir or default_data_dir().parent / "reports"
+    while True:
+        at, snapshot = next_snapshot(datetime.now(UTC), config.report.snapshots)
+        await asyncio.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()))
+        label = at.astimezone(ZoneInfo(snapshot.tz)).strftime("%Y-%m-%d-%H%M")
+        where = out_dir / f"{label}-{snapshot.tz.replace('/', '_')}"
+        try:
+            paths = await report(config, url, where, namespace, config.report.lang)
+            log.info("report snapshot written: %s", ", ".join(str(p) for p in paths))
+        except (OSError, RedisError) as exc:
+            log.warning("report snapshot at %s failed (%s); the next one is still due",
+                        label, exc)
 
 
 async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | None = None
@@ -421,6 +441,8 @@ async def run_live(
                         redis, keys, families, store, config.agent)]:
                     tasks.start(consumer.run(), f"agent {consumer.name}")
                 await _start_notifications(config, notify, redis, keys, tasks, wall_clock_ms)
+                if config.report.snapshots:
+                    tasks.start(write_snapshots(config, url, namespace), "report snapshots")
             tasks.start(tail_alerts(redis, keys, view.alert, start="$"), "alert log")
             while True:
                 await asyncio.sleep(0.5)

@@ -9,6 +9,7 @@ import math
 import sys
 import time
 from contextlib import AbstractContextManager
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--lang", choices=["en", "zh", "both"], default="both",
                         help="language of the texts (default: both)")
     report.add_argument("--namespace", default="live", help="the pipeline's namespace")
+    report.add_argument("--date", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="the day to report (default: the day of the latest event)")
     sub.add_parser("catalog", help="list the canonical instrument ids")
     sub.add_parser("config", help="print the documented default config")
     return parser
@@ -411,7 +414,8 @@ def _report(args: argparse.Namespace, config: Config, console: Console) -> int:
     from crosscurrent.app import report
 
     with _redis(config, args) as url:
-        for path in asyncio.run(report(config, url, args.out, args.namespace, args.lang)):
+        for path in asyncio.run(report(config, url, args.out, args.namespace, args.lang,
+                                       args.date)):
             console.print(f"wrote {path}", highlight=False)
     return 0
 

@@ -6,13 +6,14 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
     Field,
     ValidationError,
+    model_validator,
 )
 
 from crosscurrent.detector_config import DetectorsConfig
@@ -123,6 +124,29 @@ class DemoConfig(_Section):
     speed: float = Field(2000, gt=0)
 
 
+class Snapshot(_Section):
+    """A local time at which `run` writes the day's report."""
+
+    at: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    tz: str = "UTC"
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> Snapshot:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.tz!r}") from None
+        return self
+
+
+class ReportConfig(_Section):
+    lang: Literal["en", "zh", "both"] = "both"
+    out_dir: Path | None = None  # None: <the user data dir>/reports
+    snapshots: tuple[Snapshot, ...] = ()
+
+
 class Config(_Section):
     redis: RedisConfig = RedisConfig()
     embedded: EmbeddedConfig = EmbeddedConfig()
@@ -135,6 +159,7 @@ class Config(_Section):
     detectors: DetectorsConfig = DetectorsConfig()
     demo: DemoConfig = DemoConfig()
     notify: NotifyConfig = NotifyConfig()
+    report: ReportConfig = ReportConfig()
 
 
 def default_config_text() -> str:

@@ -5,7 +5,7 @@ in `missing` with what it prevents concluding, never filled in."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
@@ -70,9 +70,17 @@ def gather(events: list[Tick | Metric]) -> dict[str, Series]:
     return out
 
 
-async def collect(redis: aioredis.Redis, keys: Keys) -> tuple[dict[str, Series], list[Alert],
-                                                                dict[str, Any]]:
-    """The day's series, alerts and detector state of a pipeline's namespace."""
+def day_window(day: date) -> tuple[int, int]:
+    """The report day in epoch ms: from noon UTC the day before (the US session that Asia
+    reacts to) to the end of the day, UTC."""
+    start = datetime.combine(day, time.min, UTC) - timedelta(hours=12)
+    return int(start.timestamp() * 1000), int((start + timedelta(hours=36)).timestamp() * 1000)
+
+
+async def collect(redis: aioredis.Redis, keys: Keys, day: date | None = None
+                  ) -> tuple[dict[str, Series], list[Alert], dict[str, Any]]:
+    """The series, alerts and detector state of a pipeline's namespace for `day` (default:
+    the day of the latest event)."""
     events: list[Tick | Metric] = []
     for fam in sorted({family(i.id) for i in default_catalog()}):
         stream, last, read = keys.events(fam), "+", 0
@@ -92,7 +100,13 @@ async def collect(redis: aioredis.Redis, keys: Keys) -> tuple[dict[str, Series],
             last = "(" + chunk[-1][0].decode()
         events += reversed(newest_first)  # in arrival order: it breaks ties of event time
     saved = await redis.hget(keys.state(AGENT), "detectors")
-    return gather(events), await read_alerts(redis, keys), orjson.loads(saved) if saved else {}
+    alerts = await read_alerts(redis, keys)
+    if events:
+        start, end = day_window(day or datetime.fromtimestamp(
+            max(e.ts for e in events) / 1000, UTC).date())
+        events = [e for e in events if start <= e.ts < end]
+        alerts = [a for a in alerts if start <= a.ts < end]
+    return gather(events), alerts, orjson.loads(saved) if saved else {}
 
 
 def _row(ident: str, series: dict[str, Series]) -> dict[str, Any] | None:

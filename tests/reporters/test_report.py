@@ -115,3 +115,19 @@ def test_html_renders_in_headless_chromium(report_dir: Path, tmp_path: Path) -> 
                    check=True, capture_output=True, timeout=120)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a page with content
+
+
+def test_report_command_writes_the_days_report_from_redis(report_dir: Path,
+                                                          redis_server: EmbeddedRedis,
+                                                          tmp_path: Path) -> None:
+    from tests.test_cli import crosscurrent
+
+    result = crosscurrent("report", "--redis", redis_server.url, "--namespace", "report-test",
+                          "--date", "2026-04-08", "--lang", "zh", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "report.md").read_text()
+    assert "加密货币与亚洲风险情绪脱钩" in text and "Crypto is decoupling" not in text
+    empty = crosscurrent("report", "--redis", redis_server.url, "--namespace", "report-test",
+                         "--date", "2026-01-01", "--out", str(tmp_path / "empty"))
+    assert empty.returncode == 0
+    assert "No Hong Kong data." in (tmp_path / "empty" / "report.md").read_text()
