@@ -16,7 +16,8 @@ from typing import Any
 
 from crosscurrent.detector_config import ChainConfig, ChainNode
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
-from detectors.common import Latch, Moves, make_alert, signed
+from crosscurrent.formatting import signed
+from detectors.common import Latch, Moves, make_alert
 
 NAME = "chain"
 WORDS = {"up": ("up", "上涨"), "down": ("down", "下跌"), "flat": ("flat", "持平")}

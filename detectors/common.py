@@ -39,19 +39,6 @@ def sticky_level(size: float, warn: float, critical: float, current: str | None,
     return level
 
 
-def signed(value: float, digits: int = 2) -> str:
-    return f"{value:+.{digits}f}%"
-
-
-def money(value: float) -> str:
-    """$1.23B, $640M, -$3.2M."""
-    sign, size = ("-" if value < 0 else ""), abs(value)
-    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if size >= scale:
-            return f"{sign}${size / scale:.2f}{unit}"
-    return f"{sign}${size:.0f}"
-
-
 def yi(value: float) -> str:
     """A CNY amount in 亿 / 万亿."""
     if abs(value) >= 1e12:

@@ -18,7 +18,8 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import FlowsConfig
 from crosscurrent.events import Alert, Metric, Severity, Tick
-from detectors.common import Latch, Series, make_alert, money, signed, sticky_level
+from crosscurrent.formatting import money, signed
+from detectors.common import Latch, Series, make_alert, sticky_level
 
 NAME = "flows"
 CATEGORY_ZH = {"rwa": "RWA/代币化国债", "liquid-staking": "流动性质押", "bridge": "跨链桥",

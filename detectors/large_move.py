@@ -15,7 +15,8 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import LargeMoveRule
 from crosscurrent.events import Alert, Metric, Tick
-from detectors.common import Latch, Moves, make_alert, signed, sticky_level
+from crosscurrent.formatting import signed
+from detectors.common import Latch, Moves, make_alert, sticky_level
 
 NAME = "large_move"
 

@@ -13,7 +13,8 @@ from typing import Any
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import FundingPair, LeverageConfig
 from crosscurrent.events import Alert, Metric, Severity, Tick
-from detectors.common import Latch, Moves, finite, make_alert, signed, sticky_level
+from crosscurrent.formatting import signed
+from detectors.common import Latch, Moves, finite, make_alert, sticky_level
 
 NAME = "leverage"
 

@@ -19,7 +19,8 @@ from typing import Any
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import LevelRule
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
-from detectors.common import Latch, make_alert, money, signed
+from crosscurrent.formatting import money, signed
+from detectors.common import Latch, make_alert
 
 NAME = "synthesis"
 SCORE = {"High": 3, "Medium": 2, "Low": 1}

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import Instrument
+from crosscurrent.formatting import compact
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -23,13 +24,7 @@ def sparkline(values: Sequence[float]) -> str:
 
 
 def _number(value: float | None) -> str:
-    if value is None:
-        return ""
-    if abs(value) >= 1e9:
-        return f"{value / 1e9:,.2f}B"
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:,.2f}M"
-    return f"{value:,.2f}"
+    return "" if value is None else compact(value)
 
 
 def history_view(instrument: Instrument, bars: Sequence[DailyBar]) -> Group:

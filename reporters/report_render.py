@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from crosscurrent.formatting import compact, pct
 from crosscurrent.notify_config import Lang
 from reporters import charts
 
@@ -15,20 +16,8 @@ CATEGORY = {"rwa": "RWA / tokenized treasuries", "liquid-staking": "liquid staki
             "bridge": "bridges", "dex": "DEX", "lending": "lending"}
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.2f}%"
-
-
 def _num(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if abs(value) >= 1e12:
-        return f"{value / 1e12:.2f}T"
-    if abs(value) >= 1e9:
-        return f"{value / 1e9:.2f}B"
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:.1f}M"
-    return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return "n/a" if value is None else compact(value)
 
 
 def _say(lang: Lang, en: str, zh: str) -> str:
@@ -43,13 +32,13 @@ def sections(report: dict[str, Any], lang: Lang) -> list[tuple[str, list[Any]]]:
 
     def rows(items: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         return (["Instrument", "Last", "Change"],
-                [[r[name], _num(r["last"]), _pct(r["change"])] for r in items])
+                [[r[name], _num(r["last"]), pct(r["change"])] for r in items])
 
     insight = report["key_insight"]
     out.append(("1. Key Insight", [_say(lang, insight["en"], insight["zh"])]))
     chain = report["chain"]
     table = (["Market", "Move", "Direction"],
-             [[_say(lang, n["name"], n["name_zh"]), _pct(n["move"]), n["direction"] or "n/a"]
+             [[_say(lang, n["name"], n["name_zh"]), pct(n["move"]), n["direction"] or "n/a"]
               for n in chain["nodes"]])
     verdict = (f"The chain is broken at the {chain['broken_at']} node." if chain["broken_at"]
                else f"Chain: {chain['pattern']}." if chain["pattern"] else
@@ -64,11 +53,11 @@ def sections(report: dict[str, Any], lang: Lang) -> list[tuple[str, list[Any]]]:
                       f"{_num(abs(net))} USD{' (fresh inflow)' if net > 0 else ''}.")
     if crypto["tvl_categories"]:
         blocks.append((["TVL category", "Change", "Flow (USD)"],
-                       [[CATEGORY.get(c["category"], c["category"]), _pct(c["change"]),
+                       [[CATEGORY.get(c["category"], c["category"]), pct(c["change"]),
                          _num(c["delta"])] for c in crypto["tvl_categories"]]))
     if crypto["dex"]:
         blocks.append((["DEX 24 h volume", "Last", "Change"],
-                       [[d[name], _num(d["last"]), _pct(d["change"])] for d in crypto["dex"]]))
+                       [[d[name], _num(d["last"]), pct(d["change"])] for d in crypto["dex"]]))
     if crypto["funding"]:
         blocks.append("Funding (per 8 h): " + ", ".join(
             f"{f['name']} {f['last'] * 100:.4f}%" for f in crypto["funding"]))

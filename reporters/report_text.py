@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crosscurrent.formatting import pct
+
 DISCLAIMER_EN = ("This report is generated automatically from market data and detector "
                  "findings, for information only; it is not investment advice. Markets carry "
                  "risk.")
@@ -21,21 +23,17 @@ def _change(report: dict[str, Any], ident: str) -> float | None:
     return None if row is None else row["change"]
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.2f}%"
-
-
 def key_insight(report: dict[str, Any]) -> dict[str, str]:
     nodes = {n["name"]: n for n in report["chain"]["nodes"]}
     us = nodes.get("US", {}).get("move")
     hstech, btc, eth = (_change(report, i) for i in ("hk:HSTECH", "crypto:BTC", "crypto:ETH"))
     broken = report["chain"]["broken_at"]
     if btc is not None and hstech is not None and btc > 0 > hstech:
-        en = (f"Crypto is decoupling from Asia's risk tone: US equities closed {_pct(us)} on "
-              f"average, Hong Kong tech fell {_pct(hstech)}, while BTC rose {_pct(btc)} and ETH "
-              f"{_pct(eth)}. ")
-        zh = (f"加密货币与亚洲风险情绪脱钩:美股平均收涨 {_pct(us)},港股科技下跌 {_pct(hstech)},"
-              f"而 BTC 上涨 {_pct(btc)}、ETH 上涨 {_pct(eth)}。")
+        en = (f"Crypto is decoupling from Asia's risk tone: US equities closed {pct(us)} on "
+              f"average, Hong Kong tech fell {pct(hstech)}, while BTC rose {pct(btc)} and ETH "
+              f"{pct(eth)}. ")
+        zh = (f"加密货币与亚洲风险情绪脱钩:美股平均收涨 {pct(us)},港股科技下跌 {pct(hstech)},"
+              f"而 BTC 上涨 {pct(btc)}、ETH 上涨 {pct(eth)}。")
         if broken:
             broken_zh = nodes[broken]["name_zh"] if broken in nodes else broken
             en += (f"The transmission chain broke at the {broken} node: the divergence suggests "
@@ -45,14 +43,14 @@ def key_insight(report: dict[str, Any]) -> dict[str, str]:
         return {"en": en, "zh": zh}
     pattern = report["chain"]["pattern"]
     if pattern == "intact:risk-off":
-        moves = ", ".join(f"{n['name']} {_pct(n['move'])}" for n in report["chain"]["nodes"])
-        return {"en": f"A synchronized risk-off day: {moves}; crypto BTC {_pct(btc)}.",
-                "zh": f"全球同步避险:{moves};加密货币 BTC {_pct(btc)}。"}
+        moves = ", ".join(f"{n['name']} {pct(n['move'])}" for n in report["chain"]["nodes"])
+        return {"en": f"A synchronized risk-off day: {moves}; crypto BTC {pct(btc)}.",
+                "zh": f"全球同步避险:{moves};加密货币 BTC {pct(btc)}。"}
     movers = sorted((r for r in report["markets"].values() if r["change"] is not None
                      and not r["id"].startswith(("cn:ADV", "cn:DEC", "cn:TURN", "funding:"))),
                     key=lambda r: -abs(r["change"]))[:3]
-    listed = ", ".join(f"{r['name']} {_pct(r['change'])}" for r in movers)
-    listed_zh = ",".join(f"{r['name_zh']} {_pct(r['change'])}" for r in movers)
+    listed = ", ".join(f"{r['name']} {pct(r['change'])}" for r in movers)
+    listed_zh = ",".join(f"{r['name_zh']} {pct(r['change'])}" for r in movers)
     return {"en": f"No dominant cross-market theme; the largest moves: {listed}.",
             "zh": f"今日无明显跨市场主线;波动最大:{listed_zh}。"}
 
@@ -66,8 +64,8 @@ def action_plan(report: dict[str, Any]) -> list[dict[str, str]]:
     conservative = ["Hold positions; no finding calls for a change"]
     conservative_zh = ["维持仓位;无需调整"]
     if "HK/A-share correlation breakdown" in risks:
-        conservative = [f"Reduce Hong Kong tech exposure (HSTECH {_pct(hstech)})"]
-        conservative_zh = [f"降低港股科技敞口(恒生科技 {_pct(hstech)})"]
+        conservative = [f"Reduce Hong Kong tech exposure (HSTECH {pct(hstech)})"]
+        conservative_zh = [f"降低港股科技敞口(恒生科技 {pct(hstech)})"]
     if "RWA DeFi contagion" in risks:
         conservative.append("hold plain stablecoins rather than tokenized treasuries until RWA "
                             "outflows stop")
@@ -78,8 +76,8 @@ def action_plan(report: dict[str, Any]) -> list[dict[str, str]]:
                  "rationale": ", ".join(sorted(risks)) or "no active risk",
                  "rationale_zh": "依据风险矩阵" if risks else "无活跃风险"})
     if crypto_up:
-        moderate = f"Add BTC/ETH on dips (BTC {_pct(btc)}, ETH {_pct(eth)})"
-        moderate_zh = f"回调时增持 BTC/ETH(BTC {_pct(btc)},ETH {_pct(eth)})"
+        moderate = f"Add BTC/ETH on dips (BTC {pct(btc)}, ETH {pct(eth)})"
+        moderate_zh = f"回调时增持 BTC/ETH(BTC {pct(btc)},ETH {pct(eth)})"
         if "Crypto leverage liquidation" in risks:
             moderate += ", sized for a leverage flush"
             moderate_zh += ",仓位需考虑去杠杆风险"
