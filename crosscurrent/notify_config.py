@@ -22,6 +22,9 @@ class Receiver(Section):
     per_minute: float = Field(60, gt=0)  # rate limit: notifications a minute at most
     retry_initial_s: float = Field(1.0, gt=0)
     retry_max_s: float = Field(60.0, gt=0)
+    # Down a while: once this many notices wait, they go out as one summary when it is back
+    # (None: each one, in order).
+    summary_after: int | None = Field(None, ge=2)
 
 
 class Route(Section):

@@ -59,3 +59,21 @@ def block(alert: Alert, lang: Lang) -> list[str]:
 def body(notice: Notice, lang: Lang) -> str:
     blocks = ["\n".join(block(alert, lang)) for alert in notice.alerts]
     return "\n\n".join(blocks) + f"\n\n(crosscurrent notice {notice.id})"
+
+
+def summary(notices: list[Notice], lang: Lang) -> tuple[str, str]:
+    """Several notices that waited for a receiver, as one message: a line per alert change."""
+    alerts = [a for n in notices for a in n.alerts]
+    top = severities(alerts)
+    en, zh = WORD[top]
+    head_en = f"{MARK[top]} {en} {len(alerts)} alerts while this channel was unreachable"
+    head_zh = f"{MARK[top]} {zh} 通道不可用期间的 {len(alerts)} 条告警"
+    head = head_en if lang == "en" else head_zh if lang == "zh" else f"{head_en} / {head_zh}"
+    lines = []
+    for alert in alerts:
+        when = datetime.fromtimestamp(alert.ts / 1000, tz=UTC).strftime("%H:%M")
+        state = "resolved" if alert.state == AlertState.RESOLVED else "firing"
+        text = alert.title_zh or alert.title if lang == "zh" else alert.title
+        lines.append(f"{MARK[alert.severity]} {when} {state} {text} · {alert.key}")
+    ids = " ".join(n.id for n in notices)
+    return head, "\n".join(lines) + f"\n\n(crosscurrent notices {ids})"

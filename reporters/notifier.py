@@ -36,7 +36,7 @@ from crosscurrent.events import Alert, Severity
 from crosscurrent.notify_config import Lang, NotifyConfig, Receiver, Route
 from reporters.lifecycle import Lifecycle, Notice, severities
 from reporters.matchers import Matcher
-from reporters.messages import body, title
+from reporters.messages import body, summary, title
 from reporters.silences import Silence, load_silences
 from streams.bus import FIELD, GroupReader
 from streams.consumer import GroupConsumer
@@ -238,39 +238,56 @@ class Deliverer:
 
     async def _deliver(self, entry_id: bytes, payload: bytes) -> None:
         name, outbox = self.receiver.name, self.keys.outbox(self.receiver.name)
-        notice = Notice.from_json(orjson.loads(payload))
-        if await self.redis.sismember(self.keys.delivered(name), notice.id):
+        batch = [(entry_id, Notice.from_json(orjson.loads(payload)))]
+        if await self.redis.sismember(self.keys.delivered(name), batch[0][1].id):
             self.duplicates += 1
             await self.redis.xack(outbox, self.reader.group, entry_id)
             return
-        head, text = title(notice, self.lang), body(notice, self.lang)
-        top = severities(notice.alerts)
         delay, attempt = self.receiver.retry_initial_s, 0
         while True:
             attempt += 1
             await self._rate_limit()
             # a send under way finishes and commits even if we are cancelled meanwhile: a
             # notice sent but not recorded would go out again after a restart
-            inner = asyncio.ensure_future(self._attempt(notice, entry_id, head, text, top,
-                                                        attempt))
+            inner = asyncio.ensure_future(self._attempt(batch, attempt))
             try:
                 ok = await asyncio.shield(inner)
             except asyncio.CancelledError:
                 await asyncio.wait([inner], timeout=60)
                 raise
             if ok:
-                self.delivered += 1
+                self.delivered += len(batch)
                 return
             self.failures += 1
-            log.warning("receiver %s: delivery of notice %s failed (attempt %d); retrying in "
-                        "%.1fs", name, notice.id, attempt, delay)
+            log.warning("receiver %s: delivery of %d notice(s) failed (attempt %d); retrying "
+                        "in %.1fs", name, len(batch), attempt, delay)
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.receiver.retry_max_s)
+            batch += await self._backlog()
 
-    async def _attempt(self, notice: Notice, entry_id: bytes, head: str, text: str,
-                       top: Severity, attempt: int) -> bool:
-        """One send; recorded as delivered (with the XACK) or as a failed attempt."""
+    async def _backlog(self) -> list[tuple[bytes, Notice]]:
+        """With `summary_after`: once that many notices wait, the waiting ones join the
+        retried batch, to go out as one summary when the receiver is back."""
+        limit = self.receiver.summary_after
+        if limit is None or await self.pending() < limit:  # the held ones count: unacked
+            return []
+        reply: Any = await self.redis.xreadgroup(
+            self.reader.group, self.reader.consumer, {self.keys.outbox(self.receiver.name): ">"},
+            count=1000)
+        return [(mid, Notice.from_json(orjson.loads(fields[FIELD])))
+                for _, messages in (reply.items() if isinstance(reply, dict) else reply or [])
+                for mid, fields in messages]
+
+    async def _attempt(self, batch: list[tuple[bytes, Notice]], attempt: int) -> bool:
+        """One send (a summary when the batch holds several notices); recorded as delivered
+        (with the XACKs) or as a failed attempt."""
         name, outbox = self.receiver.name, self.keys.outbox(self.receiver.name)
+        notices = [notice for _, notice in batch]
+        if len(notices) == 1:
+            head, text = title(notices[0], self.lang), body(notices[0], self.lang)
+        else:
+            head, text = summary(notices, self.lang)
+        top = severities([a for n in notices for a in n.alerts])
         loop = asyncio.get_running_loop()
         try:
             ok = await loop.run_in_executor(self._executor, self.send, head, text, top)
@@ -279,10 +296,11 @@ class Deliverer:
             ok, error = False, type(exc).__name__
         async with self.redis.pipeline(transaction=ok) as tx:
             if ok:
-                tx.sadd(self.keys.delivered(name), notice.id)
+                tx.sadd(self.keys.delivered(name), *(n.id for n in notices))
                 tx.expire(self.keys.delivered(name), DELIVERED_TTL_S)
-                tx.xack(outbox, self.reader.group, entry_id)
-            self._log_entry(tx, notice, "delivered" if ok else "failed", attempt, error)
+                tx.xack(outbox, self.reader.group, *(entry for entry, _ in batch))
+            for notice in notices:
+                self._log_entry(tx, notice, "delivered" if ok else "failed", attempt, error)
             await tx.execute()
         return ok
 

@@ -18,6 +18,7 @@ from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, AlertState, Severity, encode
 from crosscurrent.notify_config import NotifyConfig
 from reporters.notifier import Deliverer, Notifier, ReceiverError, resolve_url, with_cli_receivers
+from reporters.silences import new_silence, save_silence
 from streams.bus import FIELD
 from streams.keys import Keys
 from streams.redis_client import connect
@@ -34,12 +35,14 @@ def alerts(n: int) -> list[Alert]:
 
 
 async def pipeline(url: str, keys: Keys, hook: str, until: int, sink: Receiver,
-                   timeout: float = 30) -> tuple[Notifier, Deliverer]:
-    """Run a notifier and its deliverer until the receiver has `until` notices."""
+                   timeout: float = 30, summary_after: int | None = None,
+                   ) -> tuple[Notifier, Deliverer]:
+    """Run a notifier and its deliverer until the receiver has `until` messages."""
     redis = await connect(url)
     config = with_cli_receivers(FAST, [hook])
     config = config.model_copy(update={"receivers": tuple(
-        r.model_copy(update={"retry_initial_s": 0.05, "retry_max_s": 0.2, "per_minute": 6000})
+        r.model_copy(update={"retry_initial_s": 0.05, "retry_max_s": 0.2, "per_minute": 6000,
+                             "summary_after": summary_after})
         for r in config.receivers)})
     notifier = Notifier(config, redis, keys, AgentConfig(batch=5), clock=lambda: 0)
     deliverer = Deliverer(config.receivers[0], redis, keys)
@@ -47,7 +50,7 @@ async def pipeline(url: str, keys: Keys, hook: str, until: int, sink: Receiver,
     tasks = [asyncio.create_task(notifier.run()), asyncio.create_task(deliverer.run())]
     try:
         deadline = time.monotonic() + timeout
-        while len(sink.notices()) < until and time.monotonic() < deadline:
+        while len(sink.received) < until and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
     finally:
         for task in tasks:
@@ -72,6 +75,36 @@ def test_a_receiver_down_gets_everything_once_in_order_when_back(redis_url: str)
         _, deliverer = asyncio.run(pipeline(redis_url, keys, sink.url, 6, sink))
         assert sink.keys() == [f"k{i}" for i in range(6)]  # all, once, in order
         assert deliverer.failures == 4 and len(set(sink.notices())) == 6
+
+
+def test_a_long_outage_can_end_in_one_summary(redis_url: str) -> None:
+    keys = Keys("cc", "notify-summary")
+    with receiver() as sink:
+        sink.refuse = 3
+        asyncio.run(publish(redis_url, keys, alerts(8)))
+        _, deliverer = asyncio.run(pipeline(redis_url, keys, sink.url, 1, sink,
+                                            summary_after=3))
+        (message,) = sink.received
+        assert "8 alerts while this channel was unreachable" in message["title"]
+        assert [line.rsplit(" · ", 1)[1] for line in message["message"].splitlines()[:8]] == \
+            [f"k{i}" for i in range(8)]  # every one, in order
+        assert deliverer.delivered == 8
+
+
+def test_a_silence_in_redis_mutes_the_notifier(redis_url: str) -> None:
+    keys = Keys("cc", "notify-silence")
+
+    async def silence() -> None:
+        redis = await connect(redis_url)
+        await save_silence(redis, keys, new_silence("key=k1,k2", 0, 10**9, "test"))
+        await redis.aclose()
+
+    with receiver() as sink:
+        asyncio.run(silence())
+        asyncio.run(publish(redis_url, keys, alerts(4)))
+        asyncio.run(pipeline(redis_url, keys, sink.url, 2, sink))
+        time.sleep(0.3)
+        assert sorted(sink.keys()) == ["k0", "k3"]
 
 
 def test_a_restart_mid_stream_sends_nothing_twice_and_loses_nothing(redis_url: str) -> None:
