@@ -46,6 +46,7 @@ from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
 from reporters.notifier import Deliverer, Notifier, deliverers, with_cli_receivers
 from reporters.report_data import build as build_report
 from reporters.report_data import collect as collect_report
+from reporters.report_llm import rewrite_insight
 from reporters.report_render import write as write_report
 from reporters.snapshots import next_snapshot
 from streams.backfill import Backfiller, recent_history
@@ -249,7 +250,9 @@ async def replay(
             alerts = await read_alerts(redis, keys)
             await _until(lambda: len(seen) >= len(alerts), tasks, "the alert log")
             delivered = await _finish_notifications(notifier, senders, tasks, tape.end_ms)
-            report = build_report(*await collect_report(redis, keys), config) if out else None
+            report = await rewrite_insight(build_report(*await collect_report(redis, keys),
+                                                        config), config.report.llm) \
+                if out else None
         finally:
             await tasks.cancel()
             for name, simulator in simulators.items():
@@ -357,8 +360,8 @@ async def report(config: Config, url: str, out: Path, namespace: str, lang: Lang
     """The end-of-day report of a pipeline's namespace, from what Redis holds."""
     redis = await connect(url)
     try:
-        data = build_report(*await collect_report(
-            redis, Keys(config.redis.prefix, namespace), day), config)
+        data = await rewrite_insight(build_report(*await collect_report(
+            redis, Keys(config.redis.prefix, namespace), day), config), config.report.llm)
     finally:
         await redis.aclose()
     return write_report(data, out, lang)

@@ -141,10 +141,20 @@ class Snapshot(_Section):
         return self
 
 
+class LlmConfig(_Section):
+    """An OpenAI-compatible endpoint that may rewrite the key insight (never required)."""
+
+    url: str | None = None  # e.g. https://api.openai.com/v1 ; None: off
+    model: str = "gpt-4o-mini"
+    api_key: str = "env:OPENAI_API_KEY"  # env:VAR or file:PATH (or the key itself)
+    timeout_s: float = Field(30, gt=0)
+
+
 class ReportConfig(_Section):
     lang: Literal["en", "zh", "both"] = "both"
     out_dir: Path | None = None  # None: <the user data dir>/reports
     snapshots: tuple[Snapshot, ...] = ()
+    llm: LlmConfig = LlmConfig()
 
 
 class Config(_Section):

@@ -37,6 +37,15 @@ class Series:
     first_ts: int = 0
     last_ts: int = 0
     samples: dict[int, float] = field(default_factory=dict)  # bucket start -> last value
+    volume: float | None = None  # the session's: the latest day volume, else summed sizes
+
+    def add_volume(self, event: Tick | Metric) -> None:
+        if not isinstance(event, Tick):
+            return
+        if event.day_volume is not None:
+            self.volume = max(self.volume or 0.0, event.day_volume)
+        elif event.volume is not None:
+            self.volume = (self.volume or 0.0) + event.volume
 
     def take(self, ts: int, value: float, prev_close: float | None) -> None:
         if ts < self.first_ts:
@@ -63,10 +72,11 @@ def gather(events: list[Tick | Metric]) -> dict[str, Series]:
         prev = event.prev_close if isinstance(event, Tick) else None
         series = out.get(event.id)
         if series is None:
-            out[event.id] = Series(value, value, value, value, prev, event.ts, event.ts,
-                                   {event.ts - event.ts % BUCKET_MS: value})
+            series = out[event.id] = Series(value, value, value, value, prev, event.ts,
+                                            event.ts, {event.ts - event.ts % BUCKET_MS: value})
         else:
             series.take(event.ts, value, prev)
+        series.add_volume(event)
     return out
 
 
@@ -117,7 +127,8 @@ def _row(ident: str, series: dict[str, Series]) -> dict[str, Any] | None:
     change = found.change
     return {"id": ident, "name": item.en, "name_zh": item.zh, "last": found.last,
             "change": None if change is None else round(change, 2), "high": found.high,
-            "low": found.low, "prev_close": found.prev_close, "currency": item.currency}
+            "low": found.low, "open": found.first, "prev_close": found.prev_close,
+            "volume": found.volume, "currency": item.currency}
 
 
 def _last_firing(alerts: list[Alert]) -> dict[str, Alert]:

@@ -35,7 +35,9 @@ def sections(report: dict[str, Any], lang: Lang) -> list[tuple[str, list[Any]]]:
                 [[r[name], _num(r["last"]), pct(r["change"])] for r in items])
 
     insight = report["key_insight"]
-    out.append(("1. Key Insight", [_say(lang, insight["en"], insight["zh"])]))
+    note = ["(rewritten by a language model from the findings; its numbers were checked)"] \
+        if insight.get("source") == "llm" else []
+    out.append(("1. Key Insight", [_say(lang, insight["en"], insight["zh"]), *note]))
     chain = report["chain"]
     table = (["Market", "Move", "Direction"],
              [[_say(lang, n["name"], n["name_zh"]), pct(n["move"]), n["direction"] or "n/a"]
