@@ -91,9 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="also send every alert here (repeatable): any apprise URL, e.g. "
         "json://127.0.0.1:8080/hook, ntfy://topic, tgram://TOKEN/CHAT; or env:VAR / file:PATH "
         "that holds one, to keep the secret off the command line")
+    viewing = argparse.ArgumentParser(add_help=False)
+    viewing.add_argument("--lang", choices=["en", "zh", "both"], default="both",
+                         help="names and texts in English, Chinese or both (default)")
+    viewing.add_argument("--plain", action="store_true",
+                         help="alert lines instead of the dashboard (the default when stdout "
+                         "is not a terminal)")
+    viewing.add_argument("--no-color", action="store_true", help="no colours")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", parents=[common, notifying],
+    demo = sub.add_parser("demo", parents=[common, notifying, viewing],
                           help="replay the shipped 2026-04-08 session",
                           description="Replay the shipped tape of 2026-04-08 through the local "
                           "simulator of every source, the real adapters, Redis Streams and the "
@@ -103,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR",
                       help="where alerts.jsonl and the report go (default: ./demo-out)")
 
-    rep = sub.add_parser("replay", parents=[common, notifying],
+    rep = sub.add_parser("replay", parents=[common, notifying, viewing],
                          help="replay a tape through the pipeline",
                          description="Replay a tape (JSON Lines, see shared/spec/tape.md) "
                          "through the simulators, adapters, bus and agents.")
@@ -113,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, metavar="DIR",
                      help="write DIR/alerts.jsonl and the report (report.md, .html, .json)")
 
-    run = sub.add_parser("run", parents=[common, notifying], help="follow the watchlist live",
+    run = sub.add_parser("run", parents=[common, notifying, viewing],
+                         help="follow the watchlist live",
                          description="Connect to the real sources of the watchlist and run the "
                          "agents until Ctrl-C (needs the internet for the feeds).")
     run.add_argument("--only", choices=["feeds", "agents"],
@@ -133,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="spine: push events through simulator -> adapter -> Redis Streams -> "
         "agent and print events/s and tick-to-alert latency. ingest: the recorded Binance "
         "USD-M frames of shared/data through the fast adapter into Redis (frames/s, CPU).")
-    bench.add_argument("--only", choices=["spine", "ingest", "report"], help="run one of them")
+    bench.add_argument("--only", choices=["spine", "ingest", "report", "dashboard"],
+                       help="run one of them")
     bench.add_argument("--shared", type=Path, default=SHARED_GUESS, metavar="DIR",
                        help="the shared/ folder with the recordings (default: beside the "
                        "checkout)")
@@ -164,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the newest N sessions (default 30)")
     history.add_argument("--namespace", default="live",
                          help="the pipeline's namespace (a replay's is 'replay')")
+    watch = sub.add_parser("watch", parents=[common, viewing],
+                           help="the live dashboard of a running pipeline",
+                           description="Attach to a running pipeline through Redis (its "
+                           "--redis, or the embedded Redis of --data-dir) and show the live "
+                           "dashboard; read-only, any number of viewers. q quits, p pauses.")
+    watch.add_argument("--namespace", default="live",
+                       help="the pipeline's namespace (a replay's is 'replay')")
     alerts = sub.add_parser("alerts", parents=[common], help="tail or list the alerts",
                             description="The alerts of a pipeline (its --redis, or the "
                             "embedded Redis of --data-dir): `tail` follows new ones as plain "
@@ -248,7 +264,8 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
         return 0
     handlers = {"demo": _replay, "replay": _replay, "run": _run, "record": _record,
                 "bench": _bench, "doctor": _doctor, "feeds": _feeds, "history": _history,
-                "alerts": _alerts, "notify": _notify, "silence": _silence, "report": _report}
+                "alerts": _alerts, "notify": _notify, "silence": _silence, "report": _report,
+                "watch": _watch}
     return handlers[args.command](args, _config(args), console)
 
 
@@ -344,6 +361,10 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
         if args.only in (None, "spine"):
             summary += asyncio.run(run_spine(config, url, args.events, args.rate, args.seconds,
                                              console))
+        if args.only in (None, "dashboard"):
+            from bench.dashboard import run_dashboard
+
+            summary += run_dashboard(config, console)
         if args.only in (None, "report"):
             from bench.report import run_report
 
@@ -379,9 +400,19 @@ def _replay(args: argparse.Namespace, config: Config, console: Console) -> int:
         speed, title = args.speed, f"replay {args.tape.name}"
     if tape.bad_lines:
         console.print(f"[yellow]{tape.bad_lines} bad tape line(s) skipped (see the log above)")
-    with _redis(config, args) as url, ConsoleView(console, title) as view:
-        result = asyncio.run(replay(tape, config, url, speed=speed, out=args.out, view=view,
-                                    notify=args.notify))
+    console = _screen(args, console)
+    with _redis(config, args) as url:
+        if _dashboard(args, console):
+            result = asyncio.run(_with_dashboard(
+                config, args, console, url, "replay", title,
+                lambda view: replay(tape, config, url, speed=speed, out=args.out, view=view,
+                                    notify=args.notify)))
+        else:
+            with ConsoleView(console, title) as view:
+                result = asyncio.run(replay(tape, config, url, speed=speed, out=args.out,
+                                            view=view, notify=args.notify))
+    if result is None:  # q on the dashboard before the tape ended
+        return 0
     parts = [f"{s} {sent} frames sent / {read} read / {bad} malformed"
              for s, (sent, read, bad) in result.frames.items()]
     parts.append(f"{result.direct} straight into the bus")
@@ -402,11 +433,64 @@ def _run(args: argparse.Namespace, config: Config, console: Console) -> int:
     from crosscurrent.app import run_live
     from reporters.console import ConsoleView
 
-    view = ConsoleView(console, "live")
+    console = _screen(args, console)
     with _redis(config, args) as url:
+        if _dashboard(args, console):
+            asyncio.run(_with_dashboard(
+                config, args, console, url, args.namespace, "live",
+                lambda view: run_live(config, url, only=args.only, view=view,
+                                      namespace=args.namespace, notify=args.notify)))
+            return 0
         console.print(f"following {len(config.watchlist)} ids live; Ctrl-C stops")
-        asyncio.run(run_live(config, url, only=args.only, view=view,
+        asyncio.run(run_live(config, url, only=args.only, view=ConsoleView(console, "live"),
                              namespace=args.namespace, notify=args.notify))
+    return 0
+
+
+def _screen(args: argparse.Namespace, console: Console) -> Console:
+    return Console(no_color=True) if args.no_color else console
+
+
+def _dashboard(args: argparse.Namespace, console: Console) -> bool:
+    return console.is_terminal and not args.plain
+
+
+async def _with_dashboard(config: Config, args: argparse.Namespace, console: Console, url: str,
+                          namespace: str, title: str, pipeline: Any) -> Any:
+    """Run `pipeline(view)` under the live dashboard; when it ends, the board stays until q
+    (q earlier stops the pipeline)."""
+    from reporters.board import Board
+    from reporters.watch import DashboardView
+    from streams.keys import Keys
+
+    view = DashboardView(Board(config.detectors.chain.nodes), console, args.lang)
+    screen = asyncio.create_task(view.attach_url(url, Keys(config.redis.prefix, namespace),
+                                                 history=False))
+    work = asyncio.create_task(pipeline(view))
+    await asyncio.wait([screen, work], return_when=asyncio.FIRST_COMPLETED)
+    if not work.done():  # q: stop the pipeline
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        return None
+    result = work.result()
+    view.screen.status = f"{title} finished: q quits"
+    await screen
+    return result
+
+
+def _watch(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from reporters.board import Board
+    from reporters.watch import DashboardView
+
+    console = _screen(args, console)
+    with _redis(config, args) as url:
+        if not _dashboard(args, console):  # not a terminal: plain alert lines
+            from reporters.alert_commands import tail_plain
+
+            asyncio.run(tail_plain(url, _keys(config, args), None, False))
+            return 0
+        asyncio.run(DashboardView(Board(config.detectors.chain.nodes), console, args.lang)
+                    .attach_url(url, _keys(config, args)))
     return 0
 
 

@@ -1,0 +1,72 @@
+"""The dashboard's renders of a fixed state (the demo day) at several terminal sizes, compared
+with stored snapshots a reviewer can read (`UPDATE_SNAPSHOTS=1` rewrites them)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from crosscurrent.config import load_config
+from crosscurrent.events import FeedState, FeedStatus, Tick
+from crosscurrent.notify_config import Lang
+from reporters.board import Board
+from reporters.dashboard import render
+from streams.replay import direct_event
+from streams.tape import read_tape
+from tests.conftest import SEED_TAPE
+from tests.detectors.scenario import run_tape
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@pytest.fixture(scope="module")
+def board() -> Board:
+    board = Board(load_config(env={}).detectors.chain.nodes)
+    for event in read_tape(SEED_TAPE).events:
+        board.take(direct_event(event))
+    for alert in run_tape(SEED_TAPE)[0]:
+        board.take(alert)
+    for ts, messages in ((0, 0), (10_000, 15_640)):
+        board.take(FeedStatus(source="binance", ts=ts, state=FeedState.CONNECTED,
+                              messages=messages))
+    board.take(FeedStatus(source="eastmoney", ts=10_000, state=FeedState.CLOSED, reconnects=2))
+    return board
+
+
+def screen(board: Board, width: int, height: int, lang: Lang) -> str:
+    console = Console(width=width, height=height, record=True, color_system=None,
+                      file=open(os.devnull, "w"), legacy_windows=False)  # noqa: SIM115
+    console.print(render(board, width, height, lang))
+    return console.export_text()
+
+
+@pytest.mark.parametrize(("width", "height", "lang"), [
+    (80, 24, "both"), (120, 30, "en"), (160, 48, "both"), (200, 50, "zh")])
+def test_renders_match_the_snapshots(board: Board, width: int, height: int, lang: Lang) -> None:
+    text = screen(board, width, height, lang)
+    path = SNAPSHOTS / f"dashboard-{width}x{height}-{lang}.txt"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        path.write_text(text)
+    assert text == path.read_text(), f"{path.name} changed (UPDATE_SNAPSHOTS=1 to accept)"
+    assert len(text.splitlines()) <= height  # never taller than the terminal
+
+
+def test_the_full_screen_shows_every_region_the_chain_and_divergences(board: Board) -> None:
+    text = screen(board, 160, 48, "both")
+    for needle in ("HSTECH 恒生科技", "BTC 比特币", "broken at HK", "Crypto vs HK tech",
+                   "US & macro", "A-shares", "DeFi & stablecoins", "feeds", "1,564/s"):
+        assert needle in text, needle
+    small = screen(board, 80, 24, "both")
+    assert "left out: enlarge the terminal" in small and "transmission chain" in small
+
+
+def test_the_board_ignores_late_and_unusable_events() -> None:
+    board = Board()
+    board.take(Tick(id="crypto:BTC", ts=10, price=100.0, prev_close=90.0))
+    board.take(Tick(id="crypto:BTC", ts=5, price=1.0))
+    board.take(Tick(id="crypto:BTC", ts=11, price=float("nan")))
+    line = board.lines["crypto:BTC"]
+    assert line.last == 100.0 and round(line.change or 0, 2) == 11.11
