@@ -41,6 +41,7 @@ from reporters.silences import Silence, load_silences
 from streams.bus import FIELD, GroupReader
 from streams.consumer import GroupConsumer
 from streams.keys import Keys
+from streams.redis_client import reraise_cancellation
 
 log = logging.getLogger(__name__)
 logging.getLogger("apprise").setLevel(logging.CRITICAL)  # it may name hosts and paths
@@ -218,6 +219,7 @@ class Deliverer:
                         for entry in await self.reader.read():
                             await self._deliver(entry.id, entry.payload)
                 except (RedisError, OSError) as exc:
+                    reraise_cancellation()
                     log.warning("receiver %s: Redis error (%s); resuming", self.receiver.name,
                                 exc)
                     await asyncio.sleep(1)

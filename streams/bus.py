@@ -13,6 +13,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from crosscurrent.events import AnyEvent, encode
 from streams.keys import Keys
+from streams.redis_client import reraise_cancellation
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class StreamWriter:
                     args=[self.maxlen, *(payload for _, payload in batch)],
                 )
             except (RedisError, OSError) as exc:
+                reraise_cancellation()
                 self.retries += 1
                 log.warning("bus write of %d events failed (%s); retrying in %.2fs",
                             len(batch), exc, delay)

@@ -24,6 +24,7 @@ from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Metric, Tick, decode
 from streams.bus import Entry, GroupReader
 from streams.keys import Keys
+from streams.redis_client import reraise_cancellation
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class GroupConsumer(Generic[E]):
                     await self.step()
                     delay = 0.1
             except (RedisError, OSError) as exc:
+                reraise_cancellation()
                 self.resumes += 1
                 log.warning("%s: Redis error (%s); resuming from the last commit in %.1fs",
                             self.name, exc, delay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -72,3 +73,11 @@ async def connect(url: str, **kwargs: Any) -> aioredis.Redis:
             "CROSSCURRENT_REDIS_URL, or leave both unset to use an embedded redis-server"
         ) from None
     return redis
+
+
+def reraise_cancellation() -> None:
+    """In a retry loop's `except RedisError`: redis-py can turn a cancellation into a
+    connection error, and a loop that retries it would never stop. Raise it again."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

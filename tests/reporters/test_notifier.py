@@ -55,7 +55,8 @@ async def pipeline(url: str, keys: Keys, hook: str, until: int, sink: Receiver,
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        _, pending = await asyncio.wait(tasks, timeout=15)
+        assert not pending, f"{pending} did not stop when cancelled"
         await redis.aclose()
     return notifier, deliverer
 
