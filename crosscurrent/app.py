@@ -150,13 +150,18 @@ class ReplayResult:
 
 
 class _Tasks:
-    """Background tasks that are all cancelled together, and whose failures surface."""
+    """Background tasks that are all stopped together, and whose failures surface."""
 
     def __init__(self) -> None:
         self.tasks: list[asyncio.Task[Any]] = []
+        self.stops: list[Callable[[], None]] = []
 
-    def start(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+    def start(self, coro: Coroutine[Any, Any, Any], name: str,
+              stop: Callable[[], None] | None = None) -> None:
+        """`stop`: how to ask the task to finish by itself (else it is cancelled)."""
         self.tasks.append(asyncio.create_task(coro, name=name))
+        if stop is not None:
+            self.stops.append(stop)
 
     def check(self) -> None:
         for task in self.tasks:
@@ -164,11 +169,15 @@ class _Tasks:
                 raise RuntimeError(f"{task.get_name()} failed") from task.exception()
 
     async def cancel(self, timeout: float = 5.0) -> None:
-        """Cancel them all; name any that does not stop in time instead of hanging."""
-        for task in self.tasks:
-            task.cancel()
+        """Ask those that can to stop, cancel the rest (and the slow); name any that does not
+        stop in time instead of hanging."""
         if not self.tasks:
             return
+        for stop in self.stops:
+            stop()
+        await asyncio.wait(self.tasks, timeout=1.0 if self.stops else 0)
+        for task in self.tasks:
+            task.cancel()
         _, pending = await asyncio.wait(self.tasks, timeout=timeout)
         for task in pending:
             log.warning("%s did not stop within %.0fs of being cancelled", task.get_name(),
@@ -235,7 +244,7 @@ async def replay(
                 redis, keys, families, store, config.agent)]
             for agent in agents:
                 await agent.start()
-                tasks.start(agent.run(), f"agent {agent.name}")
+                tasks.start(agent.run(), f"agent {agent.name}", agent.stop)
             seen: list[Alert] = []
 
             def on_alert(alert: Alert) -> None:
@@ -286,9 +295,9 @@ async def _start_notifications(
     notifier = Notifier(notify, redis, keys, config.agent, clock)
     senders = deliverers(notify, redis, keys)
     await notifier.start()
-    tasks.start(notifier.run(), "notifier")
+    tasks.start(notifier.run(), "notifier", notifier.stop)
     for sender in senders:
-        tasks.start(sender.run(), f"receiver {sender.receiver.name}")
+        tasks.start(sender.run(), f"receiver {sender.receiver.name}", sender.stop)
     return notifier, senders
 
 
@@ -442,7 +451,7 @@ async def run_live(
                 families = {family(i) for i in config.watchlist}
                 for consumer in [*build_agents(config, redis, keys), HistoryRecorder(
                         redis, keys, families, store, config.agent)]:
-                    tasks.start(consumer.run(), f"agent {consumer.name}")
+                    tasks.start(consumer.run(), f"agent {consumer.name}", consumer.stop)
                 await _start_notifications(config, notify, redis, keys, tasks, wall_clock_ms)
                 if config.report.snapshots:
                     tasks.start(write_snapshots(config, url, namespace), "report snapshots")

@@ -202,6 +202,7 @@ class Deliverer:
         self.reader = GroupReader(redis, [keys.outbox(receiver.name)], group="deliver",
                                   consumer=f"deliver-{receiver.name}", batch=1, block_ms=200,
                                   claim_idle_ms=30_000)
+        self.stopping = asyncio.Event()
         self.delivered = 0
         self.duplicates = 0
         self.failures = 0
@@ -209,13 +210,17 @@ class Deliverer:
         self._refilled = time.monotonic()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"notify-{receiver.name}")
 
+    def stop(self) -> None:
+        """Finish the notice under way, then return from `run`."""
+        self.stopping.set()
+
     async def run(self) -> None:
         try:
-            while True:
+            while not self.stopping.is_set():
                 try:
                     self.reader.reset()
                     await self.reader.ensure_groups()
-                    while True:
+                    while not self.stopping.is_set():
                         for entry in await self.reader.read():
                             await self._deliver(entry.id, entry.payload)
                 except (RedisError, OSError) as exc:
@@ -257,10 +262,8 @@ class Deliverer:
             except asyncio.CancelledError:
                 await asyncio.wait([inner], timeout=60)
                 raise
-            if ok:
-                self.delivered += len(batch)
+            if ok or self.stopping.is_set():  # stopped: it stays queued for the next start
                 return
-            self.failures += 1
             log.warning("receiver %s: delivery of %d notice(s) failed (attempt %d); retrying "
                         "in %.1fs", name, len(batch), attempt, delay)
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
@@ -304,6 +307,10 @@ class Deliverer:
             for notice in notices:
                 self._log_entry(tx, notice, "delivered" if ok else "failed", attempt, error)
             await tx.execute()
+        if ok:  # counted here: this part runs to the end even when the caller is cancelled
+            self.delivered += len(notices)
+        else:
+            self.failures += 1
         return ok
 
     def _log_entry(self, tx: Any, notice: Notice, status: str, attempt: int,

@@ -54,6 +54,7 @@ class GroupConsumer(Generic[E]):
             redis, streams, group=name, consumer=consumer or f"{name}@{socket.gethostname()}",
             batch=config.batch, block_ms=config.block_ms, claim_idle_ms=config.claim_idle_ms,
         )
+        self.stopping = asyncio.Event()
         self.processed = 0
         self.malformed = 0
         self._malformed_counted = 0
@@ -85,10 +86,10 @@ class GroupConsumer(Generic[E]):
     async def run(self, max_backoff_s: float = 5.0) -> None:
         """Process until cancelled; after a Redis error, resume from the committed state."""
         delay = 0.1
-        while True:
+        while not self.stopping.is_set():
             try:
                 await self.start()
-                while True:
+                while not self.stopping.is_set():
                     await self.step()
                     delay = 0.1
             except (RedisError, OSError) as exc:
@@ -98,6 +99,11 @@ class GroupConsumer(Generic[E]):
                             self.name, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_backoff_s)
+
+    def stop(self) -> None:
+        """Finish the batch under way, then return from `run` (a cancellation in the middle of
+        a Redis call can leave redis-py's connection waiting for good)."""
+        self.stopping.set()
 
     async def step(self) -> int:
         """Read, handle and commit one batch; returns the number of entries handled."""

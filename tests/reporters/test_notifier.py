@@ -52,11 +52,13 @@ async def pipeline(url: str, keys: Keys, hook: str, until: int, sink: Receiver,
         deadline = time.monotonic() + timeout
         while len(sink.received) < until and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-    finally:
-        for task in tasks:
-            task.cancel()
+    finally:  # as the app stops them: asked first, so no Redis call is cut in the middle
+        notifier.stop()
+        deliverer.stop()
         _, pending = await asyncio.wait(tasks, timeout=15)
-        assert not pending, f"{pending} did not stop when cancelled"
+        for task in pending:
+            task.print_stack()
+        assert not pending, f"{pending} did not stop when asked"
         await redis.aclose()
     return notifier, deliverer
 
