@@ -40,6 +40,7 @@ examples:
   crosscurrent doctor                       is Redis up, is every source reachable?
   crosscurrent record --out day.jsonl.gz --minutes 60
   crosscurrent bench --only ingest
+  crosscurrent watch --namespace replay     the dashboard of a replay running elsewhere
   crosscurrent catalog                      the canonical ids and their sources
   crosscurrent config > my.yaml             the documented default config, to edit
   crosscurrent replay day.jsonl --notify json://127.0.0.1:8080/hook
@@ -137,10 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--minutes", type=float, metavar="N", help="stop after N minutes")
 
     bench = sub.add_parser(
-        "bench", parents=[common], help="measure the spine and the ingest path",
+        "bench", parents=[common], help="measure the pipeline, the report and the dashboard",
         description="spine: push events through simulator -> adapter -> Redis Streams -> "
-        "agent and print events/s and tick-to-alert latency. ingest: the recorded Binance "
-        "USD-M frames of shared/data through the fast adapter into Redis (frames/s, CPU).")
+        "agents and print events/s and tick-to-alert latency. ingest: the recorded Binance "
+        "USD-M frames of shared/data through the fast adapter into Redis (frames/s, CPU). "
+        "report: the demo day's end-of-day report. dashboard: its CPU at 10,000 events/s.")
     bench.add_argument("--only", choices=["spine", "ingest", "report", "dashboard"],
                        help="run one of them")
     bench.add_argument("--shared", type=Path, default=SHARED_GUESS, metavar="DIR",
