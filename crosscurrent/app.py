@@ -40,6 +40,7 @@ from detectors.flows import FlowsDetector
 from detectors.large_move import LargeMoveDetector
 from detectors.level_break import LevelBreakDetector
 from detectors.leverage import LeverageDetector
+from detectors.macro import MacroDetector
 from detectors.rules import RulesDetector
 from detectors.synthesis import Synthesis
 from reporters.alert_log import read_alerts, tail_alerts, write_alerts_jsonl
@@ -119,6 +120,7 @@ def build_detectors(config: Config) -> list[Detector]:
         BreadthDetector(found.breadth),
         LeverageDetector(found.leverage),
         RulesDetector(found.rules),
+        MacroDetector(found.macro),
         Synthesis(found.level_break.levels),
     ]
 
@@ -154,14 +156,15 @@ class _Tasks:
 
     def __init__(self) -> None:
         self.tasks: list[asyncio.Task[Any]] = []
-        self.stops: list[Callable[[], None]] = []
+        self.stoppable: list[tuple[asyncio.Task[Any], Callable[[], None]]] = []
 
     def start(self, coro: Coroutine[Any, Any, Any], name: str,
               stop: Callable[[], None] | None = None) -> None:
         """`stop`: how to ask the task to finish by itself (else it is cancelled)."""
-        self.tasks.append(asyncio.create_task(coro, name=name))
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.append(task)
         if stop is not None:
-            self.stops.append(stop)
+            self.stoppable.append((task, stop))
 
     def check(self) -> None:
         for task in self.tasks:
@@ -169,13 +172,14 @@ class _Tasks:
                 raise RuntimeError(f"{task.get_name()} failed") from task.exception()
 
     async def cancel(self, timeout: float = 5.0) -> None:
-        """Ask those that can to stop, cancel the rest (and the slow); name any that does not
-        stop in time instead of hanging."""
+        """Ask those that can to stop (for up to a second), cancel the rest; name any that
+        does not stop in time instead of hanging."""
         if not self.tasks:
             return
-        for stop in self.stops:
+        for _, stop in self.stoppable:
             stop()
-        await asyncio.wait(self.tasks, timeout=1.0 if self.stops else 0)
+        if self.stoppable:
+            await asyncio.wait([task for task, _ in self.stoppable], timeout=1.0)
         for task in self.tasks:
             task.cancel()
         _, pending = await asyncio.wait(self.tasks, timeout=timeout)
@@ -251,7 +255,9 @@ async def replay(
                 seen.append(alert)
                 view.alert(alert)
 
-            tasks.start(tail_alerts(redis, keys, on_alert), "alert log")
+            log_done = asyncio.Event()
+            tasks.start(tail_alerts(redis, keys, on_alert, stop=log_done), "alert log",
+                        log_done.set)
             notifier, senders = await _start_notifications(
                 config, notify, redis, keys, tasks, player.tape_now)
             await player.play(view.progress)
@@ -455,7 +461,9 @@ async def run_live(
                 await _start_notifications(config, notify, redis, keys, tasks, wall_clock_ms)
                 if config.report.snapshots:
                     tasks.start(write_snapshots(config, url, namespace), "report snapshots")
-            tasks.start(tail_alerts(redis, keys, view.alert, start="$"), "alert log")
+            log_done = asyncio.Event()
+            tasks.start(tail_alerts(redis, keys, view.alert, start="$", stop=log_done),
+                        "alert log", log_done.set)
             while True:
                 await asyncio.sleep(0.5)
                 tasks.check()

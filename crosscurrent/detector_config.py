@@ -158,6 +158,20 @@ class UserRule(Section):
         return self
 
 
+class MacroConfig(Section):
+    """The macro context (percent unless said)."""
+
+    vix_elevated: float = Field(20, gt=0)  # VIX level
+    vix_stressed: float = Field(30, gt=0)
+    vix_jump_elevated: float = Field(15, gt=0)  # VIX change in a day
+    vix_jump_stressed: float = Field(30, gt=0)
+    yuan_move: float = Field(0.3, gt=0)  # USD/CNH up this much (yuan weaker) ...
+    hk_move: float = Field(1.0, gt=0)  # ... while the HSI falls this much
+    dxy_move: float = Field(0.8, gt=0)
+    yield_bp: float = Field(12, gt=0)  # US 10-year, basis points
+    gold_move: float = Field(0.8, gt=0)  # gold up this much with equities, crypto and VIX
+
+
 class DetectorsConfig(Section):
     divergence: DivergenceConfig = DivergenceConfig()
     level_break: LevelBreakConfig = LevelBreakConfig()
@@ -167,3 +181,4 @@ class DetectorsConfig(Section):
     breadth: BreadthConfig = BreadthConfig()
     leverage: LeverageConfig = LeverageConfig()
     rules: tuple[UserRule, ...] = ()
+    macro: MacroConfig = MacroConfig()

@@ -75,11 +75,13 @@ def write_alerts_jsonl(alerts: list[Alert], path: Path) -> None:
 
 
 async def tail_alerts(
-    redis: aioredis.Redis, keys: Keys, on_alert: Callable[[Alert], None], start: str = "0-0"
+    redis: aioredis.Redis, keys: Keys, on_alert: Callable[[Alert], None], start: str = "0-0",
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Call `on_alert` for each alert as it lands (a read-only viewer: no consumer group)."""
+    """Call `on_alert` for each alert as it lands (a read-only viewer: no consumer group),
+    until `stop` is set (or cancellation)."""
     last: bytes | str = start
-    while True:
+    while stop is None or not stop.is_set():
         reply: Any = await redis.xread({keys.alerts: last}, count=500, block=100)
         for _, messages in reply or []:
             for mid, fields in messages:

@@ -17,8 +17,10 @@ from rich.table import Table
 from rich.text import Text
 
 from crosscurrent.catalog import default_catalog
+from crosscurrent.detector_config import MacroConfig
 from crosscurrent.formatting import compact, pct
 from crosscurrent.notify_config import Lang
+from detectors.macro import regime
 from reporters.board import Board
 from reporters.history_table import sparkline
 
@@ -140,6 +142,11 @@ def _header(board: Board, dropped: int) -> Text:
             is_open = catalog[ident].calendar.is_open(board.clock)
             text.append(f"  {market} ", style="bold")
             text.append("open" if is_open else "closed", style="green" if is_open else "dim")
+    vix = board.lines.get("macro:VIX")
+    if vix is not None:
+        mood = regime(vix.last, vix.change, MacroConfig())
+        text.append(f"  VIX {vix.last:.2f} ", style="bold")
+        text.append(mood, style={"calm": "green", "elevated": "yellow"}.get(mood, "bold red"))
     text.append(f"   {board.events:,} events", style="dim")
     if dropped:
         text.append(f"   ({dropped} panel(s) left out: enlarge the terminal)", style="dim")

@@ -14,7 +14,9 @@ from redis import asyncio as aioredis
 from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import Config
 from crosscurrent.events import Alert, AlertState, Metric, Tick, decode
+from crosscurrent.formatting import pct
 from detectors.chain import assess
+from detectors.macro import REGIME_ZH, regime
 from reporters.alert_log import read_alerts
 from reporters.findings import AGENT
 from reporters.report_text import action_plan, disclaimer, key_insight
@@ -257,6 +259,10 @@ def build(series: dict[str, Series], alerts: list[Alert], state: dict[str, Any],
                 (t, round((v / base - 1) * 100, 3)) for t, v in sorted(found.samples.items())]
 
     synthesis = state.get("synthesis", {})
+    macro = _macro(rows, chain, config)
+    if macro is None:
+        missing.append({"what": "VIX and the other macro ids",
+                        "prevents": "naming the risk regime behind the day's moves"})
     report: dict[str, Any] = {
         "date": day,
         "markets": rows,
@@ -273,8 +279,43 @@ def build(series: dict[str, Series], alerts: list[Alert], state: dict[str, Any],
                                    for a in alerts)},
         "missing": missing,
         "intraday": intraday,
+        "macro": macro,
     }
     report["key_insight"] = key_insight(report)
     report["action_plan"] = action_plan(report)
     report["disclaimer"] = disclaimer()
     return report
+
+
+def _macro(rows: dict[str, dict[str, Any]], chain: dict[str, Any], config: Config
+           ) -> dict[str, Any] | None:
+    """The risk regime with its numbers, and what the macro ids say about the chain."""
+    vix = rows.get("macro:VIX")
+    if vix is None:
+        return None
+    name = regime(vix["last"], vix["change"], config.detectors.macro)
+    ten = rows.get("macro:US10Y")
+    bp = (ten["last"] - ten["prev_close"]) * 100 if ten and ten["prev_close"] else None
+    parts = [f"VIX {vix['last']:.2f} ({pct(vix['change'])})"]
+    if ten:
+        parts.append(f"US 10-year {ten['last']:.2f}%" + (f" ({bp:+.0f} bp)" if bp is not None
+                                                         else ""))
+    parts += [f"{label} {pct(rows[i]['change'])}" for i, label in (
+        ("macro:DXY", "dollar index"), ("macro:USDCNH", "USD/CNH"), ("macro:GOLD", "gold"),
+        ("macro:WTI", "WTI")) if i in rows]
+    numbers = ", ".join(parts)
+    broken = chain.get("broken_at")
+    if name == "calm":
+        reading = ("a calm VIX: the break at the " + broken + " node is regional, not global "
+                   "stress") if broken else "a calm VIX backs the day's moves"
+        reading_zh = f"VIX 平静:{broken}节点的断裂是区域性的,而非全球压力" if broken else \
+            "VIX 平静,与当日走势一致"
+    else:
+        reading = f"an {name} VIX: global risk pressure behind the day's moves"
+        reading_zh = f"VIX {REGIME_ZH[name]}:当日走势背后有全球风险压力"
+    cnh = rows.get("macro:USDCNH", {}).get("change")
+    if cnh is not None and cnh >= config.detectors.macro.yuan_move:
+        reading += "; a weaker yuan weighs on Hong Kong and A-shares"
+        reading_zh += ";人民币走弱压制港股与A股"
+    return {"regime": name, "regime_zh": REGIME_ZH[name], "numbers": numbers,
+            "reading": reading, "reading_zh": reading_zh, "us10y_bp": bp}

@@ -45,8 +45,11 @@ def sections(report: dict[str, Any], lang: Lang) -> list[tuple[str, list[Any]]]:
     verdict = (f"The chain is broken at the {chain['broken_at']} node." if chain["broken_at"]
                else f"Chain: {chain['pattern']}." if chain["pattern"] else
                "No transmission signal (the first node was flat).")
+    macro = report.get("macro")
+    regime = [_say(lang, f"Macro regime: {macro['regime']} ({macro['numbers']}).",
+                   f"宏观风险状态:{macro['regime_zh']}({macro['numbers']})。")] if macro else []
     out.append(("2. Global Risk Sentiment: Transmission Chain", [
-        table, verdict, _say(lang, chain["assessment"], chain["assessment_zh"])]))
+        table, verdict, _say(lang, chain["assessment"], chain["assessment_zh"]), *regime]))
     crypto = report["crypto"]
     blocks: list[Any] = [rows(crypto["assets"] + crypto["stablecoins"])]
     if crypto["stablecoin_net"] is not None:
@@ -64,7 +67,11 @@ def sections(report: dict[str, Any], lang: Lang) -> list[tuple[str, list[Any]]]:
         blocks.append("Funding (per 8 h): " + ", ".join(
             f"{f['name']} {f['last'] * 100:.4f}%" for f in crypto["funding"]))
     out.append(("3. Crypto & DeFi", blocks))
-    out.append(("4. US Market", [rows(report["us"])] if report["us"] else ["No US data."]))
+    us: list[Any] = [rows(report["us"])] if report["us"] else ["No US data."]
+    if macro:
+        us.append(_say(lang, f"Macro: {macro['numbers']} — {macro['reading']}.",
+                       f"宏观:{macro['numbers']}——{macro['reading_zh']}。"))
+    out.append(("4. US Market", us))
     out.append(("5. Hong Kong Market", [rows(report["hk"])] if report["hk"] else
                 ["No Hong Kong data."]))
     a_share = report["a_share"]
