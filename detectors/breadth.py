@@ -16,7 +16,7 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import BreadthConfig
 from crosscurrent.events import Alert, Metric, Severity, Tick
-from detectors.common import Latch, finite, make_alert, yi
+from detectors.common import Latch, finite, yi
 
 NAME = "breadth"
 ADVANCERS, DECLINERS, TURNOVER = "cn:ADVANCERS", "cn:DECLINERS", "cn:TURNOVER"
@@ -52,13 +52,6 @@ class BreadthDetector:
             return self._turnover(event)
         return self._ratio(event)
 
-    def _emit(self, key: str, level: Severity | None, event: Metric, ids: tuple[str, ...],
-              title: str, title_zh: str, values: dict[str, float]) -> list[Alert]:
-        transition = self.latch.move(key, level)
-        if transition is None:
-            return []
-        return [make_alert(NAME, key, transition, event, ids, title, title_zh, values)]
-
     def _ratio(self, event: Metric) -> list[Alert]:
         if ADVANCERS not in self.latest or DECLINERS not in self.latest:
             return []
@@ -76,12 +69,14 @@ class BreadthDetector:
         decline = Severity.CRITICAL if ratio <= cfg.very_weak else \
             Severity.WARNING if ratio <= cfg.weak else None
         return [
-            *self._emit("breadth:advance", advance, event, ids,
-                        f"A-share breadth: advancers/decliners {text}, broad participation",
-                        f"A股涨跌比 {text},上涨面广", values),
-            *self._emit("breadth:decline", decline, event, ids,
-                        f"A-share breadth: advancers/decliners {text}, broad decline",
-                        f"A股涨跌比 {text},普跌", values),
+            *self.latch.alerts(
+                NAME, "breadth:advance", advance, event, ids,
+                f"A-share breadth: advancers/decliners {text}, broad participation",
+                f"A股涨跌比 {text},上涨面广", values),
+            *self.latch.alerts(
+                NAME, "breadth:decline", decline, event, ids,
+                f"A-share breadth: advancers/decliners {text}, broad decline",
+                f"A股涨跌比 {text},普跌", values),
         ]
 
     def _turnover(self, event: Metric) -> list[Alert]:
@@ -99,8 +94,8 @@ class BreadthDetector:
         level = Severity.INFO if pace >= cfg.heavy_turnover else \
             Severity.WARNING if pace <= cfg.thin_turnover else None
         word, word_zh = ("heavy", "放量") if pace >= 1 else ("thin", "缩量")
-        return self._emit(
-            "breadth:turnover", level, event, (TURNOVER,),
+        return self.latch.alerts(
+            NAME, "breadth:turnover", level, event, (TURNOVER,),
             f"A-share turnover {yi(event.value)} CNY: {word}, {pace:.2f}x its usual pace",
             f"A股成交额 {yi(event.value)}:{word_zh},为平常节奏的 {pace:.2f} 倍",
             {"turnover": event.value, "pace": round(pace, 4), "average": round(average, 2),

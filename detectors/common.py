@@ -64,6 +64,16 @@ class Latch:
         self.active[key] = level
         return AlertState.FIRING, level
 
+    def alerts(self, detector: str, key: str, level: Severity | None, event: Tick | Metric,
+               ids: tuple[str, ...], title: str, title_zh: str, values: dict[str, float],
+               notes: dict[str, str] | None = None) -> list[Alert]:
+        """Move `key` to `level`: the alert of the transition, if there is one."""
+        transition = self.move(key, level)
+        if transition is None:
+            return []
+        return [make_alert(detector, key, transition, event, ids, title, title_zh, values,
+                           notes)]
+
 
 class Moves:
     """Latest price and previous close of each id (tick ids), in event time: a late tick does

@@ -19,7 +19,7 @@ from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import FlowsConfig
 from crosscurrent.events import Alert, Metric, Severity, Tick
 from crosscurrent.formatting import money, signed
-from detectors.common import Latch, Series, make_alert, sticky_level
+from detectors.common import Latch, Series, sticky_level
 
 NAME = "flows"
 CATEGORY_ZH = {"rwa": "RWA/代币化国债", "liquid-staking": "流动性质押", "bridge": "跨链桥",
@@ -68,14 +68,6 @@ class FlowsDetector:
             return self._stablecoins(event)
         return self._dex(event)
 
-    def _move(self, key: str, level: Severity | None, event: Metric, ids: tuple[str, ...],
-              title: str, title_zh: str, values: dict[str, float],
-              notes: dict[str, str] | None = None) -> list[Alert]:
-        transition = self.latch.move(key, level)
-        if transition is None:
-            return []
-        return [make_alert(NAME, key, transition, event, ids, title, title_zh, values, notes)]
-
     def _protocol(self, event: Metric) -> list[Alert]:
         change = self.series.change(event.id)
         if change is None:
@@ -85,8 +77,8 @@ class FlowsDetector:
                              self.latch.active.get(key))
         instrument = self.catalog[event.id]
         way, way_zh = ("outflow", "流出") if change < 0 else ("inflow", "流入")
-        return self._move(
-            key, level, event, (event.id,),
+        return self.latch.alerts(
+            NAME, key, level, event, (event.id,),
             f"{instrument.en} {signed(change)} in 24 h ({way}, now {money(event.value)})",
             f"{instrument.zh} 24小时 {signed(change)}({way_zh},现 {money(event.value)})",
             {"change": round(change, 4), "value": event.value,
@@ -114,8 +106,8 @@ class FlowsDetector:
         en, zh = CATEGORY_EN.get(category, category), CATEGORY_ZH.get(category, category)
         members = tuple(self.categories[category])
         way, way_zh = ("outflow", "流出") if change < 0 else ("inflow", "流入")
-        return self._move(
-            key, level, event, members,
+        return self.latch.alerts(
+            NAME, key, level, event, members,
             f"{en} TVL {signed(change)} in 24 h ({money(delta)} {way})",
             f"{zh}锁仓量 24小时 {signed(change)}({money(delta)} {way_zh})",
             {"change": round(change, 4), "delta": round(delta, 2)})
@@ -136,8 +128,8 @@ class FlowsDetector:
             values = {"change": round(change, 4), "delta": round(delta, 2)}
             values |= {f"change_{c}": round(changes[c][0], 4) for c in gainers}
             src_en, src_zh = CATEGORY_EN.get(source, source), CATEGORY_ZH.get(source, source)
-            alerts += self._move(
-                key, Severity.WARNING if active else None, event,
+            alerts += self.latch.alerts(
+                NAME, key, Severity.WARNING if active else None, event,
                 tuple(i for c in (source, *gainers) for i in self.categories[c]),
                 f"Rotation: {src_en} ({signed(change)}) → {targets}",
                 f"资金轮动:{src_zh}({signed(change)})→ {targets_zh}",
@@ -173,7 +165,8 @@ class FlowsDetector:
             title_zh = f"稳定币24小时净赎回 {money(-net)}({parts})"
         values = {"net": round(net, 2)} | {f"delta_{self.catalog[i].short}": round(d, 2)
                                            for i, d in deltas.items()}
-        return self._move(key, level, event, tuple(sorted(deltas)), title, title_zh, values)
+        return self.latch.alerts(NAME, key, level, event, tuple(sorted(deltas)), title,
+                                 title_zh, values)
 
     def _dex(self, event: Metric) -> list[Alert]:
         base = self.average.get(event.id) or self.series.base(event.id)
@@ -186,8 +179,8 @@ class FlowsDetector:
         instrument = self.catalog[event.id]
         name = instrument.en.removesuffix(" 24h volume")
         zh = instrument.zh.removesuffix("成交量")
-        return self._move(
-            key, level, event, (event.id,),
+        return self.latch.alerts(
+            NAME, key, level, event, (event.id,),
             f"{name} DEX volume {signed((ratio - 1) * 100, 0)} ({money(event.value)} in 24 h)",
             f"{zh} DEX成交量 {signed((ratio - 1) * 100, 0)}(24小时 {money(event.value)})",
             {"ratio": round(ratio, 4), "value": event.value, "reference": round(base, 2)},

@@ -17,7 +17,7 @@ from typing import Any
 from crosscurrent.detector_config import MacroConfig
 from crosscurrent.events import Alert, Metric, Severity, Tick
 from crosscurrent.formatting import signed
-from detectors.common import Latch, Moves, make_alert
+from detectors.common import Latch, Moves
 
 NAME = "macro"
 REGIME_ZH = {"calm": "平静", "elevated": "升温", "stressed": "紧张"}
@@ -54,13 +54,6 @@ class MacroDetector:
             alerts += check(event)
         return alerts
 
-    def _emit(self, key: str, level: Severity | None, event: Tick, ids: tuple[str, ...],
-              title: str, title_zh: str, values: dict[str, float]) -> list[Alert]:
-        transition = self.latch.move(key, level)
-        if transition is None:
-            return []
-        return [make_alert(NAME, key, transition, event, ids, title, title_zh, values)]
-
     def _regime(self, event: Tick) -> list[Alert]:
         level = self.moves.price("macro:VIX")
         if event.id != "macro:VIX" or level is None:
@@ -69,8 +62,8 @@ class MacroDetector:
         self.regime = regime(level, change, self.config)
         severity = {"elevated": Severity.WARNING, "stressed": Severity.CRITICAL}.get(
             self.regime)
-        return self._emit(
-            "macro:regime", severity, event, ("macro:VIX",),
+        return self.latch.alerts(
+            NAME, "macro:regime", severity, event, ("macro:VIX",),
             f"Risk regime {self.regime}: VIX {level:.2f} ({signed(change or 0.0)})",
             f"风险状态{REGIME_ZH[self.regime]}:VIX {level:.2f}({signed(change or 0.0)})",
             {"vix": level, "change": round(change or 0.0, 4)})
@@ -80,8 +73,9 @@ class MacroDetector:
         if event.id not in ("macro:USDCNH", "hk:HSI") or cnh is None or hsi is None:
             return []
         weak = cnh >= self.config.yuan_move and hsi <= -self.config.hk_move
-        return self._emit(
-            "macro:yuan", Severity.WARNING if weak else None, event, ("macro:USDCNH", "hk:HSI"),
+        return self.latch.alerts(
+            NAME, "macro:yuan", Severity.WARNING if weak else None, event,
+            ("macro:USDCNH", "hk:HSI"),
             f"Yuan weakening (USD/CNH {signed(cnh)}) as Hong Kong falls (HSI {signed(hsi)})",
             f"人民币走弱(美元/离岸人民币 {signed(cnh)}),港股下跌(恒指 {signed(hsi)})",
             {"usdcnh_change": round(cnh, 4), "hsi_change": round(hsi, 4)})
@@ -94,8 +88,8 @@ class MacroDetector:
         bp = (quote[0] - quote[1]) * 100 if quote and quote[1] else None
         hit = (dxy is not None and abs(dxy) >= self.config.dxy_move) or \
             (bp is not None and abs(bp) >= self.config.yield_bp)
-        return self._emit(
-            "macro:shock", Severity.WARNING if hit else None, event,
+        return self.latch.alerts(
+            NAME, "macro:shock", Severity.WARNING if hit else None, event,
             ("macro:DXY", "macro:US10Y"),
             f"Dollar/yield shock: DXY {signed(dxy or 0.0)}, US 10-year {bp or 0.0:+.0f} bp",
             f"美元/收益率冲击:美元指数 {signed(dxy or 0.0)},美国十年期 {bp or 0.0:+.0f} 个基点",
@@ -110,8 +104,8 @@ class MacroDetector:
             return []
         spx, btc, gold, vix = (c or 0.0 for c in changes)
         both = spx > 0 and btc > 0 and gold >= self.config.gold_move and vix > 0
-        return self._emit(
-            "macro:coherence", Severity.WARNING if both else None, event, ids,
+        return self.latch.alerts(
+            NAME, "macro:coherence", Severity.WARNING if both else None, event, ids,
             f"Risk-on and safe havens bid together: S&P {signed(spx)}, BTC {signed(btc)}, "
             f"gold {signed(gold)}, VIX {signed(vix)}",
             f"风险资产与避险资产同涨:标普 {signed(spx)},BTC {signed(btc)},黄金 {signed(gold)},"
