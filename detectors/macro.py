@@ -33,6 +33,11 @@ def regime(level: float, change: float | None, config: MacroConfig) -> str:
     return "calm"
 
 
+def basis_points(last: float, prev_close: float | None) -> float | None:
+    """A yield's move in basis points (yields are quoted in percent)."""
+    return None if not prev_close else (last - prev_close) * 100
+
+
 class MacroDetector:
     name = NAME
 
@@ -85,7 +90,7 @@ class MacroDetector:
             return []
         dxy = self.moves.change("macro:DXY")
         quote = self.moves.quotes.get("macro:US10Y")
-        bp = (quote[0] - quote[1]) * 100 if quote and quote[1] else None
+        bp = basis_points(quote[0], quote[1]) if quote else None
         hit = (dxy is not None and abs(dxy) >= self.config.dxy_move) or \
             (bp is not None and abs(bp) >= self.config.yield_bp)
         return self.latch.alerts(

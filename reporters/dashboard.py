@@ -1,7 +1,8 @@
 """The live dashboard as a rich renderable: a pure function of the board and the screen size.
 
-The transmission chain spans the top; below it the panels, by priority: alerts, crypto, Hong
-Kong, US & macro, A-shares, divergences, DeFi & stablecoins, feeds. They are laid out in as
+A macro strip (risk regime, VIX, the 10-year yield, dollar, yuan, gold, oil) and the
+transmission chain span the top; below them the panels, by priority: alerts, crypto, Hong
+Kong, US, A-shares, divergences, DeFi & stablecoins, feeds. They are laid out in as
 many columns as the width allows (1 to 3); what does not fit the height is dropped, lowest
 priority first, and the header says how many were left out.
 """
@@ -20,9 +21,10 @@ from crosscurrent.catalog import default_catalog
 from crosscurrent.detector_config import MacroConfig
 from crosscurrent.formatting import compact, pct
 from crosscurrent.notify_config import Lang
-from detectors.macro import regime
+from detectors.macro import REGIME_ZH, regime
 from reporters.board import Board
 from reporters.history_table import sparkline
+from reporters.macro_view import LABELS, quote
 
 SEVERITY = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
 MARKETS = (("US", "us:SPX"), ("HK", "hk:HSI"), ("CN", "cn:SSE"))
@@ -131,6 +133,30 @@ def _health(board: Board) -> Panel:
     return Panel(table, title="feeds", title_align="left", border_style="grey50")
 
 
+def _macro_strip(board: Board, lang: Lang) -> Text:
+    """One line across the screen: the risk regime, then each macro id with its move."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(" macro ", style="bold white on grey35")
+    vix = board.lines.get("macro:VIX")
+    if vix is not None:
+        mood = regime(vix.last, vix.change, MacroConfig())
+        text.append(" ")
+        text.append(mood if lang == "en" else REGIME_ZH[mood] if lang == "zh" else
+                    f"{mood} {REGIME_ZH[mood]}",
+                    style={"calm": "green", "elevated": "yellow"}.get(mood, "bold red"))
+    for ident in LABELS:
+        line = board.lines.get(ident)
+        if line is None:
+            continue
+        shown = quote(ident, line.last, line.prev_close, line.change)
+        text.append("  ")
+        text.append(f"{shown.label_zh if lang == 'zh' else shown.ticker} {shown.level} ",
+                    style="bold")
+        text.append(shown.move, style="green" if shown.sign > 0 else "red" if shown.sign < 0
+                    else "")
+    return text
+
+
 def _header(board: Board, dropped: int) -> Text:
     text = Text()
     text.append(" crosscurrent ", style="bold white on blue")
@@ -142,11 +168,6 @@ def _header(board: Board, dropped: int) -> Text:
             is_open = catalog[ident].calendar.is_open(board.clock)
             text.append(f"  {market} ", style="bold")
             text.append("open" if is_open else "closed", style="green" if is_open else "dim")
-    vix = board.lines.get("macro:VIX")
-    if vix is not None:
-        mood = regime(vix.last, vix.change, MacroConfig())
-        text.append(f"  VIX {vix.last:.2f} ", style="bold")
-        text.append(mood, style={"calm": "green", "elevated": "yellow"}.get(mood, "bold red"))
     text.append(f"   {board.events:,} events", style="dim")
     if dropped:
         text.append(f"   ({dropped} panel(s) left out: enlarge the terminal)", style="dim")
@@ -158,8 +179,11 @@ def render(board: Board, width: int, height: int, lang: Lang = "both") -> Render
     columns = 3 if width >= 150 else 2 if width >= 100 else 1
     spark = width >= 120
     header_rows = 1 if width >= 100 else 2
-    top = [_chain(board, lang)] if board.nodes else []  # the chain spans the width
+    top: list[RenderableType] = [_chain(board, lang)] if board.nodes else []  # full width
     budget = height - header_rows - 3 * len(top) - 1  # and a line of slack
+    if any(i in board.lines for i in LABELS):
+        top.insert(0, _macro_strip(board, lang))
+        budget -= 1
     alert_rows = max(3, min(12, height // 4))
     candidates: list[tuple[int, Callable[[], Panel]]] = []
 
@@ -172,7 +196,7 @@ def render(board: Board, width: int, height: int, lang: Lang = "both") -> Render
                        lambda: _alerts(board, lang, alert_rows)))
     prices("crypto", "crypto")
     prices("Hong Kong", "hk")
-    prices("US & macro", "us", "macro")
+    prices("US", "us")
     prices("A-shares", "cn")
     candidates.append((max(1, len(board.divergences())) + 2, lambda: _divergences(board, lang)))
     prices("DeFi & stablecoins", "defi")

@@ -14,12 +14,12 @@ from redis import asyncio as aioredis
 from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import Config
 from crosscurrent.events import Alert, AlertState, Metric, Tick, decode
-from crosscurrent.formatting import pct
 from detectors.chain import assess
-from detectors.macro import REGIME_ZH, regime
+from detectors.macro import REGIME_ZH, basis_points, regime
 from reporters.alert_log import read_alerts
 from reporters.findings import AGENT
-from reporters.report_text import action_plan, disclaimer, key_insight
+from reporters.macro_view import LABELS, quote
+from reporters.report_text import action_plan, disclaimer, key_insight, us_narrative
 from streams.bus import FIELD
 from streams.keys import Keys
 
@@ -268,7 +268,7 @@ def build(series: dict[str, Series], alerts: list[Alert], state: dict[str, Any],
         "markets": rows,
         "chain": chain,
         "crypto": crypto,
-        "us": region("us:", "macro:"),
+        "us": region("us:"),
         "hk": region("hk:"),
         "a_share": a_share,
         "divergences": divergences,
@@ -282,6 +282,7 @@ def build(series: dict[str, Series], alerts: list[Alert], state: dict[str, Any],
         "macro": macro,
     }
     report["key_insight"] = key_insight(report)
+    report["us_narrative"] = us_narrative(report)
     report["action_plan"] = action_plan(report)
     report["disclaimer"] = disclaimer()
     return report
@@ -289,21 +290,23 @@ def build(series: dict[str, Series], alerts: list[Alert], state: dict[str, Any],
 
 def _macro(rows: dict[str, dict[str, Any]], chain: dict[str, Any], config: Config
            ) -> dict[str, Any] | None:
-    """The risk regime with its numbers, and what the macro ids say about the chain."""
+    """The risk regime with its numbers, financial conditions from the 10-year yield and the
+    dollar, and what the macro ids say about the chain."""
     vix = rows.get("macro:VIX")
     if vix is None:
         return None
-    name = regime(vix["last"], vix["change"], config.detectors.macro)
+    settings = config.detectors.macro
+    name = regime(vix["last"], vix["change"], settings)
+    quotes = [quote(i, rows[i]["last"], rows[i]["prev_close"], rows[i]["change"])
+              for i in LABELS if i in rows]
     ten = rows.get("macro:US10Y")
-    bp = (ten["last"] - ten["prev_close"]) * 100 if ten and ten["prev_close"] else None
-    parts = [f"VIX {vix['last']:.2f} ({pct(vix['change'])})"]
-    if ten:
-        parts.append(f"US 10-year {ten['last']:.2f}%" + (f" ({bp:+.0f} bp)" if bp is not None
-                                                         else ""))
-    parts += [f"{label} {pct(rows[i]['change'])}" for i, label in (
-        ("macro:DXY", "dollar index"), ("macro:USDCNH", "USD/CNH"), ("macro:GOLD", "gold"),
-        ("macro:WTI", "WTI")) if i in rows]
-    numbers = ", ".join(parts)
+    bp = basis_points(ten["last"], ten["prev_close"]) if ten else None
+    dxy = rows.get("macro:DXY", {}).get("change")
+    # half the shock thresholds: a move worth a line, not yet an alert
+    tighter = (bp or 0.0) >= settings.yield_bp / 2 or (dxy or 0.0) >= settings.dxy_move / 2
+    easier = (bp or 0.0) <= -settings.yield_bp / 2 or (dxy or 0.0) <= -settings.dxy_move / 2
+    conditions = "tighter" if tighter and not easier else "easier" if easier and not tighter \
+        else "steady"
     broken = chain.get("broken_at")
     if name == "calm":
         reading = ("a calm VIX: the break at the " + broken + " node is regional, not global "
@@ -314,8 +317,14 @@ def _macro(rows: dict[str, dict[str, Any]], chain: dict[str, Any], config: Confi
         reading = f"an {name} VIX: global risk pressure behind the day's moves"
         reading_zh = f"VIX {REGIME_ZH[name]}:当日走势背后有全球风险压力"
     cnh = rows.get("macro:USDCNH", {}).get("change")
-    if cnh is not None and cnh >= config.detectors.macro.yuan_move:
+    yuan_weak = cnh is not None and cnh >= settings.yuan_move
+    if yuan_weak:
         reading += "; a weaker yuan weighs on Hong Kong and A-shares"
         reading_zh += ";人民币走弱压制港股与A股"
-    return {"regime": name, "regime_zh": REGIME_ZH[name], "numbers": numbers,
+    return {"regime": name, "regime_zh": REGIME_ZH[name],
+            "quotes": [{"id": q.ident, "label": q.label, "label_zh": q.label_zh,
+                        "level": q.level, "move": q.move} for q in quotes],
+            "numbers": ", ".join(q.text() for q in quotes),
+            "numbers_zh": ",".join(q.text(zh=True) for q in quotes),
+            "conditions": conditions, "yuan_weak": yuan_weak,
             "reading": reading, "reading_zh": reading_zh, "us10y_bp": bp}

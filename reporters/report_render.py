@@ -21,7 +21,8 @@ def _num(value: float | None) -> str:
 
 
 def _say(lang: Lang, en: str, zh: str) -> str:
-    return en if lang == "en" else zh if lang == "zh" else f"{en} / {zh}" if zh else en
+    return en if lang == "en" else zh if lang == "zh" else f"{en} / {zh}" if zh and zh != en \
+        else en
 
 
 def sections(report: dict[str, Any], lang: Lang) -> list[tuple[str, list[Any]]]:
@@ -46,8 +47,10 @@ def sections(report: dict[str, Any], lang: Lang) -> list[tuple[str, list[Any]]]:
                else f"Chain: {chain['pattern']}." if chain["pattern"] else
                "No transmission signal (the first node was flat).")
     macro = report.get("macro")
-    regime = [_say(lang, f"Macro regime: {macro['regime']} ({macro['numbers']}).",
-                   f"宏观风险状态:{macro['regime_zh']}({macro['numbers']})。")] if macro else []
+    regime = [_say(lang, f"Macro regime: {macro['regime']} ({macro['numbers']}) — "
+                         f"{macro['reading']}.",
+                   f"宏观风险状态:{macro['regime_zh']}({macro['numbers_zh']})——"
+                   f"{macro['reading_zh']}。")] if macro else []
     out.append(("2. Global Risk Sentiment: Transmission Chain", [
         table, verdict, _say(lang, chain["assessment"], chain["assessment_zh"]), *regime]))
     crypto = report["crypto"]
@@ -69,9 +72,14 @@ def sections(report: dict[str, Any], lang: Lang) -> list[tuple[str, list[Any]]]:
     out.append(("3. Crypto & DeFi", blocks))
     us: list[Any] = [rows(report["us"])] if report["us"] else ["No US data."]
     if macro:
-        us.append(_say(lang, f"Macro: {macro['numbers']} — {macro['reading']}.",
-                       f"宏观:{macro['numbers']}——{macro['reading_zh']}。"))
-    out.append(("4. US Market", us))
+        us.append((["Macro", "Level", "Move"], [[_say(lang, q["label"], q["label_zh"]),
+                                                 q["level"], q["move"]]
+                                                for q in macro["quotes"]]))
+    heading = "4. US Market"
+    if narrative := report.get("us_narrative"):
+        heading += ": " + _say(lang, narrative["headline"], narrative["headline_zh"])
+        us.append(_say(lang, narrative["en"], narrative["zh"]))
+    out.append((heading, us))
     out.append(("5. Hong Kong Market", [rows(report["hk"])] if report["hk"] else
                 ["No Hong Kong data."]))
     a_share = report["a_share"]

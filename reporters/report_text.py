@@ -107,3 +107,82 @@ def action_plan(report: dict[str, Any]) -> list[dict[str, str]]:
                  "rationale": "the day's largest divergences" if aggressive else "",
                  "rationale_zh": "当日最大的背离" if aggressive else ""})
     return plan
+
+
+FLAT = 0.2  # percent: an average index move smaller than this is a flat day
+HEADLINES = {  # (equities up / down / flat, regime) -> headline
+    ("up", "calm"): ("Steady Gains, Calm Volatility", "稳步上涨,波动平静"),
+    ("up", "elevated"): ("Gains on Nervous Ground", "上涨但波动升温"),
+    ("up", "stressed"): ("A Relief Rally Under Stress", "紧张中的反弹"),
+    ("down", "calm"): ("A Quiet Pullback", "温和回调"),
+    ("down", "elevated"): ("Risk-Off, Volatility Rising", "避险,波动升温"),
+    ("down", "stressed"): ("Risk-Off, Volatility Stressed", "避险,市场紧张"),
+    ("flat", "calm"): ("A Flat, Quiet Session", "窄幅震荡,波动平静"),
+    ("flat", "elevated"): ("Flat Equities, Volatility Rising", "股指持平,波动升温"),
+    ("flat", "stressed"): ("Flat Equities, Volatility Spiking", "股指持平,波动急升"),
+}
+RATES_AND_DOLLAR = ("macro:VIX", "macro:US10Y", "macro:DXY")
+CONDITIONS = {
+    "tighter": ("tighter financial conditions, a headwind for Hong Kong and emerging-market "
+                "flows", "金融条件收紧,不利于港股与新兴市场资金"),
+    "easier": ("easier financial conditions, a tailwind for Asian risk",
+               "金融条件放松,利好亚洲风险资产"),
+    "steady": ("no pressure from rates or the dollar", "利率与美元未形成压力"),
+}
+
+
+def us_narrative(report: dict[str, Any]) -> dict[str, str] | None:
+    """The US section's headline and paragraph: the indices, VIX, the 10-year yield and the
+    dollar, and what they say about the transmission chain; None without US indices."""
+    indices = [r for r in report["us"] if r["change"] is not None]
+    if not indices:
+        return None
+    average = sum(r["change"] for r in indices) / len(indices)
+    lead = max(indices, key=lambda r: r["change"])
+    lag = min(indices, key=lambda r: r["change"])
+    up = average > 0
+    trend = "flat" if abs(average) < FLAT else "up" if up else "down"
+    said, said_zh = {"up": ("up", "上涨"), "down": ("down", "下跌"),
+                     "flat": ("flat", "持平")}[trend]
+    spread = spread_zh = ""
+    if len(indices) > 1:
+        spread = (f"; {lead['name']} {pct(lead['change'])} the strongest, {lag['name']} "
+                  f"{pct(lag['change'])} the weakest")
+        spread_zh = (f";{lead['name_zh']} {pct(lead['change'])} 最强,{lag['name_zh']} "
+                     f"{pct(lag['change'])} 最弱")
+    en = f"US equities closed {said} ({pct(average)} on average{spread}). "
+    zh = f"美股收盘{said_zh}(平均 {pct(average)}{spread_zh})。"
+    macro = report.get("macro")
+    headline, headline_zh = {"up": ("Gains", "上涨"), "down": ("Losses", "下跌"),
+                             "flat": ("A Flat Session", "窄幅震荡")}[trend]
+    if macro:
+        headline, headline_zh = HEADLINES[(trend, macro["regime"])]
+        conditions, conditions_zh = CONDITIONS[macro["conditions"]]
+        quotes = [q for q in macro["quotes"] if q["id"] in RATES_AND_DOLLAR]
+        en += (f"Volatility is {macro['regime']}; "
+               + ", ".join(f"{q['label']} {q['level']} ({q['move']})" for q in quotes)
+               + f": {conditions}. ")
+        zh += (f"波动{macro['regime_zh']};"
+               + ",".join(f"{q['label_zh']} {q['level']}({q['move']})" for q in quotes)
+               + f":{conditions_zh}。")
+    nodes = report["chain"]["nodes"]
+    broken = report["chain"]["broken_at"]
+    follow = [n for n in nodes[1:] if n["move"] is not None]
+    if broken and follow:
+        at = next((n for n in nodes if n["name"] == broken), None)
+        local = macro is not None and macro["regime"] == "calm" and \
+            macro["conditions"] != "tighter" and not macro["yuan_weak"]
+        en += (f"The US handed Asia a risk-{'on' if up else 'off'} lead that {broken} did not "
+               f"follow ({pct(at['move'] if at else None)})")
+        zh += (f"美股给出风险{'偏好' if up else '规避'}信号,但{at['name_zh'] if at else broken}"
+               f"未跟随({pct(at['move'] if at else None)})")
+        en += (": with calm volatility and no pressure from rates, the dollar or the yuan, "
+               "the break is local, not imported from the US." if local else ".")
+        zh += (":在波动平静、利率、美元与人民币均无压力的情况下,断裂源自本地,而非美国输入。"
+               if local else "。")
+    elif follow and (report["chain"]["pattern"] or "").startswith("intact"):
+        moves = ", ".join(f"{n['name']} {pct(n['move'])}" for n in follow)
+        moves_zh = ",".join(f"{n['name_zh']} {pct(n['move'])}" for n in follow)
+        en += f"Asia followed the US lead: {moves}."
+        zh += f"亚洲跟随美股:{moves_zh}。"
+    return {"headline": headline, "headline_zh": headline_zh, "en": en, "zh": zh}

@@ -14,8 +14,11 @@ from streams.simulators.server import SimulatorServer
 from streams.tape import TapeEvent
 from streams.yahoo import pricing_data_class
 
-QUOTE_TYPE_INDEX = 9
 MARKET_HOURS_REGULAR = 1
+# Yahoo's QuoteType enum by catalog asset (indices, VIX and ^TNX are INDEX)
+QUOTE_TYPES = {"fx": 14, "commodity": 18}  # CURRENCY, FUTURE
+QUOTE_TYPE_INDEX = 9
+FOUR_DIGITS = {"fx", "rate"}  # the price hint Yahoo sends for currencies and ^TNX
 
 
 class YahooSimulator(SimulatorServer):
@@ -79,12 +82,13 @@ class YahooSimulator(SimulatorServer):
         data = self._pricing(
             id=instrument.symbol, price=event.value, time=event.ts,
             currency=instrument.currency,
-            quote_type=QUOTE_TYPE_INDEX, market_hours=MARKET_HOURS_REGULAR,
+            quote_type=QUOTE_TYPES.get(instrument.asset, QUOTE_TYPE_INDEX),
+            market_hours=MARKET_HOURS_REGULAR,
             change_percent=(event.value / prev - 1) * 100 if prev else 0.0,
             change=event.value - prev if prev else 0.0,
             day_volume=int(event.volume or 0), day_high=high, day_low=low,
             short_name=instrument.en, open_price=day_open, previous_close=prev,
-            price_hint=4 if instrument.asset == "fx" else 2,
+            price_hint=4 if instrument.asset in FOUR_DIGITS else 2,
         )
         message = base64.b64encode(data.SerializeToString()).decode()
         return [(instrument.symbol, orjson.dumps({"type": "pricing", "message": message}).decode())]

@@ -57,7 +57,8 @@ def test_renders_match_the_snapshots(board: Board, width: int, height: int, lang
 def test_the_full_screen_shows_every_region_the_chain_and_divergences(board: Board) -> None:
     text = screen(board, 160, 48, "both")
     for needle in ("HSTECH 恒生科技", "BTC 比特币", "broken at HK", "Crypto vs HK tech",
-                   "US & macro", "A-shares", "DeFi & stablecoins", "feeds", "1,564/s"):
+                   "US", "A-shares", "DeFi & stablecoins", "feeds", "1,564/s",
+                   "macro  calm 平静", "10Y 4.33% +2 bp", "CNH 7.2480 -0.08%"):
         assert needle in text, needle
     small = screen(board, 80, 24, "both")
     assert "left out: enlarge the terminal" in small and "transmission chain" in small

@@ -52,7 +52,7 @@ def test_demo_shows_the_live_dashboard_and_quits_on_q(tmp_path: Path) -> None:
     try:
         text = screen_until(session, lambda t: "finished: q quits" in t)
         for needle in ("transmission chain", "broken at HK", "HSTECH 恒生科技", "BTC 比特币",
-                       "Crypto vs HK tech", "alerts (newest first)", "US & macro", "A-shares",
+                       "Crypto vs HK tech", "alerts (newest first)", "macro  calm", "A-shares",
                        "DeFi & stablecoins", "feeds"):
             assert needle in text, needle
         tmux("send-keys", "-t", session, "q")

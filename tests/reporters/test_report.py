@@ -75,6 +75,20 @@ def test_markdown_has_every_section_in_the_seeds_order(report_dir: Path) -> None
     assert "不构成投资建议" in text and "not investment advice" in text
 
 
+def test_the_us_section_reads_the_day_through_the_macro_ids(report_dir: Path) -> None:
+    text = (report_dir / "report.md").read_text()
+    us = text[text.index("## 4. US Market"):text.index("## 5. Hong Kong")]
+    assert us.startswith("## 4. US Market: Steady Gains, Calm Volatility")
+    for row in ("| VIX | 17.27 | -2.98% |", "| US 10-year / 美债十年期 | 4.33% | +2 bp |",
+                "| USD/CNH / 美元/离岸人民币 | 7.2480 | -0.08% |"):
+        assert row in us, row
+    assert "US equities closed up (+0.56% on average; Dow Jones" in us
+    assert "no pressure from rates or the dollar" in us
+    assert "HK did not follow (-1.17%)" in us and "the break is local" in us
+    sentiment = text[text.index("## 2. Global"):text.index("## 3. Crypto")]
+    assert "Macro regime: calm (VIX 17.27 (-2.98%), US 10-year 4.33% (+2 bp)" in sentiment
+
+
 class Parsed(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
