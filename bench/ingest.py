@@ -1,85 +1,65 @@
-"""Ingest benchmark: recorded Binance frames -> websocket -> fast adapter -> Redis Streams.
+"""Ingest side by side: recorded Binance frames -> TLS websocket -> adapter -> Redis Streams.
 
-The frames of shared/data/binance-futures/usdm-btcusdt-20240808.jsonl.gz (trades and
-bookTicker, as in shared/bench/PEERS.md) are served by a websocket server in a process of its
-own, as fast as the client reads. The client is crosscurrent's live code path
-(WebsocketFeed + BinanceProtocol + StreamWriter); its CPU time is measured apart from the
-server's. Also: the parser alone on the same frames, in memory.
+The same frames of shared/data (USD-M futures and spot, trade and bookTicker), served by one
+frame server process as fast as each client reads, to each contender in turn, in one run:
+
+  crosscurrent fast path   the live code path: WebsocketFeed + BinanceProtocol + StreamWriter
+  crosscurrent ccxt.pro    ccxt.pro `watch_trades` + StreamWriter (trades only)
+  cryptofeed               cryptofeed 3's Binance feed with its own Redis Streams backend,
+                           with `overflow='block'` (nothing dropped) and with its default
+                           queue, from the bench's own environment (.bench-venv)
+
+Each client is a process of its own; the run is timed from the first frame sent until every
+frame it asked for is in Redis (or nothing more arrives for 3 s), and its CPU is the client's
+own from when it was ready to connect. Also: the parser alone, in memory.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import multiprocessing
-import resource
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from http import HTTPStatus
-from multiprocessing.connection import Connection
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-import websockets
+import redis
 from rich.console import Console
-from websockets.asyncio.server import ServerConnection
-from websockets.http11 import Request, Response
+from rich.table import Table
 
+from bench.frame_server import Frames, serve
+from bench.ingest_client import MARKETS
 from crosscurrent.config import Config
 from streams.binance import BinanceProtocol
-from streams.bus import StreamWriter
-from streams.ccxt_feed import CcxtFeed
-from streams.feed import WebsocketFeed
 from streams.keys import Keys
-from streams.redis_client import connect
-from streams.simulators.binance import BinanceSimulator, ccxt_overrides
 
-RECORDING = Path("data/binance-futures/usdm-btcusdt-20240808.jsonl.gz")
+RECORDINGS = {"usdm": Path("data/binance-futures/usdm-btcusdt-20240808.jsonl.gz"),
+              "spot": Path("data/binance/spot-btcusdt-20240809.jsonl.gz")}
 KINDS = (b"@trade", b"@bookTicker")
+PEER_SCRIPT = Path(__file__).with_name("cryptofeed_client.py")
+PEER_PYTHON = Path(".bench-venv/bin/python")
+CRYPTOFEED = {"usdm": ("BINANCE_FUTURES", "BTC-USDT-PERP"), "spot": ("BINANCE", "BTC-USDT")}
+STALL_S = 3.0
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class BenchInputError(FileNotFoundError):
     """The recorded frames are not where they were looked for."""
 
 
-def load_frames(shared: Path) -> list[bytes]:
-    path = shared / RECORDING
+def load_frames(shared: Path, market: str = "usdm") -> list[bytes]:
+    path = shared / RECORDINGS[market]
     if not path.exists():
         raise BenchInputError(f"{path} is missing: pass --shared DIR (the shared/ folder)")
     with gzip.open(path, "rb") as lines:
         frames = [line.split(b" ", 1)[1].rstrip(b"\n") for line in lines]
     return [f for f in frames if f.startswith(b'{"stream"') and any(k in f[:40] for k in KINDS)]
-
-
-def _serve(frames: list[bytes], port_pipe: Connection, ccxt: bool = False) -> None:
-    """Send every frame to each client as fast as it reads. For ccxt: answer its REST
-    `exchangeInfo` and its SUBSCRIBE first, and send the trade frames only."""
-    info = BinanceSimulator(source="binance-usdm")
-    if ccxt:
-        frames = [f for f in frames if b"@trade" in f[:40]]
-
-    async def handler(ws: ServerConnection) -> None:
-        if ccxt:
-            request = orjson.loads(await ws.recv())
-            await ws.send(orjson.dumps({"result": None, "id": request["id"]}).decode())
-        for frame in frames:
-            await ws.send(frame.decode())
-        await ws.wait_closed()
-
-    def rest(connection: ServerConnection, request: Request) -> Response | None:
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            return None
-        status, body = info.http(request.path) or (HTTPStatus.NOT_FOUND, b"{}")
-        response = connection.respond(status, body.decode())
-        response.headers["Content-Type"] = "application/json"
-        return response
-
-    async def main() -> None:
-        async with websockets.serve(handler, "127.0.0.1", 0, compression=None,
-                                    process_request=rest) as server:
-            port_pipe.send(next(iter(server.sockets)).getsockname()[1])
-            await server.serve_forever()
-
-    asyncio.run(main())
 
 
 def parse_rate(frames: list[bytes]) -> float:
@@ -90,71 +70,196 @@ def parse_rate(frames: list[bytes]) -> float:
     return len(frames) / (time.process_time() - started)
 
 
-async def _ingest(expected: int, url: str, port: int, config: Config, ccxt: bool
-                  ) -> tuple[float, float, int, int]:
-    """Wall and CPU seconds until `expected` frames are in Redis; landed; ccxt drops."""
-    redis = await connect(url)
-    keys = Keys(config.redis.prefix, "bench-ingest")
-    async for key in redis.scan_iter(match=keys.pattern):
-        await redis.unlink(key)
-    writer = StreamWriter(redis, keys, maxlen=config.redis.stream_maxlen,
-                          batch_size=config.redis.batch_size, buffer=config.redis.buffer)
-    address = f"ws://127.0.0.1:{port}"
-    feed: CcxtFeed | WebsocketFeed
-    if ccxt:
-        feed = CcxtFeed("binanceusdm", {"perp:BTC": "BTC/USDT:USDT"}, writer.put, config.feeds,
-                        trades_limit=expected, tickers=False,
-                        overrides=ccxt_overrides(address, "binance-usdm"))
-    else:
-        feed = WebsocketFeed(BinanceProtocol(address, ["perp:BTC"], source="binance-usdm"),
-                             writer.put, config.feeds)
-    tasks = [asyncio.create_task(writer.run()), asyncio.create_task(feed.run())]
-    cpu0, wall0 = _cpu(), time.perf_counter()
-    while feed.frames + (feed.drops if isinstance(feed, CcxtFeed) else 0) < expected:
-        await asyncio.sleep(0.005)
-    await writer.flush()
-    wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    landed = await redis.xlen(keys.events("perp")) + await redis.xlen(keys.quotes("perp"))
-    await redis.aclose()
-    return wall, cpu, landed, feed.drops if isinstance(feed, CcxtFeed) else 0
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    streams: tuple[str, ...]  # what it subscribes to (for the count it must land)
+    command: tuple[str, ...]
+    keys: tuple[str, ...]  # the Redis streams it writes
+    note: str = ""
 
 
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+@dataclass
+class Result:
+    contender: Contender
+    sent: int
+    landed: list[int] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)  # frames/s, one per round
+    cpu: list[float] = field(default_factory=list)  # CPU s per 100k frames
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(self.rates)
+
+    @property
+    def lost(self) -> int:
+        return self.sent - min(self.landed)
 
 
-def _measure(frames: list[bytes], url: str, config: Config, ccxt: bool
-             ) -> tuple[float, float, int, int, int]:
-    """wall s, client CPU s, frames landed, frames ccxt dropped, frames expected."""
+def contenders(market: str, port: int, url: str, config: Config, cafile: str,
+               peer_python: Path | None) -> list[Contender]:
+    spec = MARKETS[market]
+    symbol = "btcusdt"
+    ours = (sys.executable, "-m", "bench.ingest_client", "--market", market,
+            "--url", f"wss://127.0.0.1:{port}", "--redis", url, "--cafile", cafile)
+    out = []
+    for path, streams, label in (("fast", ("trade", "bookTicker"), "fast path"),
+                                 ("ccxt", ("trade",), "ccxt.pro")):
+        keys = Keys(config.redis.prefix, f"bench-ingest-{path}")
+        out.append(Contender(
+            f"crosscurrent {label}", tuple(f"{symbol}@{s}" for s in streams),
+            (*ours, "--namespace", keys.namespace, path),
+            (keys.events(spec.family), keys.quotes(spec.family)),
+            "trades only" if path == "ccxt" else ""))
+    if peer_python is not None:
+        exchange, pair = CRYPTOFEED[market]
+        for overflow, label in (("block", "overflow='block'"), ("", "default queue")):
+            key = f"bench-cryptofeed-{overflow or 'default'}"
+            command = [str(peer_python), str(PEER_SCRIPT), "--market", market,
+                       "--ws", f"wss://127.0.0.1:{port}", "--rest", f"https://127.0.0.1:{port}",
+                       "--redis", url, "--key", key]
+            if overflow:
+                command += ["--overflow", overflow]
+            out.append(Contender(
+                f"cryptofeed ({label})", (f"{symbol}@aggTrade", f"{symbol}@bookTicker"),
+                tuple(command),
+                (f"{key}-trades-{exchange}-{pair}", f"{key}-ticker-{exchange}-{pair}"),
+                "one aggTrade per recorded trade"))
+    return out
+
+
+@contextmanager
+def frame_server(frames: list[bytes], source: str, certfile: str
+                 ) -> Iterator[tuple[int, multiprocessing.Queue[float]]]:
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    server = context.Process(target=_serve, args=(frames, send, ccxt), daemon=True)
+    starts: multiprocessing.Queue[float] = context.Queue()
+    server = context.Process(target=serve, args=(frames, source, certfile, send, starts),
+                             daemon=True)
     server.start()
     try:
-        port = receive.recv()
-        expected = sum(1 for f in frames if b"@trade" in f[:40]) if ccxt else len(frames)
-        wall, cpu, landed, drops = asyncio.run(_ingest(expected, url, port, config, ccxt))
-        return wall, cpu, landed, drops, expected
+        if not receive.poll(60):
+            raise RuntimeError("the frame server did not start within 60 s")
+        yield receive.recv(), starts
     finally:
         server.terminate()
+        server.join(5)
 
 
-def run_ingest(config: Config, url: str, shared: Path, console: Console) -> list[str]:
-    """The parser alone, then the fast path and the ccxt.pro path end to end."""
-    frames = load_frames(shared)
+def _cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def _landed(client: redis.Redis, keys: tuple[str, ...]) -> int:
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.xlen(key)
+    return sum(pipe.execute())
+
+
+def measure(contender: Contender, sent: int, client: redis.Redis,
+            starts: multiprocessing.Queue[float], cafile: str) -> tuple[int, float, float]:
+    """One run: (frames landed, frames/s, client CPU s per 100k frames)."""
+    client.delete(*contender.keys)
+    while not starts.empty():
+        starts.get_nowait()
+    env = dict(os.environ, SSL_CERT_FILE=cafile, REQUESTS_CA_BUNDLE=cafile,
+               XDG_CACHE_HOME=tempfile.gettempdir())
+    process = subprocess.Popen(contender.command, stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"{contender.name} did not start (exit {process.wait(10)})")
+        ready_cpu = float(line.split()[1])
+        first = starts.get(timeout=60)
+        landed, last_change = 0, time.time()
+        while landed < sent and time.time() - last_change < STALL_S:
+            time.sleep(0.01)
+            now = _landed(client, contender.keys)
+            if now != landed:
+                landed, last_change = now, time.time()
+        cpu = _cpu_of(process.pid) - ready_cpu
+        while not starts.empty():  # a second connection (cryptofeed's USD-M routes)
+            first = min(first, starts.get_nowait())
+        wall = last_change - first
+        return landed, sent / wall if landed >= sent else landed / wall, cpu / sent * 1e5
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _certificate(folder: Path) -> tuple[str, str]:
+    """A test CA and a 127.0.0.1 server certificate (trustme): (CA file, cert+key file)."""
+    try:
+        import trustme
+    except ImportError:
+        raise BenchInputError("the ingest bench serves TLS with trustme: install it with "
+                              "`bash scripts/setup embedded,cn`") from None
+    ca = trustme.CA()
+    cafile, certfile = folder / "ca.pem", folder / "server.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(certfile))
+    return str(cafile), str(certfile)
+
+
+def run_market(market: str, frames: list[bytes], config: Config, url: str, rounds: int,
+               peer_python: Path | None, console: Console) -> list[Result]:
+    indexed = Frames(frames)
+    client = redis.Redis.from_url(url)
+    with tempfile.TemporaryDirectory() as folder:
+        cafile, certfile = _certificate(Path(folder))
+        with frame_server(frames, MARKETS[market].source, certfile) as (port, starts):
+            results = [Result(c, indexed.count(list(c.streams)))
+                       for c in contenders(market, port, url, config, cafile, peer_python)]
+            for n in range(rounds):
+                for result in results:
+                    landed, rate, cpu = measure(result.contender, result.sent, client, starts,
+                                                cafile)
+                    result.landed.append(landed)
+                    result.rates.append(rate)
+                    result.cpu.append(cpu)
+                    console.print(f"  {market} round {n + 1}: {result.contender.name}: "
+                                  f"{landed}/{result.sent} landed, {rate:,.0f} frames/s, "
+                                  f"{cpu:.2f} CPU s per 100k", highlight=False)
+    client.close()
+    return results
+
+
+def table(market: str, results: list[Result]) -> Table:
+    peer = next((r for r in results if "block" in r.contender.name), None)
+    out = Table(title=f"ingest side by side: Binance {market} recording, median of "
+                      f"{len(results[0].rates)}", title_justify="left")
+    for column in ("contender", "frames/s into Redis", "CPU s per 100k", "landed / sent",
+                   "vs cryptofeed (block)"):
+        out.add_column(column, justify="left" if column == "contender" else "right")
+    for r in results:
+        ratio = f"{r.rate / peer.rate:.2f}×" if peer else "n/a"
+        note = f" ({r.contender.note})" if r.contender.note else ""
+        out.add_row(r.contender.name + note, f"{r.rate:,.0f}",
+                    f"{statistics.median(r.cpu):.2f}", f"{min(r.landed):,} / {r.sent:,}", ratio)
+    return out
+
+
+def run_ingest(config: Config, url: str, shared: Path, console: Console, rounds: int = 3,
+               markets: tuple[str, ...] = ("usdm", "spot"),
+               peer_python: Path | None = PEER_PYTHON) -> list[str]:
+    """The parser alone, then every contender on each market's frames; the summary lines."""
+    loaded = {m: load_frames(shared, m) for m in markets}
+    frames = loaded.get("usdm") or next(iter(loaded.values()))
     summary = [f"parser alone: {parse_rate(frames):,.0f} frames/s on one core"]
-    for ccxt, name, what in ((False, "fast path", "trade + bookTicker"),
-                             (True, "ccxt.pro", "trades only")):
-        wall, cpu, landed, drops, expected = _measure(frames, url, config, ccxt)
-        console.print(f"ingest via {name}: {expected} recorded USD-M frames ({what}), "
-                      f"{landed} landed in Redis, {drops} dropped by ccxt, {wall:.2f} s wall, "
-                      f"client CPU {cpu:.2f} s", highlight=False)
-        summary.append(
-            f"ingest {name}: {expected / wall:,.0f} frames/s into Redis Streams, "
-            f"{cpu / expected * 1e5:.2f} CPU s per 100k frames, {expected - landed} lost "
-            f"of {expected} ({what})")
+    if peer_python is not None and not peer_python.exists():
+        console.print(f"[yellow]cryptofeed is not installed ({peer_python} is missing): "
+                      "`bash scripts/bench` installs it; measuring crosscurrent alone")
+        peer_python = None
+    for market in markets:
+        results = run_market(market, loaded[market], config, url, rounds, peer_python, console)
+        console.print(table(market, results))
+        peer = next((r for r in results if "block" in r.contender.name), None)
+        for r in results:
+            ratio = f", {r.rate / peer.rate:.2f}× cryptofeed (block)" if peer else ""
+            summary.append(f"ingest {market} {r.contender.name}: {r.rate:,.0f} frames/s, "
+                           f"{statistics.median(r.cpu):.2f} CPU s per 100k frames, "
+                           f"{r.lost} lost of {r.sent}{ratio}")
     return summary

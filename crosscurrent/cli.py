@@ -141,13 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", parents=[common], help="measure the pipeline, the report and the dashboard",
         description="spine: push events through simulator -> adapter -> Redis Streams -> "
         "agents and print events/s and tick-to-alert latency. ingest: the recorded Binance "
-        "USD-M frames of shared/data through the fast adapter into Redis (frames/s, CPU). "
+        "USD-M and spot frames of shared/data into Redis Streams over TLS, side by side: "
+        "the fast adapter, ccxt.pro and cryptofeed (frames/s, CPU, loss; `bash scripts/bench` "
+        "installs cryptofeed into .bench-venv). "
         "report: the demo day's end-of-day report. dashboard: its CPU at 10,000 events/s.")
     bench.add_argument("--only", choices=["spine", "ingest", "report", "dashboard"],
                        help="run one of them")
     bench.add_argument("--shared", type=Path, default=SHARED_GUESS, metavar="DIR",
                        help="the shared/ folder with the recordings (default: beside the "
                        "checkout)")
+    bench.add_argument("--rounds", type=int, default=3, metavar="N",
+                       help="ingest: runs of each contender, the median is shown (default 3)")
+    bench.add_argument("--markets", default="usdm,spot", metavar="M[,M]",
+                       help="ingest: the recordings to serve (default usdm,spot)")
     bench.add_argument("--events", type=int, default=20_000, metavar="N",
                        help="tape events in the throughput run (default 20000)")
     bench.add_argument("--rate", type=float, default=1000, metavar="R",
@@ -373,13 +379,24 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
             summary += asyncio.run(run_report(config, url, console))
         if args.only in (None, "ingest"):
             try:
-                summary += run_ingest(config, url, args.shared, console)
+                summary += run_ingest(config, url, args.shared, console, args.rounds,
+                                      _markets(args.markets))
             except BenchInputError as exc:
                 raise UserError(str(exc)) from None
     console.print("[bold]summary[/]")
     for line in summary:
         console.print(line, highlight=False)
     return 0
+
+
+def _markets(text: str) -> tuple[str, ...]:
+    from bench.ingest import RECORDINGS
+
+    markets = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in markets if m not in RECORDINGS]
+    if unknown or not markets:
+        raise UserError(f"--markets {text!r}: choose from {', '.join(RECORDINGS)}")
+    return markets
 
 
 def _redis(config: Config, args: argparse.Namespace) -> AbstractContextManager[str]:

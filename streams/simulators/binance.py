@@ -252,7 +252,7 @@ def exchange_info_perpetual(symbol: str, quote: str = "USDT") -> dict[str, objec
 
 def ccxt_overrides(url: str, source: str = "binance") -> dict[str, object]:
     """ccxt.pro config pointing `binance` (spot) or `binanceusdm` at a local server."""
-    http = url.replace("ws://", "http://")
+    http = url.replace("ws", "http", 1)  # ws:// -> http://, wss:// -> https://
     if source == "binance-usdm":
         return {"urls": {"api": {"fapiPublic": f"{http}/fapi/v1", "fapiPublicV2": f"{http}/fapi/v2",
                                  "fapiPublicV3": f"{http}/fapi/v3",
