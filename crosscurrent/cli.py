@@ -31,6 +31,21 @@ from streams.tape import TapeError, read_tape
 
 DEMO_TAPE = "data/seed-2026-04-08.jsonl"
 SHARED_GUESS = Path(__file__).resolve().parent.parent.parent / "shared"
+BENCH_PARTS = ("ingest", "agents", "latency", "spine", "report", "dashboard", "memory")
+BENCH_DEFAULT = BENCH_PARTS[:-1]  # the soak only when asked for
+BENCH_HELP = """\
+Each part prints its figures; the run ends with one summary line per figure.
+
+  ingest     the recorded Binance USD-M and spot frames of shared/data into Redis Streams
+             over TLS, side by side in one run: crosscurrent's fast adapter, its ccxt.pro
+             path and cryptofeed with its own Redis backend (frames/s, CPU, loss);
+             `bash scripts/bench` installs cryptofeed into .bench-venv
+  agents     a backlog from Redis through every detector (events/s)
+  latency    tick-to-alert at fixed offered loads, the exchange simulator in its own process
+  spine      everything in one process, as fast as it goes
+  report     the end-of-day report of a full day
+  dashboard  its CPU at 10,000 events/s
+  memory     (only when asked for) RSS and Redis memory over a soak"""
 
 EPILOG = """\
 examples:
@@ -138,15 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--minutes", type=float, metavar="N", help="stop after N minutes")
 
     bench = sub.add_parser(
-        "bench", parents=[common], help="measure the pipeline, the report and the dashboard",
-        description="spine: push events through simulator -> adapter -> Redis Streams -> "
-        "agents and print events/s and tick-to-alert latency. ingest: the recorded Binance "
-        "USD-M and spot frames of shared/data into Redis Streams over TLS, side by side: "
-        "the fast adapter, ccxt.pro and cryptofeed (frames/s, CPU, loss; `bash scripts/bench` "
-        "installs cryptofeed into .bench-venv). "
-        "report: the demo day's end-of-day report. dashboard: its CPU at 10,000 events/s.")
-    bench.add_argument("--only", choices=["spine", "ingest", "report", "dashboard"],
-                       help="run one of them")
+        "bench", parents=[common], help="measure ingest, detection, memory and the report",
+        description=BENCH_HELP,
+        epilog="examples:\n  bash scripts/bench                      everything but the soak\n"
+        "  bash scripts/bench --only ingest        the side-by-side table\n"
+        "  crosscurrent bench --only memory --minutes 30\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument("--only", default=",".join(BENCH_DEFAULT), metavar="PART[,PART]",
+                       help=f"parts to run, of {', '.join(BENCH_PARTS)} (default: all but "
+                       "memory)")
     bench.add_argument("--shared", type=Path, default=SHARED_GUESS, metavar="DIR",
                        help="the shared/ folder with the recordings (default: beside the "
                        "checkout)")
@@ -155,11 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--markets", default="usdm,spot", metavar="M[,M]",
                        help="ingest: the recordings to serve (default usdm,spot)")
     bench.add_argument("--events", type=int, default=20_000, metavar="N",
-                       help="tape events in the throughput run (default 20000)")
-    bench.add_argument("--rate", type=float, default=1000, metavar="R",
-                       help="offered tape events/s in the latency run (default 1000)")
+                       help="agents and spine: events in the run (default 20000)")
+    bench.add_argument("--rates", default="1000,10000,50000", metavar="R[,R]",
+                       help="latency: offered events/s into the bus (default 1000,10000,50000)")
     bench.add_argument("--seconds", type=float, default=5, metavar="S",
-                       help="length of the latency run (default 5)")
+                       help="latency: length of each load (default 5)")
+    bench.add_argument("--minutes", type=float, default=30, metavar="M",
+                       help="memory: length of the soak (default 30)")
+    bench.add_argument("--soak-rate", type=float, default=10_000, metavar="R",
+                       help="memory: events/s during the soak (default 10000)")
 
     sub.add_parser("doctor", parents=[common], help="check Redis, the config and each source",
                    description="One verdict a line: the config, Redis (reachable, version, "
@@ -360,27 +379,17 @@ def _doctor(args: argparse.Namespace, config: Config, console: Console) -> int:
 
 
 def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
-    from bench.ingest import BenchInputError, run_ingest
-    from bench.spine import machine, run_spine
+    from bench.ingest import BenchInputError
+    from bench.spine import machine
 
+    parts = _choices(args.only, BENCH_PARTS, "--only")
     summary: list[str] = []
     console.print(machine(), highlight=False)
     with _redis(config, args) as url:
-        if args.only in (None, "spine"):
-            summary += asyncio.run(run_spine(config, url, args.events, args.rate, args.seconds,
-                                             console))
-        if args.only in (None, "dashboard"):
-            from bench.dashboard import run_dashboard
-
-            summary += run_dashboard(config, console)
-        if args.only in (None, "report"):
-            from bench.report import run_report
-
-            summary += asyncio.run(run_report(config, url, console))
-        if args.only in (None, "ingest"):
+        for part in parts:
+            console.print(f"[bold]{part}[/]")
             try:
-                summary += run_ingest(config, url, args.shared, console, args.rounds,
-                                      _markets(args.markets))
+                summary += _bench_part(part, args, config, url, console)
             except BenchInputError as exc:
                 raise UserError(str(exc)) from None
     console.print("[bold]summary[/]")
@@ -389,14 +398,44 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
     return 0
 
 
-def _markets(text: str) -> tuple[str, ...]:
-    from bench.ingest import RECORDINGS
+def _bench_part(part: str, args: argparse.Namespace, config: Config, url: str,
+                console: Console) -> list[str]:
+    if part == "ingest":
+        from bench.ingest import run_ingest
 
-    markets = tuple(m.strip() for m in text.split(",") if m.strip())
-    unknown = [m for m in markets if m not in RECORDINGS]
-    if unknown or not markets:
-        raise UserError(f"--markets {text!r}: choose from {', '.join(RECORDINGS)}")
-    return markets
+        return run_ingest(config, url, args.shared, console, args.rounds,
+                          _choices(args.markets, ("usdm", "spot"), "--markets"))
+    if part == "agents":
+        from bench.agents import run_agents
+
+        return asyncio.run(run_agents(config, url, args.events, console))
+    if part == "latency":
+        from bench.latency import run_latency
+
+        rates = [float(r) for r in args.rates.split(",") if r.strip()]
+        return asyncio.run(run_latency(config, url, rates, args.seconds, console))
+    if part == "spine":
+        from bench.spine import run_spine
+
+        return asyncio.run(run_spine(config, url, args.events, console))
+    if part == "report":
+        from bench.report import run_report
+
+        return asyncio.run(run_report(config, url, console))
+    if part == "dashboard":
+        from bench.dashboard import run_dashboard
+
+        return run_dashboard(config, console)
+    from bench.memory import run_memory
+
+    return asyncio.run(run_memory(config, url, args.soak_rate, args.minutes, console))
+
+
+def _choices(text: str, known: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    chosen = tuple(m.strip() for m in text.split(",") if m.strip())
+    if not chosen or any(m not in known for m in chosen):
+        raise UserError(f"{flag} {text!r}: choose from {', '.join(known)}")
+    return chosen
 
 
 def _redis(config: Config, args: argparse.Namespace) -> AbstractContextManager[str]:

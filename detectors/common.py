@@ -84,17 +84,19 @@ class Moves:
 
     def update(self, tick: Tick) -> bool:
         """Take a tick; False when it is ignored (late or unusable)."""
-        if not finite(tick.price) or tick.price <= 0:
+        price, prev = tick.price, tick.prev_close
+        if not 0.0 < price < math.inf:  # also False for NaN
             return False
-        prev = tick.prev_close if finite(tick.prev_close) and tick.prev_close else None
+        if prev is not None and not 0.0 < prev < math.inf:
+            prev = None
         quote = self.quotes.get(tick.id)
         if quote is None:
-            self.quotes[tick.id] = [tick.price, prev, tick.ts]
+            self.quotes[tick.id] = [price, prev, tick.ts]
             return True
         if tick.ts < quote[2]:
             return False
-        quote[0], quote[2] = tick.price, tick.ts
-        if prev is not None and prev > 0:
+        quote[0], quote[2] = price, tick.ts
+        if prev is not None:
             quote[1] = prev
         return True
 

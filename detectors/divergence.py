@@ -27,10 +27,10 @@ class DivergenceDetector:
     def __init__(self, pairs: Sequence[DivergencePair], catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
         self.pairs = tuple(pairs)
-        self._by_id: dict[str, list[DivergencePair]] = {}
+        self._by_id: dict[str, list[tuple[DivergencePair, str]]] = {}  # id -> (pair, key)
         for pair in self.pairs:
             for ident in {*pair.a, *pair.b}:
-                self._by_id.setdefault(ident, []).append(pair)
+                self._by_id.setdefault(ident, []).append((pair, self.key(pair)))
         self.moves = Moves()
         self.latch = Latch()
 
@@ -52,19 +52,18 @@ class DivergenceDetector:
         if pairs is None or not isinstance(event, Tick) or not self.moves.update(event):
             return []
         alerts = []
-        for pair in pairs:
-            alert = self._evaluate(pair, event)
+        for pair, key in pairs:
+            alert = self._evaluate(pair, key, event)
             if alert is not None:
                 alerts.append(alert)
         return alerts
 
-    def _evaluate(self, pair: DivergencePair, event: Tick) -> Alert | None:
+    def _evaluate(self, pair: DivergencePair, key: str, event: Tick) -> Alert | None:
         change_a, change_b = self.moves.mean_change(pair.a), self.moves.mean_change(pair.b)
         if change_a is None or change_b is None:
             return None
         gap = change_a - change_b
         size = abs(gap)
-        key = self.key(pair)
         current = self.latch.active.get(key)
         band = pair.warn - pair.resolve
         if size >= pair.critical or (current == Severity.CRITICAL and size >= pair.critical - band):

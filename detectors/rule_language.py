@@ -1,6 +1,6 @@
 """The user-rule language: a small, safe expression language parsed by Python's own `ast`
-parser and evaluated by walking a whitelist of node kinds (no `eval`, no names, no
-attributes).
+parser, checked against a whitelist of node kinds, then turned into nested Python closures
+once (no `eval`, no names, no attributes).
 
     change("crypto:ETH", "24h") > 0.06 and funding("ETH") > 0.0005
     not (price("hk:HSI") > 25000) or value("cn:TURNOVER") < 8e11
@@ -48,16 +48,20 @@ class Lookup(Protocol):
     def value(self, ident: str) -> float | None: ...
 
 
+Node = Callable[[Lookup], float | bool]
+
+
 @dataclass(frozen=True)
 class Rule:
     text: str
     tree: ast.Expression
     ids: frozenset[str]
+    run: Node
 
     def evaluate(self, lookup: Lookup) -> bool | None:
         """True or False; None while a value it needs is not known."""
         try:
-            result = _eval(self.tree.body, lookup)
+            result = self.run(lookup)
         except _Unknown:
             return None
         except ZeroDivisionError:
@@ -98,7 +102,7 @@ def compile_rule(text: str) -> Rule:
                             ast.cmpop | ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Load):
             raise RuleError(_where(node), f"{type(node).__name__} is not allowed in a rule")
     _check_strings(tree.body)
-    return Rule(text, tree, frozenset(ids))
+    return Rule(text, tree, frozenset(ids), _compile(tree.body))
 
 
 def _check_call(node: ast.Call) -> str:
@@ -134,35 +138,52 @@ def _check_strings(node: ast.AST) -> None:
         _check_strings(child)
 
 
-def _eval(node: ast.AST, lookup: Lookup) -> float | bool:
+def _compile(node: ast.AST) -> Node:
+    """The checked expression as a closure over its parts, built once per rule."""
     if isinstance(node, ast.BoolOp):
-        results = [_eval(v, lookup) for v in node.values]
-        return all(results) if isinstance(node.op, ast.And) else any(results)
+        parts = [_compile(v) for v in node.values]
+        if isinstance(node.op, ast.And):
+            return lambda lookup: all([part(lookup) for part in parts])  # every value known
+        return lambda lookup: any([part(lookup) for part in parts])
     if isinstance(node, ast.UnaryOp):
-        operand = _eval(node.operand, lookup)
+        operand = _compile(node.operand)
         if isinstance(node.op, ast.Not):
-            return not operand
-        return -operand if isinstance(node.op, ast.USub) else +operand
+            return lambda lookup: not operand(lookup)
+        if isinstance(node.op, ast.USub):
+            return lambda lookup: -operand(lookup)
+        return operand
     if isinstance(node, ast.Compare):
-        left = _eval(node.left, lookup)
-        for op, right_node in zip(node.ops, node.comparators, strict=True):
-            right = _eval(right_node, lookup)
-            if not _COMPARE[type(op)](left, right):
-                return False
-            left = right
-        return True
+        first = _compile(node.left)
+        steps = [(_COMPARE[type(op)], _compile(right))
+                 for op, right in zip(node.ops, node.comparators, strict=True)]
+
+        def compare(lookup: Lookup) -> bool:
+            left = first(lookup)
+            for test, right_part in steps:
+                right = right_part(lookup)
+                if not test(left, right):
+                    return False
+                left = right
+            return True
+        return compare
     if isinstance(node, ast.BinOp):
-        return _ARITH[type(node.op)](_eval(node.left, lookup), _eval(node.right, lookup))
+        arith, left, right = _ARITH[type(node.op)], _compile(node.left), _compile(node.right)
+        return lambda lookup: arith(left(lookup), right(lookup))
     if isinstance(node, ast.Constant):
         assert isinstance(node.value, int | float)
-        return float(node.value)
+        constant = float(node.value)
+        return lambda lookup: constant
     assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     arg = node.args[0]
     assert isinstance(arg, ast.Constant)
     name, ident = node.func.id, str(arg.value)
-    found = (lookup.change(ident) if name == "change" else
-             lookup.value(f"funding:{ident}") if name == "funding" else
-             lookup.price(ident) if name == "price" else lookup.value(ident))
-    if found is None or not math.isfinite(found):
-        raise _Unknown
-    return found
+    if name == "funding":
+        ident = f"funding:{ident}"
+
+    def call(lookup: Lookup) -> float:
+        found = (lookup.change(ident) if name == "change" else
+                 lookup.price(ident) if name == "price" else lookup.value(ident))
+        if found is None or not math.isfinite(found):
+            raise _Unknown
+        return found
+    return call

@@ -1,0 +1,173 @@
+"""Tick-to-alert at fixed offered loads, with the exchange in a process of its own.
+
+A Binance simulator process sends the spine's synthetic BTC/ETH tape (the ETH/BTC divergence
+fires and resolves every ~40 events) for S seconds, paced so that the adapter emits a fixed
+number of events per second into the bus (each tape event is a trade frame and a ticker
+frame, so two bus events). This process runs what `crosscurrent run` runs: the fast Binance
+feed, the bus writer, the detector agent (every detector) and the history recorder, and a
+viewer reading the alerts stream. Latency is from the adapter receiving the triggering frame
+to the viewer reading the alert (an HDR histogram); CPU is this process's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import resource
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+from hdrh.histogram import HdrHistogram
+from rich.console import Console
+
+from bench.spine import synthetic_event
+from crosscurrent.app import build_agents, clear_namespace
+from crosscurrent.catalog import family
+from crosscurrent.config import Config
+from crosscurrent.events import Alert
+from detectors.agent import Agent
+from reporters.alert_log import tail_alerts
+from streams.binance import BinanceProtocol
+from streams.bus import StreamWriter
+from streams.feed import WebsocketFeed
+from streams.history import HistoryRecorder, HistoryStore
+from streams.keys import Keys
+from streams.redis_client import connect
+from streams.simulators.binance import BinanceSimulator
+
+IDS = ["crypto:BTC", "crypto:ETH"]
+FRAMES_PER_EVENT = 2  # the simulator's trade and ticker frames
+
+
+def _source(rate: float, seconds: float, pipe: Connection) -> None:
+    """Send frames at `rate` per second for `seconds` once the feed has subscribed (built as
+    they go, so a long run holds nothing); send the port, then (frames sent, seconds)."""
+
+    async def main() -> None:
+        sim = BinanceSimulator()
+        await sim.start()
+        pipe.send(int(sim.url.rsplit(":", 1)[1]))
+        await sim.wait_subscribed(IDS, timeout=60)
+        total, step_ms = int(rate * seconds), 1000 * FRAMES_PER_EVENT / rate
+        start_ms, started, sent, n = time.time_ns() // 1_000_000, time.perf_counter(), 0, 0
+        while sent < total:
+            due = min(total, int((time.perf_counter() - started) * rate) + 1)
+            while sent < due:
+                for topic, frame in sim.frames(synthetic_event(n, start_ms + int(n * step_ms))):
+                    sent += await sim.send_raw(frame, topic)
+                n += 1
+            await asyncio.sleep(0.0005)
+        pipe.send((sent, time.perf_counter() - started))
+        await asyncio.sleep(24 * 3600)  # until terminated: the feed must not see a close
+
+    asyncio.run(main())
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Pipeline:
+    """What `crosscurrent run` runs, fed by a source process; alerts timed as they land."""
+
+    source: BaseProcess
+    results: Connection
+    agent: Agent
+    histogram: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 600_000_000, 3))
+    alerts: int = 0
+
+    def on_alert(self, alert: Alert) -> None:
+        self.alerts += 1
+        if alert.trigger_recv_ns:
+            self.histogram.record_value(max(1, (time.time_ns() - alert.trigger_recv_ns)
+                                            // 1000))
+
+    async def sent(self) -> tuple[int, float]:
+        """(frames sent, seconds taken), once the source is done."""
+        found: tuple[int, float] = await asyncio.to_thread(self.results.recv)
+        return found
+
+
+@asynccontextmanager
+async def pipeline(config: Config, url: str, rate: float, seconds: float, namespace: str
+                   ) -> AsyncIterator[Pipeline]:
+    """A source process at `rate` frames/s for `seconds` and the pipeline reading it."""
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    source = context.Process(target=_source, args=(rate, seconds, send), daemon=True)
+    source.start()
+    redis = await connect(url)
+    keys = Keys(config.redis.prefix, namespace)
+    await clear_namespace(redis, keys)
+    writer = StreamWriter(redis, keys, maxlen=config.redis.stream_maxlen,
+                          batch_size=config.redis.batch_size, flush_ms=config.redis.flush_ms,
+                          buffer=config.redis.buffer)
+    port = await asyncio.to_thread(receive.recv)
+    feed = WebsocketFeed(BinanceProtocol(f"ws://127.0.0.1:{port}", IDS), writer.put,
+                         config.feeds)
+    store = HistoryStore(redis, keys, config.history.sessions)
+    (agent,) = build_agents(config, redis, keys)
+    consumers = [agent, HistoryRecorder(redis, keys, {family(i) for i in IDS}, store,
+                                        config.agent)]
+    running = Pipeline(source, receive, agent)
+    stop_log = asyncio.Event()
+    tasks = [asyncio.create_task(c) for c in (
+        writer.run(), feed.run(), *(c.run() for c in consumers),
+        tail_alerts(redis, keys, running.on_alert, start="$", stop=stop_log))]
+    try:
+        yield running
+    finally:
+        for consumer in consumers:
+            consumer.stop()
+        stop_log.set()
+        await asyncio.sleep(0.3)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        source.terminate()
+        await clear_namespace(redis, keys)
+        await redis.aclose()
+
+
+async def caught_up(running: Pipeline, sent: int, timeout: float = 60) -> None:
+    """Until the agent has taken every frame sent (one bus event each), or `timeout`."""
+    deadline = time.monotonic() + timeout
+    while running.agent.processed < sent and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)  # the last alerts to the viewer
+
+
+async def measure(config: Config, url: str, rate: float, seconds: float
+                  ) -> tuple[HdrHistogram, int, float, float, int]:
+    """One load: (histogram in µs, frames sent, seconds sending, CPU share of this process,
+    alerts)."""
+    async with pipeline(config, url, rate, seconds, "bench-latency") as running:
+        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+        sent, took = await running.sent()
+        await caught_up(running, sent)
+        share = (cpu_seconds() - cpu0) / (time.perf_counter() - wall0)
+        return running.histogram, sent, took, share, running.alerts
+
+
+def percentiles(histogram: HdrHistogram) -> str:
+    return " ".join(f"p{p:g} {histogram.get_value_at_percentile(p) / 1000:.2f} ms"
+                    for p in (50, 99, 99.9))
+
+
+async def run_latency(config: Config, url: str, rates: list[float], seconds: float,
+                      console: Console) -> list[str]:
+    summary = []
+    for rate in rates:
+        histogram, sent, took, share, alerts = await measure(config, url, rate, seconds)
+        console.print(f"latency at {rate:,.0f} events/s offered: {sent} sent in {took:.2f} s, "
+                      f"{alerts} alerts, pipeline process {share * 100:.0f}% of a core",
+                      highlight=False)
+        summary.append(f"tick-to-alert at {rate:,.0f} events/s ({sent / took:,.0f}/s sent, "
+                       f"pipeline {share * 100:.0f}% of a core): {percentiles(histogram)}")
+    return summary
