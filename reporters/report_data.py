@@ -4,82 +4,23 @@ in `missing` with what it prevents concluding, never filled in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
 from redis import asyncio as aioredis
 
-from crosscurrent.catalog import default_catalog, family
+from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
-from crosscurrent.events import Alert, AlertState, Metric, Tick, decode
+from crosscurrent.events import Alert, AlertState
+from crosscurrent.intraday import Bucket, Series, merge
 from detectors.chain import assess
 from detectors.macro import REGIME_ZH, basis_points, regime
 from reporters.alert_log import read_alerts
 from reporters.findings import AGENT
 from reporters.macro_view import LABELS, quote
 from reporters.report_text import action_plan, disclaimer, key_insight, us_narrative
-from streams.bus import FIELD
 from streams.keys import Keys
-
-BUCKET_MS = 5 * 60_000  # chart resolution
-SCAN_CAP = 400_000  # entries read per stream, newest first
-
-
-@dataclass
-class Series:
-    """One id over the day: first, last, extremes, previous close, and 5-minute samples."""
-
-    first: float
-    last: float
-    high: float
-    low: float
-    prev_close: float | None = None
-    first_ts: int = 0
-    last_ts: int = 0
-    samples: dict[int, float] = field(default_factory=dict)  # bucket start -> last value
-    volume: float | None = None  # the session's: the latest day volume, else summed sizes
-
-    def add_volume(self, event: Tick | Metric) -> None:
-        if not isinstance(event, Tick):
-            return
-        if event.day_volume is not None:
-            self.volume = max(self.volume or 0.0, event.day_volume)
-        elif event.volume is not None:
-            self.volume = (self.volume or 0.0) + event.volume
-
-    def take(self, ts: int, value: float, prev_close: float | None) -> None:
-        if ts < self.first_ts:
-            self.first, self.first_ts = value, ts
-        if ts >= self.last_ts:
-            self.last, self.last_ts = value, ts
-            if prev_close:
-                self.prev_close = prev_close
-        self.high, self.low = max(self.high, value), min(self.low, value)
-        self.samples[ts - ts % BUCKET_MS] = value
-
-    @property
-    def change(self) -> float | None:
-        """Percent: against the previous close for prices, against the day's first value for
-        metrics."""
-        base = self.prev_close or self.first
-        return None if not base else (self.last / base - 1) * 100
-
-
-def gather(events: list[Tick | Metric]) -> dict[str, Series]:
-    out: dict[str, Series] = {}
-    for event in sorted(events, key=lambda e: e.ts):
-        value = event.price if isinstance(event, Tick) else event.value
-        prev = event.prev_close if isinstance(event, Tick) else None
-        series = out.get(event.id)
-        if series is None:
-            series = out[event.id] = Series(value, value, value, value, prev, event.ts,
-                                            event.ts, {event.ts - event.ts % BUCKET_MS: value})
-        else:
-            series.take(event.ts, value, prev)
-        series.add_volume(event)
-    return out
 
 
 def day_window(day: date) -> tuple[int, int]:
@@ -92,33 +33,33 @@ def day_window(day: date) -> tuple[int, int]:
 async def collect(redis: aioredis.Redis, keys: Keys, day: date | None = None
                   ) -> tuple[dict[str, Series], list[Alert], dict[str, Any]]:
     """The series, alerts and detector state of a pipeline's namespace for `day` (default:
-    the day of the latest event)."""
-    events: list[Tick | Metric] = []
-    for fam in sorted({family(i.id) for i in default_catalog()}):
-        stream, last, read = keys.events(fam), "+", 0
-        newest_first: list[Tick | Metric] = []
-        while read < SCAN_CAP:
-            chunk: Any = await redis.xrevrange(stream, max=last, count=10_000)
-            if not chunk:
-                break
-            for _, fields in chunk:
-                try:
-                    event = decode(fields[FIELD])
-                except (ValueError, KeyError):
-                    continue
-                if isinstance(event, Tick | Metric):
-                    newest_first.append(event)
-            read += len(chunk)
-            last = "(" + chunk[-1][0].decode()
-        events += reversed(newest_first)  # in arrival order: it breaks ties of event time
+    the day of the latest event), from the five-minute buckets the history recorder keeps."""
+    prefix = keys.intraday("", "")[:-1]  # <base>:intraday:
+    found: dict[str, dict[str, str]] = {}  # UTC day -> id -> key
+    async for key in redis.scan_iter(match=prefix + "*", count=1000):
+        name = key.decode() if isinstance(key, bytes) else key
+        bucket_day, ident = name[len(prefix):].split(":", 1)
+        found.setdefault(bucket_day, {})[ident] = name
     saved = await redis.hget(keys.state(AGENT), "detectors")
+    state = orjson.loads(saved) if saved else {}
     alerts = await read_alerts(redis, keys)
-    if events:
-        start, end = day_window(day or datetime.fromtimestamp(
-            max(e.ts for e in events) / 1000, UTC).date())
-        events = [e for e in events if start <= e.ts < end]
-        alerts = [a for a in alerts if start <= a.ts < end]
-    return gather(events), alerts, orjson.loads(saved) if saved else {}
+    if not found:
+        return {}, alerts, state
+    day = day or date.fromisoformat(max(found))
+    start, end = day_window(day)
+    wanted = [(ident, name) for d in ((day - timedelta(days=1)).isoformat(), day.isoformat())
+              for ident, name in found.get(d, {}).items()]
+    async with redis.pipeline(transaction=False) as pipe:
+        for _, name in wanted:
+            pipe.hgetall(name)
+        replies: list[dict[bytes, bytes]] = await pipe.execute()
+    buckets: dict[str, dict[int, Bucket]] = {}
+    for (ident, _), fields in zip(wanted, replies, strict=True):
+        for bucket_start, raw in fields.items():
+            if start <= int(bucket_start) < end:
+                buckets.setdefault(ident, {})[int(bucket_start)] = Bucket.load(raw)
+    alerts = [a for a in alerts if start <= a.ts < end]
+    return {ident: merge(own) for ident, own in buckets.items()}, alerts, state
 
 
 def _row(ident: str, series: dict[str, Series]) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ and the recorder that keeps today's bars up to date from the event streams."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,8 +16,11 @@ from crosscurrent.baselines import Baseline, baseline
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Metric, Tick
+from crosscurrent.intraday import Bucket, IntradayBuilder, bucket_of
 from streams.consumer import GroupConsumer
 from streams.keys import Keys
+
+INTRADAY_TTL_S = 4 * 86_400  # the report reads a day and the half day before it
 
 
 class HistoryStore:
@@ -76,8 +79,9 @@ class HistoryStore:
 
 
 class HistoryRecorder(GroupConsumer[Tick | Metric]):
-    """Today's bar of every id of `families`, built from the events (consumer group
-    `history`) and written with each batch's acknowledgements."""
+    """Today's bar of every id of `families`, and its five-minute intraday buckets (what the
+    end-of-day report reads), built from the events (consumer group `history`) and written
+    with each batch's acknowledgements. Buckets are kept for `INTRADAY_TTL_S`."""
 
     def __init__(
         self,
@@ -96,11 +100,13 @@ class HistoryRecorder(GroupConsumer[Tick | Metric]):
         self._looked_up: set[str] = set()
         self._changed: dict[str, DailyBar] = {}
         self._new_day: set[str] = set()
+        self.intraday = IntradayBuilder()
 
     async def restore(self) -> None:
         # today's bars are re-read from the store as their ids come: the committed state
         self.builder.current.clear()
         self._looked_up.clear()
+        self.intraday = IntradayBuilder()
 
     async def prepare(self, events: list[Tick | Metric]) -> None:
         for event in events:
@@ -111,6 +117,12 @@ class HistoryRecorder(GroupConsumer[Tick | Metric]):
             stored = await self.store.bar(event.id, instrument.calendar.session_date(event.ts))
             if stored is not None:
                 self.builder.seed(event.id, stored)
+        for event in events:  # a bucket under way when the recorder (re)started
+            start = bucket_of(event.ts)
+            if not self.intraday.known(event.id, start):
+                raw = await self.redis.hget(self._intraday_key(event.id, start), str(start))
+                if raw is not None:
+                    self.intraday.seed(event.id, start, Bucket.load(raw))
 
     def handle(self, events: list[Tick | Metric]) -> None:
         self._changed, self._new_day = {}, set()
@@ -122,11 +134,24 @@ class HistoryRecorder(GroupConsumer[Tick | Metric]):
                 self._changed[ident] = bar
                 if before is None or before.date != bar.date:
                     self._new_day.add(ident)
+            self.intraday.update(event)
 
     def write(self, tx: Pipeline, processed: int) -> None:
         for ident, bar in self._changed.items():
             tx.hset(self.keys.bars(ident), bar.date.isoformat(), bar.model_dump_json())
+        touched = set()
+        for ident, start in self.intraday.dirty:
+            key = self._intraday_key(ident, start)
+            tx.hset(key, str(start), self.intraday.buckets[ident][start].dump())
+            touched.add(key)
+        for key in touched:
+            tx.expire(key, INTRADAY_TTL_S)
+
+    def _intraday_key(self, ident: str, start: int) -> str:
+        return self.keys.intraday(datetime.fromtimestamp(start / 1000, UTC).date().isoformat(),
+                                  ident)
 
     async def committed(self) -> None:
+        self.intraday.written()
         for ident in self._new_day:
             await self.store.trim(ident)

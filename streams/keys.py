@@ -57,6 +57,10 @@ class Keys:
     def bars(self, instrument_id: str) -> str:
         return f"{self.base}:bars:{instrument_id}"
 
+    def intraday(self, day: str, instrument_id: str) -> str:
+        """An id's five-minute buckets of one UTC day (`day`: YYYY-MM-DD)."""
+        return f"{self.base}:intraday:{day}:{instrument_id}"
+
     def outbox(self, receiver: str) -> str:
         return f"{self.base}:outbox:{receiver}"
 

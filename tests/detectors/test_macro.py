@@ -8,8 +8,9 @@ from pathlib import Path
 
 from crosscurrent.config import load_config
 from crosscurrent.events import Severity
+from crosscurrent.intraday import gather
 from detectors.macro import MacroDetector, regime
-from reporters.report_data import build, gather
+from reporters.report_data import build
 from streams.replay import direct_event
 from streams.tape import read_tape
 from tests.detectors.helpers import tick

@@ -13,6 +13,8 @@ from crosscurrent.bars import DailyBar
 from crosscurrent.baselines import Baseline
 from crosscurrent.config import AgentConfig, load_config
 from crosscurrent.events import Tick, encode
+from crosscurrent.intraday import Series
+from reporters.report_data import collect
 from streams.bus import FIELD
 from streams.history import HistoryRecorder, HistoryStore
 from streams.keys import Keys
@@ -92,8 +94,9 @@ def test_a_tape_without_history_is_warming_up(redis_url: str, tmp_path: Path) ->
     assert [b.date for b in bars] == [date(2026, 4, 8)]
 
 
-def test_a_restarted_recorder_continues_today_s_bar(redis_url: str, keys: Keys) -> None:
-    async def main() -> DailyBar | None:
+def test_a_restarted_recorder_continues_today_s_bar_and_bucket(redis_url: str, keys: Keys
+                                                              ) -> None:
+    async def main() -> tuple[DailyBar | None, Series]:
         redis = await connect(redis_url)
         store = HistoryStore(redis, keys)
         base = 1775611800000  # 2026-04-08 09:30 Hong Kong
@@ -108,10 +111,14 @@ def test_a_restarted_recorder_continues_today_s_bar(redis_url: str, keys: Keys) 
         while await second.step():
             pass
         found = await store.bar("hk:HSI", date(2026, 4, 8))
+        series, _, _ = await collect(redis, keys)
         await redis.aclose()
-        return found
+        return found, series["hk:HSI"]
 
-    bar = asyncio.run(main())
+    bar, series = asyncio.run(main())
     assert bar is not None
     assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == \
+        (25300.0, 25400.0, 25100.0, 25180.5, 4e9)
+    # the report's view: the same day from the five-minute bucket, across the restart
+    assert (series.first, series.high, series.low, series.last, series.volume) == \
         (25300.0, 25400.0, 25100.0, 25180.5, 4e9)
