@@ -29,6 +29,9 @@ def family(instrument_id: str) -> str:
     return instrument_id.partition(":")[0]
 
 
+_LOCAL_DAYS: dict[str, tuple[int, int, date]] = {}  # zone -> the last day's bounds, date
+
+
 def _parse_clock(text: str) -> time:
     if text == "24:00":
         return time.max
@@ -74,8 +77,16 @@ class Calendar(BaseModel):
         )
 
     def session_date(self, ts_ms: int) -> date:
-        """The trading date a moment belongs to, in the market's own calendar."""
-        return self.local(ts_ms).date()
+        """The trading date a moment belongs to, in the market's own calendar. The last day
+        seen in each zone is kept as epoch-ms bounds: most calls are two comparisons."""
+        span = _LOCAL_DAYS.get(self.tz)
+        if span is not None and span[0] <= ts_ms < span[1]:
+            return span[2]
+        day = self.local(ts_ms).date()
+        start = datetime.combine(day, time.min, tzinfo=self.zone)
+        end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=self.zone)
+        _LOCAL_DAYS[self.tz] = (int(start.timestamp() * 1000), int(end.timestamp() * 1000), day)
+        return day
 
     def session_bounds(self, day: date) -> tuple[datetime, datetime]:
         """Open and close of a trading day, as aware datetimes."""

@@ -104,9 +104,6 @@ class FeedsConfig(_Section):
 class AgentConfig(_Section):
     batch: int = Field(500, ge=1)
     block_ms: int = Field(200, ge=1)
-    # after a batch smaller than `batch`, wait this long before reading again: fewer, fuller
-    # batches (each costs a read and a transaction) for at most this much added latency
-    linger_ms: float = Field(2, ge=0)
     claim_idle_ms: int = Field(30_000, ge=0)
 
 

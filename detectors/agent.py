@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 import orjson
@@ -73,7 +73,6 @@ class Agent(GroupConsumer[Tick | Metric]):
         self._baseline_users = [d for d in self.detectors if isinstance(d, UsesBaselines)]
         self._loaded: dict[tuple[str, date], Baseline] = {}
         self._catalog = default_catalog()
-        self._days: dict[str, tuple[int, int, date]] = {}  # id -> local day's bounds, date
         self.set = DetectorSet(self.detectors)
         streams = sorted({keys.events(family(i)) for i in self.set.routes})
         super().__init__(name, redis, keys, streams, config, consumer)
@@ -114,17 +113,7 @@ class Agent(GroupConsumer[Tick | Metric]):
             self._raised.extend(self.set.on_event(event))
 
     def _session(self, event: Tick | Metric) -> date:
-        """The event's session date; each id's current local day is kept as epoch-ms bounds,
-        so most events cost two comparisons instead of a time-zone conversion."""
-        span = self._days.get(event.id)
-        if span is not None and span[0] <= event.ts < span[1]:
-            return span[2]
-        calendar = self._catalog[event.id].calendar
-        day = calendar.session_date(event.ts)
-        start = datetime.combine(day, time.min, tzinfo=calendar.zone)
-        end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=calendar.zone)
-        self._days[event.id] = (int(start.timestamp() * 1000), int(end.timestamp() * 1000), day)
-        return day
+        return self._catalog[event.id].calendar.session_date(event.ts)
 
     def write(self, tx: Pipeline, processed: int) -> None:
         for alert in self._raised:

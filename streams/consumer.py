@@ -55,7 +55,6 @@ class GroupConsumer(Generic[E]):
             batch=config.batch, block_ms=config.block_ms, claim_idle_ms=config.claim_idle_ms,
         )
         self.stopping = asyncio.Event()
-        self.linger_s = config.linger_ms / 1000
         self.processed = 0
         self.malformed = 0
         self._malformed_counted = 0
@@ -91,10 +90,8 @@ class GroupConsumer(Generic[E]):
             try:
                 await self.start()
                 while not self.stopping.is_set():
-                    handled = await self.step()
+                    await self.step()
                     delay = 0.1
-                    if 0 < handled < self.reader.batch and self.linger_s:
-                        await asyncio.sleep(self.linger_s)  # let the next batch fill a bit
             except (RedisError, OSError) as exc:
                 reraise_cancellation()
                 self.resumes += 1
