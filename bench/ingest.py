@@ -43,7 +43,7 @@ RECORDINGS = {"usdm": Path("data/binance-futures/usdm-btcusdt-20240808.jsonl.gz"
               "spot": Path("data/binance/spot-btcusdt-20240809.jsonl.gz")}
 KINDS = (b"@trade", b"@bookTicker")
 PEER_SCRIPT = Path(__file__).with_name("cryptofeed_client.py")
-PEER_PYTHON = Path(".bench-venv/bin/python")
+PEER_PYTHON = Path(__file__).resolve().parent.parent / ".bench-venv/bin/python"  # scripts/bench-env
 CRYPTOFEED = {"usdm": ("BINANCE_FUTURES", "BTC-USDT-PERP"), "spot": ("BINANCE", "BTC-USDT")}
 STALL_S = 3.0
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -76,7 +76,6 @@ class Contender:
     streams: tuple[str, ...]  # what it subscribes to (for the count it must land)
     command: tuple[str, ...]
     keys: tuple[str, ...]  # the Redis streams it writes
-    note: str = ""
 
 
 @dataclass
@@ -104,13 +103,12 @@ def contenders(market: str, port: int, url: str, config: Config, cafile: str,
             "--url", f"wss://127.0.0.1:{port}", "--redis", url, "--cafile", cafile)
     out = []
     for path, streams, label in (("fast", ("trade", "bookTicker"), "fast path"),
-                                 ("ccxt", ("trade",), "ccxt.pro")):
+                                 ("ccxt", ("trade",), "ccxt.pro (trades)")):
         keys = Keys(config.redis.prefix, f"bench-ingest-{path}")
         out.append(Contender(
             f"crosscurrent {label}", tuple(f"{symbol}@{s}" for s in streams),
             (*ours, "--namespace", keys.namespace, path),
-            (keys.events(spec.family), keys.quotes(spec.family)),
-            "trades only" if path == "ccxt" else ""))
+            (keys.events(spec.family), keys.quotes(spec.family))))
     if peer_python is not None:
         exchange, pair = CRYPTOFEED[market]
         for overflow, label in (("block", "overflow='block'"), ("", "default queue")):
@@ -123,8 +121,7 @@ def contenders(market: str, port: int, url: str, config: Config, cafile: str,
             out.append(Contender(
                 f"cryptofeed ({label})", (f"{symbol}@aggTrade", f"{symbol}@bookTicker"),
                 tuple(command),
-                (f"{key}-trades-{exchange}-{pair}", f"{key}-ticker-{exchange}-{pair}"),
-                "one aggTrade per recorded trade"))
+                (f"{key}-trades-{exchange}-{pair}", f"{key}-ticker-{exchange}-{pair}")))
     return out
 
 
@@ -236,8 +233,7 @@ def table(market: str, results: list[Result]) -> Table:
         out.add_column(column, justify="left" if column == "contender" else "right")
     for r in results:
         ratio = f"{r.rate / peer.rate:.2f}×" if peer else "n/a"
-        note = f" ({r.contender.note})" if r.contender.note else ""
-        out.add_row(r.contender.name + note, f"{r.rate:,.0f}",
+        out.add_row(r.contender.name, f"{r.rate:,.0f}",
                     f"{statistics.median(r.cpu):.2f}", f"{min(r.landed):,} / {r.sent:,}", ratio)
     return out
 
@@ -256,6 +252,9 @@ def run_ingest(config: Config, url: str, shared: Path, console: Console, rounds:
     for market in markets:
         results = run_market(market, loaded[market], config, url, rounds, peer_python, console)
         console.print(table(market, results))
+        console.print("  cryptofeed asks for @aggTrade: it gets each recorded trade as a "
+                      "one-trade aggTrade frame, so the same trades; ccxt.pro follows trades "
+                      "only", highlight=False)
         peer = next((r for r in results if "block" in r.contender.name), None)
         for r in results:
             ratio = f", {r.rate / peer.rate:.2f}× cryptofeed (block)" if peer else ""

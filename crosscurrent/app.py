@@ -151,6 +151,9 @@ class ReplayResult:
     delivered: dict[str, tuple[int, int]] = field(default_factory=dict)  # receiver: sent, left
 
 
+DRAIN_S = 10  # on stopping, how long the bus writer may take to write what it holds
+
+
 class _Tasks:
     """Background tasks that are all stopped together, and whose failures surface."""
 
@@ -439,8 +442,11 @@ async def run_live(
     config: Config, url: str, *, only: str | None, view: View, namespace: str = "live",
     notify: Sequence[str] = (),
 ) -> None:
-    """Follow the watchlist live from the real sources until cancelled."""
+    """Follow the watchlist live from the real sources until cancelled (Ctrl-C, SIGTERM).
+    Stopping drains: the feeds stop first, the bus writer writes what it holds, the agents
+    finish the batch under way, then the rest stops."""
     tasks = _Tasks()
+    feeds: list[asyncio.Task[Any]] = []
     async with _bus(config, url, namespace) as (redis, keys, writer):
         try:
             tasks.start(writer.run(), "bus writer")
@@ -453,6 +459,7 @@ async def run_live(
             if only in (None, "feeds"):
                 for name, feed in live_feeds(config, writer.put):
                     tasks.start(feed.run(), name)
+                    feeds.append(tasks.tasks[-1])
             if only in (None, "agents"):
                 families = {family(i) for i in config.watchlist}
                 for consumer in [*build_agents(config, redis, keys), HistoryRecorder(
@@ -468,4 +475,15 @@ async def run_live(
                 await asyncio.sleep(0.5)
                 tasks.check()
         finally:
+            for task in feeds:
+                task.cancel()
+            if feeds:
+                await asyncio.wait(feeds, timeout=5)
+            left = writer.pending
+            try:
+                await asyncio.wait_for(writer.flush(), DRAIN_S)
+                log.info("stopping: %d buffered events written", left)
+            except TimeoutError:
+                log.error("stopping: %d buffered events could not be written within %ds "
+                          "(is Redis reachable?)", writer.pending, DRAIN_S)
             await tasks.cancel()

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import logging
 import math
+import signal
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager
 from datetime import date
 from importlib import resources
@@ -499,10 +501,26 @@ def _run(args: argparse.Namespace, config: Config, console: Console) -> int:
                 lambda view: run_live(config, url, only=args.only, view=view,
                                       namespace=args.namespace, notify=args.notify)))
             return 0
-        console.print(f"following {len(config.watchlist)} ids live; Ctrl-C stops")
-        asyncio.run(run_live(config, url, only=args.only, view=ConsoleView(console, "live"),
-                             namespace=args.namespace, notify=args.notify))
+        asyncio.run(_until_terminated(run_live(
+            config, url, only=args.only, view=ConsoleView(console, "live"),
+            namespace=args.namespace, notify=args.notify), lambda: console.print(
+                f"following {len(config.watchlist)} ids live; Ctrl-C or SIGTERM stops")))
+        console.print("stopped: the bus writer drained, the agents committed their batch")
     return 0
+
+
+async def _until_terminated(work: Coroutine[Any, Any, None], started: Callable[[], None]
+                            ) -> None:
+    """Run `work`; SIGTERM cancels it as Ctrl-C does (its cleanup drains), and is no error.
+    `started` is called once SIGTERM is handled."""
+    task = asyncio.ensure_future(work)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    started()
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
 
 
 def _screen(args: argparse.Namespace, console: Console) -> Console:

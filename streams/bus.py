@@ -54,10 +54,16 @@ class StreamWriter:
         self.flush_s = flush_ms / 1000
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(buffer)
         self._xadd_batch = redis.register_script(XADD_BATCH)
+        self._writing = 0
         self.retries = 0
 
     async def put(self, event: AnyEvent) -> None:
         await self._queue.put((self.keys.stream_for(event), encode(event)))
+
+    @property
+    def pending(self) -> int:
+        """Events put but not yet written."""
+        return self._queue.qsize() + self._writing
 
     async def flush(self) -> None:
         """Wait until everything put so far is in Redis."""
@@ -80,7 +86,9 @@ class StreamWriter:
                         break
                 else:
                     batch.append(queue.get_nowait())
+            self._writing = len(batch)
             await self._write(batch)
+            self._writing = 0
             for _ in batch:
                 queue.task_done()
 

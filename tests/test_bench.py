@@ -16,7 +16,7 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
     assert result.returncode == 0, result.stderr
     summary = " ".join(result.stdout.split("summary", 1)[1].split())
     for figure in ("parser alone:", "ingest usdm crosscurrent fast path:", "0 lost of 87402",
-                   "ingest usdm crosscurrent ccxt.pro:", "0 lost of 21313",
+                   "ingest usdm crosscurrent ccxt.pro (trades):", "0 lost of 21313",
                    "agent events/s from Redis:", "detectors in memory:",
                    "tick-to-alert at 400 events/s", "spine events/s end to end:",
                    "end-of-day report", "dashboard"):
