@@ -24,7 +24,8 @@ def test_sigterm_writes_what_the_bus_writer_holds_and_exits_cleanly(
         sim = BinanceSimulator()
         await sim.start()
         config = tmp_path / "live.yaml"
-        config.write_text(f"watchlist: [crypto:BTC]\nsources:\n  binance: {{ws_url: '{sim.url}'}}\n")
+        config.write_text(
+            f"watchlist: [crypto:BTC]\nsources:\n  binance: {{ws_url: '{sim.url}'}}\n")
         env = dict(os.environ, CROSSCURRENT_REDIS_PREFIX=keys.prefix)
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "crosscurrent", "run", "--only", "feeds", "--plain",
