@@ -440,11 +440,12 @@ async def record(config: Config, out: Path, seconds: float | None = None) -> int
 
 async def run_live(
     config: Config, url: str, *, only: str | None, view: View, namespace: str = "live",
-    notify: Sequence[str] = (),
+    notify: Sequence[str] = (), stop: asyncio.Event | None = None,
 ) -> None:
-    """Follow the watchlist live from the real sources until cancelled (Ctrl-C, SIGTERM).
-    Stopping drains: the feeds stop first, the bus writer writes what it holds, the agents
-    finish the batch under way, then the rest stops."""
+    """Follow the watchlist live from the real sources until `stop` is set or the task is
+    cancelled. Stopping drains: the feeds stop first, the bus writer writes what it holds,
+    the agents finish the batch under way, then the rest stops."""
+    stop = stop or asyncio.Event()
     tasks = _Tasks()
     feeds: list[asyncio.Task[Any]] = []
     async with _bus(config, url, namespace) as (redis, keys, writer):
@@ -471,8 +472,9 @@ async def run_live(
             log_done = asyncio.Event()
             tasks.start(tail_alerts(redis, keys, view.alert, start="$", stop=log_done),
                         "alert log", log_done.set)
-            while True:
-                await asyncio.sleep(0.5)
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
                 tasks.check()
         finally:
             for task in feeds:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import math
 import signal
@@ -501,25 +502,40 @@ def _run(args: argparse.Namespace, config: Config, console: Console) -> int:
                 lambda view: run_live(config, url, only=args.only, view=view,
                                       namespace=args.namespace, notify=args.notify)))
             return 0
-        asyncio.run(_until_terminated(run_live(
+        asyncio.run(_until_terminated(lambda stop: run_live(
             config, url, only=args.only, view=ConsoleView(console, "live"),
-            namespace=args.namespace, notify=args.notify), lambda: console.print(
+            namespace=args.namespace, notify=args.notify, stop=stop), lambda: console.print(
                 f"following {len(config.watchlist)} ids live; Ctrl-C or SIGTERM stops")))
         console.print("stopped: the bus writer drained, the agents committed their batch")
     return 0
 
 
-async def _until_terminated(work: Coroutine[Any, Any, None], started: Callable[[], None]
-                            ) -> None:
-    """Run `work`; SIGTERM cancels it as Ctrl-C does (its cleanup drains), and is no error.
-    `started` is called once SIGTERM is handled."""
-    task = asyncio.ensure_future(work)
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+async def _until_terminated(work: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+                            started: Callable[[], None]) -> None:
+    """Run `work(stop)` until it ends, Ctrl-C or SIGTERM. Both set `stop` and cancel it (a
+    library may swallow a cancellation: the event stops it anyway) and wait for its cleanup
+    to drain; SIGTERM then ends normally, Ctrl-C as an interrupt (exit 130). `started` is
+    called once the signals are handled."""
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(work(stop))
+    signalled = False
+
+    def terminate() -> None:
+        nonlocal signalled
+        signalled = True
+        stop.set()
+        task.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
     started()
     try:
-        await task
-    except asyncio.CancelledError:
-        if not task.cancelled():
+        await asyncio.shield(task)
+    except asyncio.CancelledError:  # SIGTERM (the task was cancelled) or Ctrl-C (we were)
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if not signalled:
             raise
 
 
