@@ -56,6 +56,7 @@ examples:
   crosscurrent replay day.jsonl --speed max --out out/
   crosscurrent run --redis redis://127.0.0.1:6379/0
   crosscurrent doctor                       is Redis up, is every source reachable?
+  crosscurrent audit --namespace replay     every stage counted, and any loss
   crosscurrent record --out day.jsonl.gz --minutes 60
   crosscurrent bench --only ingest
   crosscurrent watch --namespace replay     the dashboard of a replay running elsewhere
@@ -192,6 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
                            "bus of a pipeline (its --redis, or the embedded Redis of "
                            "--data-dir).")
     feeds.add_argument("--namespace", default="live", help="the pipeline's namespace")
+    audit = sub.add_parser("audit", parents=[common], help="count every stage and report loss",
+                           description="Events in and out of every stage of a pipeline (its "
+                           "--redis, or the embedded Redis of --data-dir): frames each feed "
+                           "received, entries added to each stream, read, acknowledged, "
+                           "pending and not yet delivered for each consumer group, alerts "
+                           "raised against the alerts stream. Cumulative since the namespace "
+                           "began. Exits 1 if anything is unaccounted for.")
+    audit.add_argument("--namespace", default="live",
+                       help="the pipeline's namespace (a replay's is 'replay')")
     history = sub.add_parser("history", parents=[common], help="daily bars of an id",
                              description="The daily bars a pipeline keeps: in its --redis, or "
                              "in the embedded Redis of --data-dir (running or not).")
@@ -295,7 +305,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
     handlers = {"demo": _replay, "replay": _replay, "run": _run, "record": _record,
                 "bench": _bench, "doctor": _doctor, "feeds": _feeds, "history": _history,
                 "alerts": _alerts, "notify": _notify, "silence": _silence, "report": _report,
-                "watch": _watch}
+                "watch": _watch, "audit": _audit}
     return handlers[args.command](args, _config(args), console)
 
 
@@ -366,6 +376,28 @@ def _feeds(args: argparse.Namespace, config: Config, console: Console) -> int:
     with _redis(config, args) as url:
         statuses = asyncio.run(read(url))
     console.print(feeds_table(config, statuses, time.time_ns() // 1_000_000))
+    return 0
+
+
+def _audit(args: argparse.Namespace, config: Config, console: Console) -> int:
+    from reporters.audit import Audit, audit, audit_table
+    from streams.keys import Keys
+    from streams.redis_client import connect
+
+    async def read(url: str) -> Audit:
+        redis = await connect(url)
+        try:
+            return await audit(redis, Keys(config.redis.prefix, args.namespace))
+        finally:
+            await redis.aclose()
+
+    with _redis(config, args) as url:
+        found = asyncio.run(read(url))
+    console.print(audit_table(found))
+    if found.lost:
+        console.print(f"[bold red]{found.lost} entries unaccounted for[/]", highlight=False)
+        return 1
+    console.print("nothing lost: every stage accounts for what the one before it passed on")
     return 0
 
 

@@ -22,6 +22,7 @@ from crosscurrent.events import Alert, Metric, Tick, encode
 from detectors.agent import Agent, DetectorSet
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts
+from reporters.audit import audit
 from streams.bus import FIELD
 from streams.history import HistoryStore
 from streams.keys import Keys
@@ -188,7 +189,12 @@ def test_agent_rides_out_a_redis_restart(tmp_path: Path) -> None:
         task.cancel()
         assert at_stop < len(events) and agent.resumes >= 1
         alerts = [a.uid for a in await stream_events(redis, keys.alerts) if isinstance(a, Alert)]
+        counted = await audit(redis, keys)  # the counts reconcile across the restart
         await redis.aclose()
+        assert counted.lost == 0, counted
+        (line,) = [x for x in counted.lines if x.stage == "agent"]
+        assert line.counts["consumed"] == line.counts["acknowledged"] == len(events)
+        assert line.counts["alerts"] == len(alerts)
         return alerts
 
     try:

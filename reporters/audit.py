@@ -1,0 +1,115 @@
+"""Counts in and out of every stage of a pipeline's namespace, from Redis's own bookkeeping,
+and any loss among them.
+
+  feeds      each source's latest status: frames received and malformed (per process run)
+  bus        per stream, entries ever added (XINFO STREAM entries-added) and still kept
+  consumers  per stream and group: delivered (added minus lag), acknowledged, pending
+             (delivered, not acknowledged) and lag (not delivered yet)
+  agents     the events each consumer committed (counted in the transaction that acknowledges
+             them) against what its group acknowledged in Redis, and the alerts raised
+             against what the alerts stream received
+  (receivers' outboxes and the notifier are streams and groups like the others)
+
+Everything here is cumulative since the namespace began. A stream trimmed by retention keeps
+its `entries-added`, so the counts hold after trimming; an entry trimmed before its group
+read it leaves the lag unknown, and the line says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import asyncio as aioredis
+from redis.exceptions import ResponseError
+from rich.table import Table
+from rich.text import Text
+
+from reporters.feed_table import latest_statuses
+from streams.keys import Keys
+
+
+@dataclass(frozen=True)
+class Line:
+    stage: str
+    name: str
+    counts: dict[str, int]
+    loss: int = 0  # what went missing between this stage and the one before
+    note: str = ""
+
+
+@dataclass
+class Audit:
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def lost(self) -> int:
+        return sum(line.loss for line in self.lines)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def _streams(redis: aioredis.Redis, keys: Keys) -> list[str]:
+    found = []
+    async for key in redis.scan_iter(match=keys.pattern, count=1000, _type="stream"):
+        found.append(_text(key))
+    return sorted(found)
+
+
+async def audit(redis: aioredis.Redis, keys: Keys) -> Audit:
+    """The namespace's counts and losses."""
+    out = Audit()
+    for source, status in sorted((await latest_statuses(redis, keys)).items()):
+        out.lines.append(Line("feed", source, {"received": status.messages,
+                                               "malformed": status.malformed},
+                              note=f"{status.state.value}; as of its last state change"))
+    stats = {_text(k): int(v) for k, v in (await redis.hgetall(keys.stats)).items()}
+    acknowledged: dict[str, int] = {}  # group -> acknowledged over its streams
+    for stream in await _streams(redis, keys):
+        info = await redis.xinfo_stream(stream)
+        added = int(info["entries-added"])
+        short = stream.removeprefix(keys.base + ":")
+        out.lines.append(Line("bus", short, {"added": added, "kept": int(info["length"])}))
+        try:
+            groups = await redis.xinfo_groups(stream)
+        except ResponseError:
+            groups = []
+        for group in groups:
+            name, pending, lag = _text(group["name"]), int(group["pending"]), group.get("lag")
+            delivered = added - int(lag) if lag is not None else group.get("entries-read")
+            if delivered is None:
+                out.lines.append(Line("consumer", f"{short} → {name}", {"pending": pending},
+                                      note="delivered count unknown (entries trimmed unread)"))
+                continue
+            acknowledged[name] = acknowledged.get(name, 0) + int(delivered) - pending
+            out.lines.append(Line("consumer", f"{short} → {name}", {
+                "delivered": int(delivered), "acknowledged": int(delivered) - pending,
+                "pending": pending, "lag": int(lag) if lag is not None else -1}))
+    raised = 0
+    for agent in sorted({k.split(".")[1] for k in stats if k.startswith("agent.")}):
+        counts = {what: stats.get(f"agent.{agent}.{what}", 0)
+                  for what in ("consumed", "malformed", "alerts")}
+        raised += counts["alerts"]
+        acked = acknowledged.get(agent)
+        out.lines.append(Line(
+            "agent", agent, counts | ({} if acked is None else {"acknowledged": acked}),
+            loss=0 if acked is None else abs(acked - counts["consumed"]),
+            note="" if acked is None or acked == counts["consumed"] else
+            "committed and acknowledged counts differ"))
+    on_bus = int((await redis.xinfo_stream(keys.alerts))["entries-added"]) \
+        if await redis.exists(keys.alerts) else 0
+    out.lines.append(Line("alerts", "raised → alerts stream",
+                          {"raised": raised, "on the bus": on_bus}, loss=max(0, raised - on_bus)))
+    return out
+
+
+def audit_table(found: Audit) -> Table:
+    table = Table("stage", "where", "counts", "lost", "note", title="audit")
+    for line in found.lines:
+        counts = ", ".join(f"{k} {v:,}" for k, v in line.counts.items() if v >= 0)
+        table.add_row(line.stage, line.name, counts,
+                      Text(str(line.loss), style="bold red") if line.loss else Text("0"),
+                      line.note)
+    return table
