@@ -91,6 +91,8 @@ class BinanceProtocol:
             kind = data.get("e")
         except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError):
             raise FrameError("not a Binance stream frame") from None
+        if kind is not None and not isinstance(kind, str):
+            raise FrameError(f"event type {kind!r} is not a string")
         try:
             if kind == "trade" or kind == "aggTrade":
                 symbol = data["s"]
@@ -132,7 +134,7 @@ class BinanceProtocol:
                     id=ident, ts=int(data["E"]), value=float(data["r"]), source=self.source,
                     recv_ns=recv_ns,
                 )]
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise FrameError(f"bad {kind} frame ({type(exc).__name__}: {exc})") from None
         if kind in _IGNORED or (kind is None and "result" in data):
             return []  # order books, klines, subscription replies
