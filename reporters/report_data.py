@@ -59,7 +59,7 @@ async def collect(redis: aioredis.Redis, keys: Keys, day: date | None = None
             if start <= int(bucket_start) < end:
                 buckets.setdefault(ident, {})[int(bucket_start)] = Bucket.load(raw)
     alerts = [a for a in alerts if start <= a.ts < end]
-    return {ident: merge(own) for ident, own in buckets.items()}, alerts, state
+    return {ident: merge(own) for ident, own in sorted(buckets.items())}, alerts, state
 
 
 def _row(ident: str, series: dict[str, Series]) -> dict[str, Any] | None:
