@@ -10,12 +10,12 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractContextManager
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -26,12 +26,12 @@ from crosscurrent import __version__
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
-from crosscurrent.events import FeedStatus
 from reporters.silences import parse_duration
 from streams.redis_client import BusUnavailableError
 from streams.redis_server import DataDirBusyError, RedisNotFoundError
 from streams.tape import TapeError, read_tape
 
+T = TypeVar("T")
 DEMO_TAPE = "data/seed-2026-04-08.jsonl"
 SHARED_GUESS = Path(__file__).resolve().parent.parent.parent / "shared"
 BENCH_PARTS = ("ingest", "agents", "latency", "spine", "report", "dashboard", "memory")
@@ -329,25 +329,18 @@ def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
     from reporters.history_table import history_view
     from streams.history import HistoryStore
     from streams.keys import Keys
-    from streams.redis_client import connect
 
     instruments = [default_catalog()[i] for i in args.ids]  # unknown ids: one-line errors
     if args.action == "show" and len(args.ids) != 1:
         raise UserError("history show takes one id, e.g. `crosscurrent history show hk:HSI`")
 
-    async def act(url: str) -> list[DailyBar] | list[str]:
-        redis = await connect(url)
-        try:
-            store = HistoryStore(redis, Keys(config.redis.prefix, args.namespace),
-                                 config.history.sessions)
-            if args.action == "backfill":
-                return await backfill(config, store, args.ids or None)
-            return await store.get(args.ids[0], args.days)
-        finally:
-            await redis.aclose()
+    async def act(redis: Any, keys: Keys) -> list[DailyBar] | list[str]:
+        store = HistoryStore(redis, keys, config.history.sessions)
+        if args.action == "backfill":
+            return await backfill(config, store, args.ids or None)
+        return await store.get(args.ids[0], args.days)
 
-    with _redis(config, args) as url:
-        found = asyncio.run(act(url))
+    found = _read_namespace(config, args, act)
     if args.action == "backfill":
         console.print(f"{len(found)} id(s) failed (see the log)" if found else "backfill done",
                       highlight=False)
@@ -363,36 +356,16 @@ def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
 
 def _feeds(args: argparse.Namespace, config: Config, console: Console) -> int:
     from reporters.feed_table import feeds_table, latest_statuses
-    from streams.keys import Keys
-    from streams.redis_client import connect
 
-    async def read(url: str) -> dict[str, FeedStatus]:
-        redis = await connect(url)
-        try:
-            return await latest_statuses(redis, Keys(config.redis.prefix, args.namespace))
-        finally:
-            await redis.aclose()
-
-    with _redis(config, args) as url:
-        statuses = asyncio.run(read(url))
+    statuses = _read_namespace(config, args, latest_statuses)
     console.print(feeds_table(config, statuses, time.time_ns() // 1_000_000))
     return 0
 
 
 def _audit(args: argparse.Namespace, config: Config, console: Console) -> int:
-    from reporters.audit import Audit, audit, audit_table
-    from streams.keys import Keys
-    from streams.redis_client import connect
+    from reporters.audit import audit, audit_table
 
-    async def read(url: str) -> Audit:
-        redis = await connect(url)
-        try:
-            return await audit(redis, Keys(config.redis.prefix, args.namespace))
-        finally:
-            await redis.aclose()
-
-    with _redis(config, args) as url:
-        found = asyncio.run(read(url))
+    found = _read_namespace(config, args, audit)
     console.print(audit_table(found))
     if found.lost:
         console.print(f"[bold red]{found.lost} entries unaccounted for[/]", highlight=False)
@@ -471,6 +444,24 @@ def _choices(text: str, known: tuple[str, ...], flag: str) -> tuple[str, ...]:
     if not chosen or any(m not in known for m in chosen):
         raise UserError(f"{flag} {text!r}: choose from {', '.join(known)}")
     return chosen
+
+
+def _read_namespace(config: Config, args: argparse.Namespace,
+                    read: Callable[[Any, Any], Awaitable[T]]) -> T:
+    """`read(redis, keys)` against the pipeline's Redis (its --redis, or the embedded one of
+    --data-dir) and --namespace."""
+    from streams.keys import Keys
+    from streams.redis_client import connect
+
+    async def run(url: str) -> T:
+        redis = await connect(url)
+        try:
+            return await read(redis, Keys(config.redis.prefix, args.namespace))
+        finally:
+            await redis.aclose()
+
+    with _redis(config, args) as url:
+        return asyncio.run(run(url))
 
 
 def _redis(config: Config, args: argparse.Namespace) -> AbstractContextManager[str]:
