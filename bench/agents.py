@@ -11,12 +11,11 @@ with no Redis at all.
 from __future__ import annotations
 
 import asyncio
-import resource
 import time
 
 from rich.console import Console
 
-from bench.spine import synthetic_tape
+from bench.spine import cpu_seconds, synthetic_tape
 from crosscurrent.app import build_agents, build_detectors, clear_namespace
 from crosscurrent.config import Config
 from detectors.agent import DetectorSet
@@ -24,11 +23,6 @@ from streams.bus import StreamWriter
 from streams.keys import Keys
 from streams.redis_client import connect
 from streams.replay import direct_event
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def detectors_rate(config: Config, events: int) -> float:
@@ -53,11 +47,11 @@ async def run_agents(config: Config, url: str, events: int, console: Console) ->
     await writer.flush()
     writing.cancel()
     (agent,) = build_agents(config, redis, keys)
-    cpu0, wall0 = _cpu(), time.perf_counter()
+    cpu0, wall0 = cpu_seconds(), time.perf_counter()
     running = asyncio.create_task(agent.run())
     while agent.processed < events:
         await asyncio.sleep(0.005)
-    wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
     agent.stop()
     await asyncio.wait_for(running, 5)
     await clear_namespace(redis, keys)

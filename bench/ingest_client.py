@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 from dataclasses import dataclass
 
+from bench.spine import cpu_seconds
 from crosscurrent.config import load_config
 from streams.binance import BinanceProtocol
 from streams.bus import StreamWriter
@@ -37,10 +37,6 @@ MARKETS = {
     "spot": Market("binance", "crypto:BTC", "crypto", "binance", "BTC/USDT"),
 }
 
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 async def run(path: str, market: Market, url: str, redis_url: str, namespace: str,

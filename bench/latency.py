@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import resource
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from multiprocessing.process import BaseProcess
 from hdrh.histogram import HdrHistogram
 from rich.console import Console
 
-from bench.spine import synthetic_event
+from bench.spine import cpu_seconds, synthetic_event
 from crosscurrent.app import build_agents, clear_namespace
 from crosscurrent.catalog import family
 from crosscurrent.config import Config
@@ -66,10 +65,6 @@ def _source(rate: float, seconds: float, pipe: Connection) -> None:
 
     asyncio.run(main())
 
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass

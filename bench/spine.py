@@ -51,6 +51,12 @@ class _Clock:
             self.first_ns = time.perf_counter_ns()
 
 
+def cpu_seconds() -> float:
+    """This process's CPU time so far, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def machine() -> str:
     return (f"machine: {platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}")
@@ -58,14 +64,13 @@ def machine() -> str:
 
 async def run_spine(config: Config, url: str, events: int, console: Console) -> list[str]:
     """The throughput run; returns the summary line."""
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = cpu_seconds()
     view = _Clock()
     now_ms = time.time_ns() // 1_000_000
     result = await replay(synthetic_tape(events, 1.0, now_ms), config, url, speed=math.inf,
                           out=None, view=view, namespace="bench")
     wall = (time.perf_counter_ns() - view.first_ns) / 1e9
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    cpu = cpu_seconds() - cpu0
     frames = sum(sent for sent, _, _ in result.frames.values())
     lost = sum(sent - read for sent, read, _ in result.frames.values())
     throughput = events / wall
