@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,15 +11,12 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
 from rich.text import Text
 
 from crosscurrent.events import Alert, AlertState, Severity, decode
 from streams.bus import FIELD
 from streams.keys import Keys
-from streams.redis_client import reraise_cancellation
-
-log = logging.getLogger(__name__)
+from streams.redis_client import xread_through_outages
 
 SEVERITY_STYLE = {
     Severity.INFO: "cyan",
@@ -86,17 +82,9 @@ async def tail_alerts(
     """Call `on_alert` for each alert as it lands (a read-only viewer: no consumer group),
     until `stop` is set (or cancellation). A Redis outage is waited out, from where it was."""
     last: bytes | str = start
-    delay = 0.1
     while stop is None or not stop.is_set():
-        try:
-            reply: Any = await redis.xread({keys.alerts: last}, count=500, block=100)
-        except (RedisError, OSError) as exc:
-            reraise_cancellation()
-            log.warning("alert log: Redis error (%s); reading on in %.1fs", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-            continue
-        delay = 0.1
+        reply: Any = await xread_through_outages(redis, {keys.alerts: last}, 500, 100,
+                                                 "alert log")
         for _, messages in reply or []:
             for mid, fields in messages:
                 last = mid

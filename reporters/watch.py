@@ -26,6 +26,7 @@ from reporters.board import Board
 from reporters.dashboard import render
 from streams.bus import FIELD
 from streams.keys import Keys
+from streams.redis_client import xread_through_outages
 
 FPS = 4
 BACKFILL = 5000  # entries per stream read at attach time, so the board starts full
@@ -47,7 +48,7 @@ async def follow(board: Board, redis: aioredis.Redis, keys: Keys, history: bool 
                 _take(board, fields)
         cursors[stream] = recent[0][0] if recent else "0-0"
     while True:
-        reply: Any = await redis.xread(cursors, count=2000, block=250)
+        reply: Any = await xread_through_outages(redis, cursors, 2000, 250, "dashboard")
         for stream, messages in (reply.items() if isinstance(reply, dict) else reply or []):
             name = stream.decode() if isinstance(stream, bytes) else stream
             for mid, fields in messages or []:  # None: the stream was deleted meanwhile

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -10,6 +11,8 @@ import hiredis
 from redis import asyncio as aioredis
 from redis.asyncio import connection as aioconn
 from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 
 class BusUnavailableError(RuntimeError):
@@ -81,3 +84,18 @@ def reraise_cancellation() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+async def xread_through_outages(redis: aioredis.Redis, cursors: dict[Any, Any], count: int,
+                                block_ms: int, who: str) -> Any:
+    """XREAD for a read-only follower (no consumer group): a Redis outage is waited out with
+    backoff, logged once per attempt, and the read starts again from the same cursors."""
+    delay = 0.1
+    while True:
+        try:
+            return await redis.xread(cursors, count=count, block=block_ms)
+        except (RedisError, OSError) as exc:
+            reraise_cancellation()
+            log.warning("%s: Redis error (%s); reading on in %.1fs", who, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

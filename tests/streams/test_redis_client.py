@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from streams.redis_client import redact, reraise_cancellation
+from streams.redis_client import client, redact, reraise_cancellation, xread_through_outages
+from streams.redis_server import EmbeddedRedis
 
 
 def test_a_retry_loop_does_not_swallow_a_cancellation() -> None:
@@ -35,3 +37,26 @@ def test_a_retry_loop_does_not_swallow_a_cancellation() -> None:
 
 def test_addresses_are_redacted() -> None:
     assert "secret" not in redact("redis://:secret@127.0.0.1:6379/0")
+
+
+def test_a_follower_waits_a_redis_outage_out_from_its_cursor(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path)
+    server.start()
+
+    async def main() -> list[bytes]:
+        redis = client(server.url)
+        first = await redis.xadd("s", {"e": b"1"})
+        server.kill()
+        reading = asyncio.create_task(xread_through_outages(redis, {"s": first}, 10, 100, "t"))
+        await asyncio.sleep(0.5)  # failing and retrying meanwhile
+        assert not reading.done()
+        await asyncio.to_thread(server.start)
+        await redis.xadd("s", {"e": b"2"})
+        reply = await asyncio.wait_for(reading, 15)
+        await redis.aclose()
+        return [fields[b"e"] for _, messages in reply for _, fields in messages]
+
+    try:
+        assert asyncio.run(main()) == [b"2"]  # the entry after the cursor, not the first
+    finally:
+        server.stop()
