@@ -64,6 +64,29 @@ async def load_stream(url: str, keys: Keys, events: list[Tick]) -> None:
     await redis.aclose()
 
 
+def test_duplicated_and_late_events_change_no_alert(redis_url: str, keys: Keys) -> None:
+    """Every event twice, and every tenth again 50 events late: the same alerts, once."""
+    events = oscillating(2000)
+    hostile = [e for e in events for _ in range(2)]
+    for i in range(0, len(events) - 50, 10):
+        hostile.insert(2 * (i + 50) + i // 10, events[i])
+
+    async def main() -> list[str]:
+        await load_stream(redis_url, keys, hostile)
+        redis = await connect(redis_url)
+        detector = DivergenceDetector(load_config(env={}).detectors.divergence.pairs)
+        agent = Agent("divergence", [detector], redis, keys, AgentConfig(batch=100))
+        await agent.start()
+        while await agent.step():
+            pass
+        assert agent.processed == len(hostile)
+        alerts = [a.uid for a in await stream_events(redis, keys.alerts) if isinstance(a, Alert)]
+        await redis.aclose()
+        return alerts
+
+    assert asyncio.run(main()) == expected_alerts(events)
+
+
 def test_agent_processes_a_stream_and_commits_alerts(redis_url: str, keys: Keys) -> None:
     events = oscillating(2000)
 

@@ -116,6 +116,26 @@ def test_feed_reconnects_after_a_dropped_connection() -> None:
     asyncio.run(main())
 
 
+def test_a_disconnect_storm_is_ridden_out() -> None:
+    async def main() -> None:
+        sim = YahooSimulator()
+        async with feeding(sim, hsi) as (feed, sink):
+            for n in range(10):  # every new connection is dropped as soon as it subscribes
+                await until(lambda n=n: feed.reconnects == n  # type: ignore[misc]
+                            and feed.state == FeedState.CONNECTED)
+                await sim.wait_subscribed(["hk:HSI"])
+                await sim.drop_clients()
+            await until(lambda: feed.reconnects >= 10 and feed.state == FeedState.CONNECTED,
+                        timeout=30)
+            await sim.wait_subscribed(["hk:HSI"])
+            await sim.publish(TapeEvent(ts=5, id="hk:HSI", value=25180.5, prev_close=25357.0))
+            await until(lambda: len(sink.ticks) == 1)
+            assert sink.states().count(FeedState.DISCONNECTED) >= 10
+            assert sink.ticks[0].price == 25180.5
+
+    asyncio.run(main())
+
+
 def test_a_reconnect_reports_the_gap() -> None:
     async def main() -> None:
         sim = BinanceSimulator()
