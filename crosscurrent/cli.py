@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also send every alert here (repeatable): any apprise URL, e.g. "
         "json://127.0.0.1:8080/hook, ntfy://topic, tgram://TOKEN/CHAT; or env:VAR / file:PATH "
         "that holds one, to keep the secret off the command line")
+    namespaced = argparse.ArgumentParser(add_help=False)
+    namespaced.add_argument("--namespace", default="live",
+                            help="the pipeline's namespace (default live; a replay's is "
+                            "'replay')")
     viewing = argparse.ArgumentParser(add_help=False)
     viewing.add_argument("--lang", choices=["en", "zh", "both"], default="both",
                          help="names and texts in English, Chinese or both (default)")
@@ -188,21 +192,20 @@ def build_parser() -> argparse.ArgumentParser:
                    description="One verdict a line: the config, Redis (reachable, version, "
                    "AOF) and every source of the watchlist (reachable or not). Exits 1 if any "
                    "check fails.")
-    feeds = sub.add_parser("feeds", parents=[common], help="configured sources and their state",
-                           description="Each configured source with its latest status on the "
-                           "bus of a pipeline (its --redis, or the embedded Redis of "
-                           "--data-dir).")
-    feeds.add_argument("--namespace", default="live", help="the pipeline's namespace")
-    audit = sub.add_parser("audit", parents=[common], help="count every stage and report loss",
-                           description="Events in and out of every stage of a pipeline (its "
-                           "--redis, or the embedded Redis of --data-dir): frames each feed "
-                           "received, entries added to each stream, read, acknowledged, "
-                           "pending and not yet delivered for each consumer group, alerts "
-                           "raised against the alerts stream. Cumulative since the namespace "
-                           "began. Exits 1 if anything is unaccounted for.")
-    audit.add_argument("--namespace", default="live",
-                       help="the pipeline's namespace (a replay's is 'replay')")
-    history = sub.add_parser("history", parents=[common], help="daily bars of an id",
+    sub.add_parser("feeds", parents=[common, namespaced],
+                   help="configured sources and their state",
+                   description="Each configured source with its latest status on the "
+                   "bus of a pipeline (its --redis, or the embedded Redis of "
+                   "--data-dir).")
+    sub.add_parser("audit", parents=[common, namespaced],
+                   help="count every stage and report loss",
+                   description="Events in and out of every stage of a pipeline (its "
+                   "--redis, or the embedded Redis of --data-dir): frames each feed "
+                   "received, entries added to each stream, read, acknowledged, "
+                   "pending and not yet delivered for each consumer group, alerts "
+                   "raised against the alerts stream. Cumulative since the namespace "
+                   "began. Exits 1 if anything is unaccounted for.")
+    history = sub.add_parser("history", parents=[common, namespaced], help="daily bars of an id",
                              description="The daily bars a pipeline keeps: in its --redis, or "
                              "in the embedded Redis of --data-dir (running or not).")
     history.add_argument("action", choices=["show", "backfill"],
@@ -211,16 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("ids", nargs="*", metavar="ID", help="canonical ids, e.g. hk:HSI")
     history.add_argument("--days", type=int, default=30, metavar="N",
                          help="the newest N sessions (default 30)")
-    history.add_argument("--namespace", default="live",
-                         help="the pipeline's namespace (a replay's is 'replay')")
-    watch = sub.add_parser("watch", parents=[common, viewing],
-                           help="the live dashboard of a running pipeline",
-                           description="Attach to a running pipeline through Redis (its "
-                           "--redis, or the embedded Redis of --data-dir) and show the live "
-                           "dashboard; read-only, any number of viewers. q quits, p pauses.")
-    watch.add_argument("--namespace", default="live",
-                       help="the pipeline's namespace (a replay's is 'replay')")
-    alerts = sub.add_parser("alerts", parents=[common], help="tail or list the alerts",
+    sub.add_parser("watch", parents=[common, namespaced, viewing],
+                   help="the live dashboard of a running pipeline",
+                   description="Attach to a running pipeline through Redis (its "
+                   "--redis, or the embedded Redis of --data-dir) and show the live "
+                   "dashboard; read-only, any number of viewers. q quits, p pauses.")
+    alerts = sub.add_parser("alerts", parents=[common, namespaced], help="tail or list the alerts",
                             description="The alerts of a pipeline (its --redis, or the "
                             "embedded Redis of --data-dir): `tail` follows new ones as plain "
                             "lines (pipe-friendly), `list` prints those already raised.")
@@ -230,14 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--severity", choices=["info", "warning", "critical"],
                         help="only this severity and above")
     alerts.add_argument("--json", action="store_true", help="one JSON object a line")
-    alerts.add_argument("--namespace", default="live", help="the pipeline's namespace")
     notify = sub.add_parser("notify", parents=[common, notifying],
                             help="send a test notification",
                             description="`notify test RECEIVER`: send a test notice to a "
                             "receiver of the config (by name), or to --notify URLs.")
     notify.add_argument("action", choices=["test"])
     notify.add_argument("receiver", nargs="?", help="a receiver name of the config")
-    silence = sub.add_parser("silence", parents=[common], help="mute notifications for a while",
+    silence = sub.add_parser("silence", parents=[common, namespaced],
+                             help="mute notifications for a while",
                              description="add MATCHERS --for 2h: mute alerts that match, e.g. "
                              "'detector=divergence ids=hk:*' (fields: detector, severity, ids, "
                              "key, tags, state; values take wildcards and commas); list; "
@@ -247,8 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     silence.add_argument("--for", dest="duration", default="1h", metavar="DURATION",
                          help="how long (default 1h)")
     silence.add_argument("--comment", default="", help="why")
-    silence.add_argument("--namespace", default="live", help="the pipeline's namespace")
-    report = sub.add_parser("report", parents=[common], help="write the end-of-day report",
+    report = sub.add_parser("report", parents=[common, namespaced],
+                            help="write the end-of-day report",
                             description="Write report.md, report.html (self-contained, with "
                             "charts) and report.json from the state a pipeline keeps in Redis "
                             "(its --redis, or the embedded Redis of --data-dir). After a "
@@ -257,7 +256,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where the files go (default: ./report)")
     report.add_argument("--lang", choices=["en", "zh", "both"], default="both",
                         help="language of the texts (default: both)")
-    report.add_argument("--namespace", default="live", help="the pipeline's namespace")
     report.add_argument("--date", type=date.fromisoformat, metavar="YYYY-MM-DD",
                         help="the day to report (default: the day of the latest event)")
     sub.add_parser("catalog", help="list the canonical instrument ids")

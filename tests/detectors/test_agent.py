@@ -64,6 +64,19 @@ async def load_stream(url: str, keys: Keys, events: list[Tick]) -> None:
     await redis.aclose()
 
 
+async def drained_agent(url: str, keys: Keys, events: list[Tick]) -> tuple[Agent, Any]:
+    """The events loaded on the stream and read to the end by a divergence agent; returns it
+    with its (open) client."""
+    await load_stream(url, keys, events)
+    redis = await connect(url)
+    detector = DivergenceDetector(load_config(env={}).detectors.divergence.pairs)
+    agent = Agent("divergence", [detector], redis, keys, AgentConfig(batch=100))
+    await agent.start()
+    while await agent.step():
+        pass
+    return agent, redis
+
+
 def test_duplicated_and_late_events_change_no_alert(redis_url: str, keys: Keys) -> None:
     """Every event twice, and every tenth again 50 events late: the same alerts, once."""
     events = oscillating(2000)
@@ -72,13 +85,7 @@ def test_duplicated_and_late_events_change_no_alert(redis_url: str, keys: Keys) 
         hostile.insert(2 * (i + 50) + i // 10, events[i])
 
     async def main() -> list[str]:
-        await load_stream(redis_url, keys, hostile)
-        redis = await connect(redis_url)
-        detector = DivergenceDetector(load_config(env={}).detectors.divergence.pairs)
-        agent = Agent("divergence", [detector], redis, keys, AgentConfig(batch=100))
-        await agent.start()
-        while await agent.step():
-            pass
+        agent, redis = await drained_agent(redis_url, keys, hostile)
         assert agent.processed == len(hostile)
         alerts = [a.uid for a in await stream_events(redis, keys.alerts) if isinstance(a, Alert)]
         await redis.aclose()
@@ -91,13 +98,7 @@ def test_agent_processes_a_stream_and_commits_alerts(redis_url: str, keys: Keys)
     events = oscillating(2000)
 
     async def main() -> list[Alert]:
-        await load_stream(redis_url, keys, events)
-        redis = await connect(redis_url)
-        detector = DivergenceDetector(load_config(env={}).detectors.divergence.pairs)
-        agent = Agent("divergence", [detector], redis, keys, AgentConfig(batch=100))
-        await agent.start()
-        while await agent.step():
-            pass
+        agent, redis = await drained_agent(redis_url, keys, events)
         assert agent.processed == 2000 and await agent.lag() == 0
         stats = await redis.hgetall(keys.stats)
         assert int(stats[b"agent.divergence.consumed"]) == 2000
