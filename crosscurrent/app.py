@@ -53,7 +53,10 @@ from reporters.snapshots import next_snapshot
 from streams.backfill import Backfiller, recent_history
 from streams.bus import StreamWriter
 from streams.consumer import GroupConsumer
+from streams.feed import Sink
+from streams.feed_counts import FeedCounts
 from streams.history import HistoryRecorder, HistoryStore
+from streams.kafka_bus import KafkaWriter, both, topic_names
 from streams.keys import Keys
 from streams.record import TapeRecorder
 from streams.redis_client import connect
@@ -440,17 +443,27 @@ async def record(config: Config, out: Path, seconds: float | None = None) -> int
 
 async def run_live(
     config: Config, url: str, *, only: str | None, view: View, namespace: str = "live",
-    notify: Sequence[str] = (), stop: asyncio.Event | None = None,
+    notify: Sequence[str] = (), stop: asyncio.Event | None = None, bus: str = "redis",
 ) -> None:
     """Follow the watchlist live from the real sources until `stop` is set or the task is
     cancelled. Stopping drains: the feeds stop first, the bus writer writes what it holds,
-    the agents finish the batch under way, then the rest stops."""
+    the agents finish the batch under way, then the rest stops. `bus="kafka"`: market
+    events go to Kafka too, for the Faust workers, which then run the detectors."""
     stop = stop or asyncio.Event()
     tasks = _Tasks()
     feeds: list[asyncio.Task[Any]] = []
+    counts: FeedCounts | None = None
+    kafka: KafkaWriter | None = None
     async with _bus(config, url, namespace) as (redis, keys, writer):
+        sink: Sink = writer.put
         try:
             tasks.start(writer.run(), "bus writer")
+            if bus == "kafka" and only in (None, "feeds"):
+                kafka = KafkaWriter(config.kafka.broker,
+                                    topic_names(config.redis.prefix, namespace)[0])
+                await kafka.start()
+                tasks.start(kafka.run(), "kafka writer")
+                sink = both(writer.put, kafka.put)
             store = HistoryStore(redis, keys, config.history.sessions)
             if only in (None, "agents"):  # the history first: detectors need baselines
                 failed = await backfill(config, store)
@@ -458,12 +471,16 @@ async def run_live(
                     tasks.start(Backfiller(store, history_sources(config))
                                 .keep_filling(failed), "backfill retries")
             if only in (None, "feeds"):
-                for name, feed in live_feeds(config, writer.put):
+                named = live_feeds(config, sink)
+                for name, feed in named:
                     tasks.start(feed.run(), name)
                     feeds.append(tasks.tasks[-1])
+                counts = FeedCounts(redis, keys, [feed for _, feed in named])
+                tasks.start(counts.run(), "feed counts")
             if only in (None, "agents"):
                 families = {family(i) for i in config.watchlist}
-                for consumer in [*build_agents(config, redis, keys), HistoryRecorder(
+                agents = build_agents(config, redis, keys) if bus == "redis" else []
+                for consumer in [*agents, HistoryRecorder(
                         redis, keys, families, store, config.agent)]:
                     tasks.start(consumer.run(), f"agent {consumer.name}", consumer.stop)
                 await _start_notifications(config, notify, redis, keys, tasks, wall_clock_ms)
@@ -481,6 +498,8 @@ async def run_live(
                 task.cancel()
             if feeds:
                 await asyncio.wait(feeds, timeout=5)
+            if counts is not None and not await counts.flush():
+                log.error("stopping: the feeds' last counts could not be written to Redis")
             left = writer.pending
             try:
                 await asyncio.wait_for(writer.flush(), DRAIN_S)
@@ -488,4 +507,12 @@ async def run_live(
             except TimeoutError:
                 log.error("stopping: %d buffered events could not be written within %ds "
                           "(is Redis reachable?)", writer.pending, DRAIN_S)
+            if kafka is not None:
+                try:
+                    await asyncio.wait_for(kafka.flush(), DRAIN_S)
+                except TimeoutError:
+                    log.error("stopping: %d events could not be sent to Kafka within %ds "
+                              "(is the broker reachable?)", kafka.pending, DRAIN_S)
             await tasks.cancel()
+            if kafka is not None:
+                await kafka.stop()

@@ -77,16 +77,21 @@ class Calendar(BaseModel):
         )
 
     def session_date(self, ts_ms: int) -> date:
-        """The trading date a moment belongs to, in the market's own calendar. The last day
-        seen in each zone is kept as epoch-ms bounds: most calls are two comparisons."""
+        """The trading date a moment belongs to, in the market's own calendar."""
+        return self.day_span(ts_ms)[2]
+
+    def day_span(self, ts_ms: int) -> tuple[int, int, date]:
+        """The local day of a moment: its start and end (epoch ms) and date. The last day
+        seen in each zone is kept: most calls are two comparisons."""
         span = _LOCAL_DAYS.get(self.tz)
         if span is not None and span[0] <= ts_ms < span[1]:
-            return span[2]
+            return span
         day = self.local(ts_ms).date()
         start = datetime.combine(day, time.min, tzinfo=self.zone)
         end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=self.zone)
-        _LOCAL_DAYS[self.tz] = (int(start.timestamp() * 1000), int(end.timestamp() * 1000), day)
-        return day
+        span = _LOCAL_DAYS[self.tz] = (int(start.timestamp() * 1000),
+                                       int(end.timestamp() * 1000), day)
+        return span
 
     def session_bounds(self, day: date) -> tuple[datetime, datetime]:
         """Open and close of a trading day, as aware datetimes."""

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractContextManager
-from datetime import date
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,8 +34,11 @@ from streams.tape import TapeError, read_tape
 T = TypeVar("T")
 DEMO_TAPE = "data/seed-2026-04-08.jsonl"
 SHARED_GUESS = Path(__file__).resolve().parent.parent.parent / "shared"
-BENCH_PARTS = ("ingest", "agents", "latency", "spine", "report", "dashboard", "memory")
-BENCH_DEFAULT = BENCH_PARTS[:-1]  # the soak only when asked for
+# The parts that measure this process run before `ingest`, which measures client processes
+# but leaves this one's memory in a state that slows what runs after it (agents: -8%).
+BENCH_PARTS = ("agents", "latency", "spine", "report", "dashboard", "ingest", "memory",
+               "scale")
+BENCH_DEFAULT = BENCH_PARTS[:-2]  # the soak and the scale-out only when asked for
 BENCH_HELP = """\
 Each part prints its figures; the run ends with one summary line per figure.
 
@@ -48,7 +51,9 @@ Each part prints its figures; the run ends with one summary line per figure.
   spine      everything in one process, as fast as it goes
   report     the end-of-day report of a full day
   dashboard  its CPU at 10,000 events/s
-  memory     (only when asked for) RSS and Redis memory over a soak"""
+  memory     (only when asked for) RSS and Redis memory over a soak
+  scale      (only when asked for) the Faust engine with 1, 2 and 4 workers on a mock
+             Kafka cluster (events/s), and its table state per instrument"""
 
 EPILOG = """\
 examples:
@@ -57,6 +62,7 @@ examples:
   crosscurrent run --redis redis://127.0.0.1:6379/0
   crosscurrent doctor                       is Redis up, is every source reachable?
   crosscurrent audit --namespace replay     every stage counted, and any loss
+  crosscurrent worker --engine faust --redis URL   detectors on Kafka (see run --bus kafka)
   crosscurrent record --out day.jsonl.gz --minutes 60
   crosscurrent bench --only ingest
   crosscurrent watch --namespace replay     the dashboard of a replay running elsewhere
@@ -152,6 +158,31 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run only the feeds or only the agents (to scale them apart)")
     run.add_argument("--namespace", default="live",
                      help="key namespace, to keep pipelines apart (default: live)")
+    run.add_argument("--bus", choices=["redis", "kafka"], default="redis",
+                     help="kafka: market events also go to Kafka (kafka.broker), keyed by id, "
+                     "and the detectors run there in `worker --engine faust` processes "
+                     "(default: redis, detectors in this process)")
+
+    worker = sub.add_parser(
+        "worker", parents=[common, namespaced], help="run the detector agents only",
+        description="Run the detector agents of a pipeline whose feeds run elsewhere. "
+        "embedded: the Redis Streams consumer group (`run --only agents`). faust: Faust "
+        "agents on Kafka, for `run --bus kafka`; start as many as the events topic has "
+        "partitions to spread (kafka.partitions), each on any machine that reaches the "
+        "broker and the shared Redis, where their alerts go. SIGTERM stops one cleanly; "
+        "if one dies, the others take its partitions, with their state.",
+        epilog="example:\n  crosscurrent run --bus kafka --redis redis://cache:6379/0 &\n"
+        "  crosscurrent worker --engine faust --redis redis://cache:6379/0 "
+        "--broker kafka://kafka:9092\n", formatter_class=argparse.RawDescriptionHelpFormatter)
+    worker.add_argument("--engine", choices=["embedded", "faust"], default="faust",
+                        help="where the detectors run (default: faust)")
+    worker.add_argument("--broker", metavar="URL",
+                        help="Kafka's address for faust, kafka://host:port (default: "
+                        "kafka.broker of the config)")
+    worker.add_argument("--instance-id", metavar="NAME",
+                        help="faust: a name unique to this worker, kept across its restarts "
+                        "(Kafka static membership: a worker back within "
+                        "kafka.session_timeout_s gets its partitions without a rebalance)")
 
     rec = sub.add_parser("record", parents=[common], help="record the live feeds as a tape",
                          description="Follow the watchlist (and the ccxt entries) live and write "
@@ -177,8 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ingest: runs of each contender, the median is shown (default 3)")
     bench.add_argument("--markets", default="usdm,spot", metavar="M[,M]",
                        help="ingest: the recordings to serve (default usdm,spot)")
-    bench.add_argument("--events", type=int, default=20_000, metavar="N",
-                       help="agents and spine: events in the run (default 20000)")
+    bench.add_argument("--events", type=int, default=100_000, metavar="N",
+                       help="agents, spine and scale: events in the run (default 100000; "
+                       "fewer weigh the start-up more)")
     bench.add_argument("--rates", default="1000,10000,50000", metavar="R[,R]",
                        help="latency: offered events/s into the bus (default 1000,10000,50000)")
     bench.add_argument("--seconds", type=float, default=5, metavar="S",
@@ -197,14 +229,23 @@ def build_parser() -> argparse.ArgumentParser:
                    description="Each configured source with its latest status on the "
                    "bus of a pipeline (its --redis, or the embedded Redis of "
                    "--data-dir).")
-    sub.add_parser("audit", parents=[common, namespaced],
+    audit = sub.add_parser("audit", parents=[common, namespaced],
                    help="count every stage and report loss",
                    description="Events in and out of every stage of a pipeline (its "
                    "--redis, or the embedded Redis of --data-dir): frames each feed "
                    "received, entries added to each stream, read, acknowledged, "
                    "pending and not yet delivered for each consumer group, alerts "
                    "raised against the alerts stream. Cumulative since the namespace "
-                   "began. Exits 1 if anything is unaccounted for.")
+                   "began. Exits 1 if anything is unaccounted for.",
+                   epilog="examples:\n  crosscurrent audit              everything, "
+                   "reconciled\n  crosscurrent audit --since 2h   the last two hours\n"
+                   "  crosscurrent audit --since 2026-04-08T13:00 --until 2026-04-08T14:00\n",
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    audit.add_argument("--since", metavar="WHEN",
+                       help="count only from WHEN: a duration before now (90m, 2h, 1d) or a "
+                       "date-time (UTC unless it gives its offset); by whole minutes, kept 8 "
+                       "days; stages are then not reconciled against each other, but alerts")
+    audit.add_argument("--until", metavar="WHEN", help="with --since: up to WHEN (default now)")
     history = sub.add_parser("history", parents=[common, namespaced], help="daily bars of an id",
                              description="The daily bars a pipeline keeps: in its --redis, or "
                              "in the embedded Redis of --data-dir (running or not).")
@@ -303,7 +344,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
     handlers = {"demo": _replay, "replay": _replay, "run": _run, "record": _record,
                 "bench": _bench, "doctor": _doctor, "feeds": _feeds, "history": _history,
                 "alerts": _alerts, "notify": _notify, "silence": _silence, "report": _report,
-                "watch": _watch, "audit": _audit}
+                "watch": _watch, "audit": _audit, "worker": _worker}
     return handlers[args.command](args, _config(args), console)
 
 
@@ -361,15 +402,44 @@ def _feeds(args: argparse.Namespace, config: Config, console: Console) -> int:
 
 
 def _audit(args: argparse.Namespace, config: Config, console: Console) -> int:
-    from reporters.audit import audit, audit_table
+    from reporters.audit import audit, audit_table, audit_window
 
-    found = _read_namespace(config, args, audit)
+    if args.since is None:
+        found = _read_namespace(config, args, audit)
+    else:
+        now = time.time_ns() // 1_000_000
+        since, until = _moment(args.since, now), _moment(args.until, now) if args.until else now
+        if since >= until:
+            raise UserError(f"audit: --since {args.since} is not before --until "
+                            f"{args.until or 'now'}")
+        found = _read_namespace(config, args, lambda redis, keys: audit_window(
+            redis, keys, since, until))
+        console.print(f"from {_utc(since)} to {_utc(until)} (whole minutes, UTC)",
+                      highlight=False)
     console.print(audit_table(found))
     if found.lost:
         console.print(f"[bold red]{found.lost} entries unaccounted for[/]", highlight=False)
         return 1
     console.print("nothing lost: every stage accounts for what the one before it passed on")
     return 0
+
+
+def _moment(text: str, now_ms: int) -> int:
+    """`2h` (that long before now) or an ISO date-time (UTC unless it says) -> epoch ms."""
+    with contextlib.suppress(ValueError):
+        return now_ms - int(parse_duration(text) * 1000)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{text!r} is neither a duration (90m, 2h, 1d) nor a date-time "
+                        "(2026-04-08T14:00, UTC unless it gives its offset)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _doctor(args: argparse.Namespace, config: Config, console: Console) -> int:
@@ -388,7 +458,7 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
     from bench.ingest import BenchInputError
     from bench.spine import machine
 
-    parts = _choices(args.only, BENCH_PARTS, "--only")
+    parts = sorted(_choices(args.only, BENCH_PARTS, "--only"), key=BENCH_PARTS.index)
     summary: list[str] = []
     console.print(machine(), highlight=False)
     with _redis(config, args) as url:
@@ -432,6 +502,13 @@ def _bench_part(part: str, args: argparse.Namespace, config: Config, url: str,
         from bench.dashboard import run_dashboard
 
         return run_dashboard(config, console)
+    if part == "scale":
+        import tempfile
+
+        from bench.scale import run_scale
+
+        with tempfile.TemporaryDirectory() as workdir:
+            return asyncio.run(run_scale(config, url, args.events, console, Path(workdir)))
     from bench.memory import run_memory
 
     return asyncio.run(run_memory(config, url, args.soak_rate, args.minutes, console))
@@ -521,14 +598,48 @@ def _run(args: argparse.Namespace, config: Config, console: Console) -> int:
             asyncio.run(_with_dashboard(
                 config, args, console, url, args.namespace, "live",
                 lambda view: run_live(config, url, only=args.only, view=view,
-                                      namespace=args.namespace, notify=args.notify)))
+                                      namespace=args.namespace, notify=args.notify,
+                                      bus=args.bus)))
             return 0
         asyncio.run(_until_terminated(lambda stop: run_live(
             config, url, only=args.only, view=ConsoleView(console, "live"),
-            namespace=args.namespace, notify=args.notify, stop=stop), lambda: console.print(
+            namespace=args.namespace, notify=args.notify, stop=stop, bus=args.bus),
+            lambda: console.print(
                 f"following {len(config.watchlist)} ids live; Ctrl-C or SIGTERM stops")))
         console.print("stopped: the bus writer drained, the agents committed their batch")
     return 0
+
+
+def _worker(args: argparse.Namespace, config: Config, console: Console) -> int:
+    if args.engine == "embedded":
+        from crosscurrent.app import run_live
+        from reporters.console import ConsoleView
+
+        with _redis(config, args) as url:
+            asyncio.run(_until_terminated(lambda stop: run_live(
+                config, url, only="agents", view=ConsoleView(console, "live"),
+                namespace=args.namespace, stop=stop), lambda: console.print(
+                    f"agents of {args.namespace} running; Ctrl-C or SIGTERM stops")))
+        return 0
+    if args.broker:
+        config = config.model_copy(update={"kafka": config.kafka.model_copy(
+            update={"broker": args.broker})})
+    shared = args.redis or config.redis.url
+    if not shared:
+        raise UserError("a faust worker writes its alerts to the pipeline's Redis: give "
+                        "--redis URL (or redis.url), the one `run --bus kafka` uses")
+    import faust
+
+    from crosscurrent.app import build_detectors
+    from detectors.faust_engine import create_engine
+
+    engine = create_engine(config, shared, args.namespace, lambda: build_detectors(config),
+                           instance_id=args.instance_id)
+    console.print(f"faust worker for {args.namespace}: events from {config.kafka.broker}, "
+                  "alerts to Redis; SIGTERM or Ctrl-C stops", highlight=False)
+    faust.Worker(engine.app, loglevel="INFO" if args.verbose else "WARNING",
+                 quiet=True).execute_from_commandline()
+    return 0  # not reached: the worker exits the process
 
 
 async def _until_terminated(work: Callable[[asyncio.Event], Coroutine[Any, Any, None]],

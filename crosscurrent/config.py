@@ -115,6 +115,18 @@ class CcxtExchange(_Section):
     trades_limit: int = Field(10_000, ge=1)
 
 
+class KafkaConfig(_Section):
+    """The Kafka bus and the Faust engine (`run --bus kafka`, `worker --engine faust`)."""
+
+    broker: str = "kafka://localhost:9092"
+    partitions: int = Field(4, ge=1)  # of the events topic, and so of the instruments table
+    declare: bool = True  # create the topics; False where the broker creates them on use
+    session_timeout_s: float = Field(10, gt=0)  # how soon a dead worker's partitions move
+    # A partition silent this long stops holding back the cross-market stage (keep it above
+    # session_timeout_s plus a takeover, so a dead worker's partitions are waited for).
+    idle_s: float = Field(30, gt=0)
+
+
 class HistoryConfig(_Section):
     sessions: int = Field(400, ge=2)
     window: int = Field(20, ge=2)
@@ -165,6 +177,7 @@ class Config(_Section):
     watchlist: tuple[KnownId, ...] = ()
     ccxt: tuple[CcxtExchange, ...] = ()
     agent: AgentConfig = AgentConfig()
+    kafka: KafkaConfig = KafkaConfig()
     history: HistoryConfig = HistoryConfig()
     detectors: DetectorsConfig = DetectorsConfig()
     demo: DemoConfig = DemoConfig()

@@ -30,6 +30,9 @@ class Feed(Protocol):
     frames: int
     malformed: int
 
+    @property
+    def source(self) -> str: ...
+
     async def run(self) -> None: ...
 
 

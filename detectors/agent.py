@@ -22,15 +22,12 @@ from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Metric, Tick, encode
 from detectors.base import Detector, UsesBaselines, UsesFindings
-from streams.bus import FIELD
-from streams.consumer import GroupConsumer
+from streams.bus import ALERTS_MAXLEN, XADD_BATCH
+from streams.consumer import GroupConsumer, count
 from streams.history import HistoryStore
-from streams.keys import Keys
+from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
 
 log = logging.getLogger(__name__)
-
-ALERTS_MAXLEN = 100_000
-
 
 class DetectorSet:
     """Detectors run together, sans-I/O: each event goes to the detectors that read its id,
@@ -43,14 +40,65 @@ class DetectorSet:
                 self.routes.setdefault(ident, []).append(detector)
         self.readers = [d for d in detectors if isinstance(d, UsesFindings)]
 
-    def on_event(self, event: Tick | Metric) -> list[Alert]:
-        raised: list[Alert] = []
+    def on_event(self, event: Tick | Metric, upstream: Sequence[Alert] = ()) -> list[Alert]:
+        """The alerts `event` raises. `upstream`: alerts it already raised in detectors run
+        elsewhere (a partitioned engine's per-instrument stage), shown to the readers too."""
+        raised: list[Alert] = list(upstream)
         for detector in self.routes.get(event.id, ()):
-            raised.extend(detector.on_event(event))
+            found = detector.on_event(event)
+            if found:
+                raised += found
         if raised:
             for reader in self.readers:
-                raised.extend(reader.on_alerts(raised, event))
-        return raised
+                raised += reader.on_alerts(raised, event)
+        return raised[len(upstream):] if upstream else raised
+
+
+class Baselines:
+    """Gives the detectors that use baselines each id's `Baseline` before the first event of
+    each of its sessions: `load` fetches what a batch needs (I/O), `give` hands it over."""
+
+    def __init__(self, detectors: Sequence[Detector], history: HistoryStore | None,
+                 window: int) -> None:
+        self.users = [d for d in detectors if isinstance(d, UsesBaselines)]
+        self.history = history
+        self.window = window
+        self.given: dict[str, tuple[int, int, date]] = {}  # id -> the day it was given for
+        self._loaded: dict[tuple[str, date], Baseline] = {}
+        self._catalog = default_catalog()
+
+    def forget(self) -> None:
+        """Give every baseline again (after a restore: the detectors' copies are gone)."""
+        self.given.clear()
+
+    def _new_day(self, event: Tick | Metric) -> date | None:
+        """The session `event` opens for its id, or None if its baseline was given."""
+        given = self.given.get(event.id)
+        if given is not None and given[0] <= event.ts < given[1]:
+            return None
+        span = self._catalog[event.id].calendar.day_span(event.ts)
+        return None if given == span else span[2]
+
+    async def load(self, events: Sequence[Tick | Metric]) -> None:
+        """Fetch the baselines of every (id, session) of `events` not given yet."""
+        if self.history is None or not self.users:
+            return
+        for event in events:
+            day = self._new_day(event)
+            if day is not None and (event.id, day) not in self._loaded:
+                found = await self.history.baselines([event.id], event.ts, self.window)
+                self._loaded[event.id, day] = found[event.id]
+
+    def give(self, event: Tick | Metric) -> None:
+        """Before `event` is detected on: its id's baseline if it opens a new session."""
+        if not self._loaded:  # nothing loaded: no new session in this batch
+            return
+        day = self._new_day(event)
+        baseline = None if day is None else self._loaded.pop((event.id, day), None)
+        if baseline is not None:
+            self.given[event.id] = self._catalog[event.id].calendar.day_span(event.ts)
+            for user in self.users:
+                user.set_baselines({event.id: baseline})
 
 
 class Agent(GroupConsumer[Tick | Metric]):
@@ -67,20 +115,18 @@ class Agent(GroupConsumer[Tick | Metric]):
     ) -> None:
         """`history`: where detectors that use baselines get them from (`window` sessions)."""
         self.detectors = list(detectors)
-        self.history = history
-        self.window = window
-        self._baseline_days: dict[str, date] = {}  # id -> the session its baseline is for
-        self._baseline_users = [d for d in self.detectors if isinstance(d, UsesBaselines)]
-        self._loaded: dict[tuple[str, date], Baseline] = {}
-        self._catalog = default_catalog()
+        self.baselines = Baselines(self.detectors, history, window)
         self.set = DetectorSet(self.detectors)
         streams = sorted({keys.events(family(i)) for i in self.set.routes})
         super().__init__(name, redis, keys, streams, config, consumer)
         self.alerts = 0
         self._raised: list[Alert] = []
+        self._xadd_batch = ""  # the script's sha, loaded by `restore`
 
     async def restore(self) -> None:
-        self._baseline_days.clear()  # given again after a restart
+        # (again after a Redis restart: a restarted Redis has no scripts)
+        self._xadd_batch = await self.redis.script_load(XADD_BATCH)
+        self.baselines.forget()  # given again after a restart
         saved = await self.redis.hgetall(self.keys.state(self.name))
         if saved:
             states = orjson.loads(saved[b"detectors"])
@@ -90,41 +136,30 @@ class Agent(GroupConsumer[Tick | Metric]):
             log.info("agent %s resumed after %d events", self.name, self.processed)
 
     async def prepare(self, events: list[Tick | Metric]) -> None:
-        """Load the baselines of every (id, session) of the batch that detectors need."""
-        self._loaded = {}
-        if self.history is None or not self._baseline_users:
-            return
-        for event in events:
-            key = (event.id, self._session(event))
-            if key not in self._loaded and self._baseline_days.get(event.id) != key[1]:
-                found = await self.history.baselines([event.id], event.ts, self.window)
-                self._loaded[key] = found[event.id]
+        await self.baselines.load(events)
 
     def handle(self, events: list[Tick | Metric]) -> None:
-        self._raised = []
+        raised: list[Alert] = []
+        give, detect = self.baselines.give, self.set.on_event
         for event in events:
-            if self._loaded:  # this batch opens new sessions for some ids
-                day = self._session(event)
-                baseline = self._loaded.get((event.id, day))
-                if baseline is not None and self._baseline_days.get(event.id) != day:
-                    self._baseline_days[event.id] = day  # the first event of this session
-                    for user in self._baseline_users:
-                        user.set_baselines({event.id: baseline})
-            self._raised.extend(self.set.on_event(event))
-
-    def _session(self, event: Tick | Metric) -> date:
-        return self._catalog[event.id].calendar.session_date(event.ts)
+            give(event)
+            found = detect(event)
+            if found:
+                raised += found
+        self._raised = raised
 
     def write(self, tx: Pipeline, processed: int) -> None:
-        for alert in self._raised:
-            tx.xadd(self.keys.alerts, {FIELD: encode(alert)}, maxlen=ALERTS_MAXLEN,
-                    approximate=True)
+        if self._raised:  # one command for the batch's alerts, however many
+            tx.evalsha(self._xadd_batch, len(self._raised) + 1,
+                       self.keys.stats_at(this_minute()),
+                       *[self.keys.alerts] * len(self._raised), ALERTS_MAXLEN,
+                       MINUTE_STATS_TTL_S, *(encode(a) for a in self._raised))
         snapshot: dict[str, Any] = {d.name: d.snapshot() for d in self.detectors}
         tx.hset(self.keys.state(self.name), mapping={
             "detectors": orjson.dumps(snapshot), "processed": processed, "pid": os.getpid(),
         })
         if self._raised:
-            tx.hincrby(self.keys.stats, f"agent.{self.name}.alerts", len(self._raised))
+            count(tx, self.keys, f"agent.{self.name}.alerts", len(self._raised))
 
     async def committed(self) -> None:
         self.alerts += len(self._raised)

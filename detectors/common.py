@@ -82,23 +82,37 @@ class Moves:
     def __init__(self) -> None:
         self.quotes: dict[str, list[Any]] = {}  # id -> [price, prev_close or None, ts]
 
-    def update(self, tick: Tick) -> bool:
-        """Take a tick; False when it is ignored (late or unusable)."""
+    IGNORED, SAME, MOVED = 0, 1, 2  # what `take` did with a tick
+
+    def take(self, tick: Tick) -> int:
+        """Take a tick: IGNORED (late or unusable), SAME (the price and previous close are
+        as they were: only the time moved) or MOVED."""
         price, prev = tick.price, tick.prev_close
         if not 0.0 < price < math.inf:  # also False for NaN
-            return False
+            return Moves.IGNORED
         if prev is not None and not 0.0 < prev < math.inf:
             prev = None
         quote = self.quotes.get(tick.id)
         if quote is None:
             self.quotes[tick.id] = [price, prev, tick.ts]
-            return True
+            return Moves.MOVED
         if tick.ts < quote[2]:
-            return False
+            return Moves.IGNORED
+        moved = price != quote[0] or (prev is not None and prev != quote[1])
         quote[0], quote[2] = price, tick.ts
         if prev is not None:
             quote[1] = prev
-        return True
+        return Moves.MOVED if moved else Moves.SAME
+
+    def update(self, tick: Tick) -> bool:
+        """Take a tick; False when it is ignored (late or unusable)."""
+        return self.take(tick) != Moves.IGNORED
+
+    def moved(self, tick: Tick) -> bool:
+        """Take a tick; True only when it moved the price or previous close. A detector whose
+        verdict depends on the quotes alone (and settles in one evaluation) would reach the
+        same verdict again on a tick that moved nothing, so it can skip it."""
+        return self.take(tick) == Moves.MOVED
 
     def price(self, ident: str) -> float | None:
         quote = self.quotes.get(ident)

@@ -49,7 +49,7 @@ class DivergenceDetector:
 
     def on_event(self, event: Tick | Metric) -> list[Alert]:
         pairs = self._by_id.get(event.id)
-        if pairs is None or not isinstance(event, Tick) or not self.moves.update(event):
+        if pairs is None or not isinstance(event, Tick) or not self.moves.moved(event):
             return []
         alerts = []
         for pair, key in pairs:

@@ -23,6 +23,7 @@ NAME = "large_move"
 
 class LargeMoveDetector:
     name = NAME
+    per_instrument = True  # its state for an id depends on that id's events alone
 
     def __init__(self, rules: Sequence[LargeMoveRule], catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
@@ -30,6 +31,7 @@ class LargeMoveDetector:
         self.volatility: dict[str, float] = {}  # id -> usual daily move, percent
         self.moves = Moves()
         self.latch = Latch()
+        self._rethink: set[str] = set()  # ids whose thresholds changed since their last tick
 
     def ids(self) -> frozenset[str]:
         return frozenset(self.rules)
@@ -40,6 +42,7 @@ class LargeMoveDetector:
                 self.volatility[ident] = found.daily_volatility
             else:
                 self.volatility.pop(ident, None)
+            self._rethink.add(ident)
 
     def thresholds(self, ident: str) -> tuple[float, float]:
         rule, sigma = self.rules[ident], self.volatility.get(ident)
@@ -49,9 +52,12 @@ class LargeMoveDetector:
                 max(rule.floor_critical, rule.sigma_critical * sigma))
 
     def on_event(self, event: Tick | Metric) -> list[Alert]:
-        if event.id not in self.rules or not isinstance(event, Tick) \
-                or not self.moves.update(event):
+        if event.id not in self.rules or not isinstance(event, Tick):
             return []
+        taken = self.moves.take(event)  # the same quote: the same verdict, unless the
+        if taken == Moves.IGNORED or (taken == Moves.SAME and event.id not in self._rethink):
+            return []  # thresholds changed since
+        self._rethink.discard(event.id)
         change = self.moves.change(event.id)
         if change is None:
             return []

@@ -22,6 +22,7 @@ NAME = "level_break"
 
 class LevelBreakDetector:
     name = NAME
+    per_instrument = True  # its state for an id depends on that id's events alone
 
     def __init__(self, rules: Sequence[LevelRule], catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()

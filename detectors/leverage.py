@@ -45,7 +45,7 @@ class LeverageDetector:
             if not finite(event.value) or (last is not None and event.ts < last[0]):
                 return []
             self.funding[event.id] = [event.ts, event.value]
-        elif not self.moves.update(event):
+        elif not self.moves.moved(event):
             return []
         alerts: list[Alert] = []
         for pair in pairs:

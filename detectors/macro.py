@@ -52,7 +52,7 @@ class MacroDetector:
                           "macro:GOLD", "hk:HSI", "us:SPX", "crypto:BTC"})
 
     def on_event(self, event: Tick | Metric) -> list[Alert]:
-        if not isinstance(event, Tick) or not self.moves.update(event):
+        if not isinstance(event, Tick) or not self.moves.moved(event):
             return []
         alerts: list[Alert] = []
         for check in (self._regime, self._yuan, self._shock, self._coherence):

@@ -48,7 +48,7 @@ class RulesDetector:
         if rules is None:
             return []
         if isinstance(event, Tick):
-            if not self.moves.update(event):
+            if not self.moves.moved(event):
                 return []
         else:
             last = self.metrics.get(event.id)

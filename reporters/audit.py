@@ -1,7 +1,9 @@
 """Counts in and out of every stage of a pipeline's namespace, from Redis's own bookkeeping,
 and any loss among them.
 
-  feeds      each source's latest status: frames received and malformed (per process run)
+  feeds      frames each source received, malformed and parsed, summed over every run (the
+             counters are flushed once a second; a source that never flushed shows its
+             latest status's counts, for the run that sent it)
   bus        per stream, entries ever added (XINFO STREAM entries-added) and still kept
   consumers  per stream and group: delivered (added minus lag), acknowledged, pending
              (delivered, not acknowledged) and lag (not delivered yet)
@@ -13,6 +15,13 @@ and any loss among them.
 Everything here is cumulative since the namespace began. A stream trimmed by retention keeps
 its `entries-added`, so the counts hold after trimming; an entry trimmed before its group
 read it leaves the lag unknown, and the line says so.
+
+`audit_window` counts the same stages within a time range, from the counters' minute
+buckets (`stats:<minute>`, kept 8 days), whole minutes: what each feed received, each stream
+was added, each agent consumed and raised, and the alerts that reached the alerts stream.
+Stages are not reconciled against one another within a window (an event added at 10:59:59
+may be consumed at 11:00:00), except the alerts, which an agent raises and appends in one
+transaction.
 """
 
 from __future__ import annotations
@@ -61,11 +70,22 @@ async def _streams(redis: aioredis.Redis, keys: Keys) -> list[str]:
 async def audit(redis: aioredis.Redis, keys: Keys) -> Audit:
     """The namespace's counts and losses."""
     out = Audit()
-    for source, status in sorted((await latest_statuses(redis, keys)).items()):
-        out.lines.append(Line("feed", source, {"received": status.messages,
-                                               "malformed": status.malformed},
-                              note=f"{status.state.value}; as of its last state change"))
     stats = {_text(k): int(v) for k, v in (await redis.hgetall(keys.stats)).items()}
+    statuses = await latest_statuses(redis, keys)
+    counted = {k.split(".")[1] for k in stats if k.startswith("feed.")}
+    for source in sorted(set(statuses) | counted):
+        status = statuses.get(source)
+        state = status.state.value if status else "no status"
+        if source in counted:
+            received, malformed = (stats.get(f"feed.{source}.{what}", 0)
+                                   for what in ("received", "malformed"))
+            note = f"{state}; every run, as of the last flush"
+        else:
+            assert status is not None
+            received, malformed = status.messages, status.malformed
+            note = f"{state}; this run, as of its last state change"
+        out.lines.append(Line("feed", source, {"received": received, "malformed": malformed,
+                                               "parsed": received - malformed}, note=note))
     acknowledged: dict[str, int] = {}  # group -> acknowledged over its streams
     for stream in await _streams(redis, keys):
         info = await redis.xinfo_stream(stream)
@@ -100,6 +120,41 @@ async def audit(redis: aioredis.Redis, keys: Keys) -> Audit:
             "committed and acknowledged counts differ"))
     on_bus = int((await redis.xinfo_stream(keys.alerts))["entries-added"]) \
         if await redis.exists(keys.alerts) else 0
+    out.lines.append(Line("alerts", "raised → alerts stream",
+                          {"raised": raised, "on the bus": on_bus}, loss=max(0, raised - on_bus)))
+    return out
+
+
+async def audit_window(redis: aioredis.Redis, keys: Keys, since_ms: int, until_ms: int
+                       ) -> Audit:
+    """The namespace's counts between two moments (epoch ms), by whole minutes."""
+    first, last = since_ms // 60_000, max(since_ms, until_ms - 1) // 60_000
+    async with redis.pipeline(transaction=False) as pipe:
+        for minute in range(first, last + 1):
+            pipe.hgetall(keys.stats_at(minute))
+        buckets = await pipe.execute()
+    grown: dict[str, int] = {}
+    for bucket in buckets:
+        for counter, n in bucket.items():
+            name = _text(counter)
+            grown[name] = grown.get(name, 0) + int(n)
+    out = Audit()
+    for source in sorted({k.split(".")[1] for k in grown if k.startswith("feed.")}):
+        received, malformed = (grown.get(f"feed.{source}.{what}", 0)
+                               for what in ("received", "malformed"))
+        out.lines.append(Line("feed", source, {"received": received, "malformed": malformed,
+                                               "parsed": received - malformed}))
+    for counter in sorted(k for k in grown if k.startswith("bus.") and k.endswith(".added")):
+        stream = counter.removeprefix("bus.").removesuffix(".added")
+        out.lines.append(Line("bus", stream.removeprefix(keys.base + ":"),
+                              {"added": grown[counter]}))
+    raised = 0
+    for agent in sorted({k.split(".")[1] for k in grown if k.startswith("agent.")}):
+        counts = {what: grown.get(f"agent.{agent}.{what}", 0)
+                  for what in ("consumed", "malformed", "alerts")}
+        raised += counts["alerts"]
+        out.lines.append(Line("agent", agent, counts))
+    on_bus = grown.get(f"bus.{keys.alerts}.added", 0)
     out.lines.append(Line("alerts", "raised → alerts stream",
                           {"raised": raised, "on the bus": on_bus}, loss=max(0, raised - on_bus)))
     return out

@@ -5,28 +5,36 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from crosscurrent.events import AnyEvent, encode
-from streams.keys import Keys
+from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
 from streams.redis_client import reraise_cancellation
 
 log = logging.getLogger(__name__)
 
 FIELD = b"e"  # every stream entry holds one field: the event as JSON
+ALERTS_MAXLEN = 100_000  # alert transitions kept on the alerts stream
 
 # One call appends a whole batch: a pipeline of N XADDs costs N replies to parse in Python,
-# which is most of the writer's CPU; this costs one. KEYS[i] gets ARGV[i + 1].
+# which is most of the writer's CPU; this costs one. KEYS[1]: the minute's counters (each
+# stream's entries added, for `audit --since`); KEYS[i + 1] gets ARGV[i + 2]. ARGV[1]:
+# MAXLEN, ARGV[2]: how long the minute's counters are kept.
 XADD_BATCH = """
 local maxlen = ARGV[1]
-for i = 1, #KEYS do
+local added = {}
+for i = 2, #KEYS do
   redis.call('XADD', KEYS[i], 'MAXLEN', '~', maxlen, '*', 'e', ARGV[i + 1])
+  added[KEYS[i]] = (added[KEYS[i]] or 0) + 1
 end
-return #KEYS
+for stream, n in pairs(added) do
+  redis.call('HINCRBY', KEYS[1], 'bus.' .. stream .. '.added', n)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return #KEYS - 1
 """
 
 
@@ -97,8 +105,8 @@ class StreamWriter:
         while True:
             try:
                 await self._xadd_batch(
-                    keys=[stream for stream, _ in batch],
-                    args=[self.maxlen, *(payload for _, payload in batch)],
+                    keys=[self.keys.stats_at(this_minute()), *(stream for stream, _ in batch)],
+                    args=[self.maxlen, MINUTE_STATS_TTL_S, *(payload for _, payload in batch)],
                 )
             except (RedisError, OSError) as exc:
                 reraise_cancellation()
@@ -111,9 +119,9 @@ class StreamWriter:
             return
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One stream entry; an empty payload means it was trimmed before it was read."""
+class Entry(NamedTuple):
+    """One stream entry; an empty payload means it was trimmed before it was read. (A named
+    tuple: the agent makes one per event, and a frozen dataclass costs three times more.)"""
 
     stream: str
     id: bytes

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -23,12 +24,21 @@ from redis.exceptions import RedisError
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Metric, Tick, decode
 from streams.bus import Entry, GroupReader
-from streams.keys import Keys
+from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
 from streams.redis_client import reraise_cancellation
 
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", Tick | Metric, Alert)
+BY_TIME = attrgetter("ts")
+
+
+def count(tx: Pipeline, keys: Keys, counter: str, n: int) -> None:
+    """Queue `n` more on a stats counter, in all and in this minute's bucket."""
+    minute = keys.stats_at(this_minute())
+    tx.hincrby(keys.stats, counter, n)
+    tx.hincrby(minute, counter, n)
+    tx.expire(minute, MINUTE_STATS_TTL_S)
 
 
 class GroupConsumer(Generic[E]):
@@ -134,7 +144,7 @@ class GroupConsumer(Generic[E]):
                 continue
             if isinstance(event, self.accepts):
                 events.append(event)
-        events.sort(key=lambda e: e.ts)  # several streams in one batch: merge by event time
+        events.sort(key=BY_TIME)  # several streams in one batch: merge by event time
         return events
 
     async def _commit(self, entries: list[Entry]) -> None:
@@ -146,10 +156,10 @@ class GroupConsumer(Generic[E]):
             self.write(tx, processed)
             for stream, ids in by_stream.items():
                 tx.xack(stream, self.reader.group, *ids)
-            tx.hincrby(self.keys.stats, f"agent.{self.name}.consumed", len(entries))
+            count(tx, self.keys, f"agent.{self.name}.consumed", len(entries))
             if self.malformed > self._malformed_counted:
-                tx.hincrby(self.keys.stats, f"agent.{self.name}.malformed",
-                           self.malformed - self._malformed_counted)
+                count(tx, self.keys, f"agent.{self.name}.malformed",
+                      self.malformed - self._malformed_counted)
             await tx.execute()
         self.processed = processed
         self._malformed_counted = self.malformed

@@ -4,8 +4,12 @@
     <prefix>:<namespace>:quotes:<family>   best bid/ask updates (high volume, read by few)
     <prefix>:<namespace>:status            feed status events
     <prefix>:<namespace>:alerts            alert transitions from every detector agent
+    <prefix>:<namespace>:alert-uid:<uid>   string (expiring): that transition was written
     <prefix>:<namespace>:state:<agent>     hash: an agent's detector snapshot and progress
     <prefix>:<namespace>:stats             hash: counters per stage (`<stage>.<counter>`)
+    <prefix>:<namespace>:stats:<minute>    hash: the same counters' growth in one minute
+                                           (epoch minutes, UTC; kept 8 days): `audit --since`
+    <prefix>:<namespace>:workers           hash: each Faust worker's counters (`host:pid.*`)
     <prefix>:<namespace>:bars:<id>         hash: daily bars of one id, field = YYYY-MM-DD
     <prefix>:<namespace>:outbox:<receiver> stream: notices waiting for one receiver
     <prefix>:<namespace>:delivered:<receiver> set: notice ids that receiver has had
@@ -18,10 +22,18 @@ mixes with live state. Consumer groups are named after the agent that reads.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from crosscurrent.catalog import family
 from crosscurrent.events import Alert, AnyEvent, FeedStatus, Quote
+
+MINUTE_STATS_TTL_S = 8 * 86_400
+
+
+def this_minute() -> int:
+    """Now, in epoch minutes: the bucket counters grow in."""
+    return int(time.time() // 60)
 
 
 @dataclass(frozen=True)
@@ -51,8 +63,21 @@ class Keys:
         return f"{self.base}:state:{agent}"
 
     @property
+    def alert_uids(self) -> str:
+        """The prefix of the keys that mark an alert transition as written (by uid)."""
+        return f"{self.base}:alert-uid:"
+
+    @property
     def stats(self) -> str:
         return f"{self.base}:stats"
+
+    def stats_at(self, minute: int) -> str:
+        """The counters' growth during `minute` (epoch minutes)."""
+        return f"{self.base}:stats:{minute}"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.base}:workers"
 
     def bars(self, instrument_id: str) -> str:
         return f"{self.base}:bars:{instrument_id}"

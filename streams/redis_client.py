@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 class BusUnavailableError(RuntimeError):
-    """Redis cannot be reached; the message says what to do next."""
+    """The bus (Redis, or Kafka) cannot be reached; the message says what to do next."""
 
 
 def redact(url: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,6 +20,17 @@ from streams.redis_server import EmbeddedRedis
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SEED_TAPE = ROOT / "crosscurrent" / "data" / "seed-2026-04-08.jsonl"
+
+#: How long the fault tests' outages last: seconds in the default suite, minutes with
+#: CROSSCURRENT_LONG_FAULTS=1 (the long variants; see the README).
+LONG_FAULTS = os.environ.get("CROSSCURRENT_LONG_FAULTS", "") not in ("", "0")
+OUTAGE_S = 180.0 if LONG_FAULTS else 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -49,4 +49,4 @@ def test_missing_recordings_are_a_one_line_error(redis_url: str, tmp_path: Path)
 
 def test_an_unknown_part_is_a_one_line_error() -> None:
     result = crosscurrent("bench", "--only", "spine,warp")
-    assert result.returncode == 2 and "choose from ingest, agents" in result.stderr
+    assert result.returncode == 2 and "choose from agents, latency" in result.stderr

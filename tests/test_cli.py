@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
 import pytest
 
+from crosscurrent.events import Tick, encode
+from streams.bus import FIELD
+from streams.keys import Keys
+from streams.redis_client import connect
 from tests.conftest import SEED_TAPE
 
 
@@ -132,3 +139,40 @@ def test_config_command_prints_the_documented_default() -> None:
 def test_catalog_command_lists_ids_with_chinese_names() -> None:
     result = crosscurrent("catalog")
     assert "hk:HSTECH" in result.stdout and "恒生科技" in result.stdout
+
+
+def test_a_faust_worker_without_a_shared_redis_says_what_to_give() -> None:
+    done = crosscurrent("worker", "--engine", "faust", env={"CROSSCURRENT_REDIS_URL": ""})
+    assert done.returncode != 0
+    (line,) = done.stderr.strip().splitlines()
+    assert "--redis URL" in line and "run --bus kafka" in line
+
+
+def test_an_embedded_worker_runs_the_agents_until_sigterm(redis_url: str, keys: Keys) -> None:
+    ours = Keys("cc", keys.namespace)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crosscurrent", "worker", "--engine", "embedded", "--redis",
+         redis_url, "--namespace", ours.namespace], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+
+    async def feed_and_wait() -> int:
+        redis = await connect(redis_url)
+        for n in range(50):
+            tick = Tick(id="crypto:BTC", ts=1775635200000 + n, price=100.0 + n, prev_close=100.0)
+            await redis.xadd(ours.events("crypto"), {FIELD: encode(tick)})
+        deadline = time.monotonic() + 60
+        consumed = 0
+        while consumed < 50 and time.monotonic() < deadline:
+            consumed = int(await redis.hget(ours.stats, "agent.detectors.consumed") or 0)
+            await asyncio.sleep(0.1)
+        await redis.aclose()
+        return consumed
+
+    try:
+        assert asyncio.run(feed_and_wait()) == 50
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 0, out

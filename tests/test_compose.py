@@ -48,3 +48,16 @@ def test_compose_file_is_valid() -> None:
 def test_the_schema_check_can_fail() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"services": {"x": {"image": 3, "bogus": True}}}, compose_schema())
+
+
+def test_every_crosscurrent_service_runs_a_command_the_cli_takes() -> None:
+    from crosscurrent.cli import build_parser
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    ours = {name: spec for name, spec in services.items() if "build" in spec}
+    assert {"feeds", "agents", "pipeline", "workers"} <= set(ours)
+    assert all(services[n]["profiles"] == ["scale"] for n in ("redpanda", "pipeline", "workers"))
+    parser = build_parser()
+    for name, spec in ours.items():
+        args = parser.parse_args(spec["command"])  # exits (fails the test) if it does not parse
+        assert args.command in ("run", "worker"), name

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 from crosscurrent.config import load_config
@@ -10,13 +9,8 @@ from streams.simulators.binance import BinanceSimulator
 from streams.simulators.defillama import DefiLlamaSimulator
 from streams.simulators.eastmoney import EastmoneySimulator
 from streams.simulators.yahoo import YahooSimulator
+from tests.conftest import free_port
 from tests.test_cli import crosscurrent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_every_source_of_the_watchlist_is_probed(redis_url: str, tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from crosscurrent.events import Alert
 from reporters.audit import audit
 from streams.keys import Keys
@@ -17,7 +19,7 @@ from streams.redis_client import client
 from streams.redis_server import EmbeddedRedis
 from streams.simulators.binance import BinanceSimulator
 from streams.tape import TapeEvent
-from tests.conftest import stream_events
+from tests.conftest import OUTAGE_S, stream_events
 
 KEYS = Keys("cctest", "faults")
 START = 1775635200000
@@ -38,6 +40,7 @@ async def consumed(url: str) -> int:
         await redis.aclose()
 
 
+@pytest.mark.timeout(OUTAGE_S + 120)
 def test_redis_killed_under_a_running_pipeline_loses_and_repeats_nothing(tmp_path: Path
                                                                         ) -> None:
     server = EmbeddedRedis(tmp_path / "redis")
@@ -49,11 +52,20 @@ def test_redis_killed_under_a_running_pipeline_loses_and_repeats_nothing(tmp_pat
         config = tmp_path / "live.yaml"
         config.write_text(f"watchlist: [crypto:BTC, crypto:ETH]\nsources:\n  binance: "
                           f"{{ws_url: '{sim.url}', rest_url: '{sim.url.replace('ws', 'http')}'}}\n")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "crosscurrent", "run", "--plain", "--redis", server.url,
-            "--namespace", KEYS.namespace, "--config", str(config),
-            env=dict(os.environ, CROSSCURRENT_REDIS_PREFIX=KEYS.prefix),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+        async def start() -> asyncio.subprocess.Process:
+            return await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "crosscurrent", "run", "--plain", "--redis", server.url,
+                "--namespace", KEYS.namespace, "--config", str(config),
+                env=dict(os.environ, CROSSCURRENT_REDIS_PREFIX=KEYS.prefix),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+        async def terminate(process: asyncio.subprocess.Process) -> tuple[int, str]:
+            process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+            return process.returncode or 0, out.decode() + err.decode()
+
+        process = await start()
         try:
             await sim.wait_subscribed(["crypto:BTC", "crypto:ETH"], timeout=60)
             n = 0
@@ -77,14 +89,22 @@ def test_redis_killed_under_a_running_pipeline_loses_and_repeats_nothing(tmp_pat
             await burst(200)
             await settled()
             server.kill()  # kill -9, between two bursts
-            await burst(200)  # the feed reads on; the writer buffers and retries
-            await asyncio.sleep(1.0)
+            await burst(100)  # the feed reads on; the writer buffers and retries
+            await asyncio.sleep(OUTAGE_S / 2)
+            await burst(100)
+            await asyncio.sleep(OUTAGE_S / 2)
             await asyncio.to_thread(server.start)
             await burst(200)
             await settled()
-            process.send_signal(signal.SIGTERM)
-            out, err = await asyncio.wait_for(process.communicate(), 30)
-            return process.returncode or 0, out.decode() + err.decode(), sim.frames_sent
+            code, said = await terminate(process)
+            assert code == 0, said
+            assert "retrying" in said and "resuming from the last commit" in said
+            process = await start()  # a second run adds to the first one's counts
+            await sim.wait_subscribed(["crypto:BTC", "crypto:ETH"], timeout=60)
+            await burst(100)
+            await settled()
+            code, said = await terminate(process)
+            return code, said, sim.frames_sent
         finally:
             if process.returncode is None:
                 process.kill()
@@ -101,13 +121,14 @@ def test_redis_killed_under_a_running_pipeline_loses_and_repeats_nothing(tmp_pat
             assert counted.lost == 0, counted
             bus = {x.name: x.counts for x in counted.lines if x.stage == "bus"}
             assert bus["events:crypto"]["added"] == sent  # every frame once: none lost, none twice
+            feed = next(x.counts for x in counted.lines if x.stage == "feed")
+            assert feed == {"received": sent, "malformed": 0, "parsed": sent}  # over both runs
             agent = next(x.counts for x in counted.lines if x.name == "detectors")
             assert agent["consumed"] == agent["acknowledged"] == sent
             assert alerts and len({a.uid for a in alerts}) == len(alerts)  # no alert twice
             assert agent["alerts"] == len(alerts)
 
         assert code == 0, said
-        assert "retrying" in said and "resuming from the last commit" in said
         asyncio.run(check())
     finally:
         server.stop()

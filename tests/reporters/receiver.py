@@ -38,19 +38,20 @@ class Receiver:
 
 
 @contextmanager
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
+def receiver(port: int = 0, state: Receiver | None = None) -> Iterator[Receiver]:
+    """A receiver on `port` (any free one by default), recording into `state` (a new one)."""
+    found = state or Receiver()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             payload = self.rfile.read(length)
-            with state.lock:
-                refuse = state.refuse > 0
+            with found.lock:
+                refuse = found.refuse > 0
                 if refuse:
-                    state.refuse -= 1
+                    found.refuse -= 1
                 else:
-                    state.received.append(json.loads(payload))
+                    found.received.append(json.loads(payload))
             self.send_response(503 if refuse else 200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -58,12 +59,12 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"json://127.0.0.1:{server.server_address[1]}/hook"
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    found.url = f"json://127.0.0.1:{server.server_address[1]}/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state
+        yield found
     finally:
         server.shutdown()
         server.server_close()

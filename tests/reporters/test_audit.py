@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 
 from crosscurrent.app import replay
 from crosscurrent.config import load_config
-from reporters.audit import audit
+from reporters.audit import audit, audit_window
 from streams.keys import Keys
 from streams.redis_client import connect
 from streams.tape import read_tape
@@ -33,6 +34,19 @@ def test_a_replay_accounts_for_every_entry_and_alert(redis_url: str, keys: Keys)
         raised = len(result.alerts)
         assert raised > 20 and alerts.counts == {"raised": raised, "on the bus": raised}
 
+        # the same counts in a window around the replay, none in one before it
+        now = time.time_ns() // 1_000_000
+        window = await audit_window(redis, Keys("cc", keys.namespace), now - 3_600_000, now)
+        assert {x.name: x.counts["added"] for x in window.lines if x.stage == "bus"} == added
+        assert {x.name: x.counts for x in window.lines if x.stage == "agent"} == {
+            name: {k: v for k, v in counts.items() if k != "acknowledged"}
+            for name, counts in agents.items()}
+        assert window.lost == 0 and window.lines[-1].counts == alerts.counts
+        before = await audit_window(redis, Keys("cc", keys.namespace), now - 7_200_000,
+                                    now - 3_660_000)
+        assert [x.stage for x in before.lines] == ["alerts"] and before.lines[0].counts == {
+            "raised": 0, "on the bus": 0}
+
         # an entry acknowledged behind the agent's back: processed by nobody, and it shows
         stream = Keys("cc", keys.namespace).events("crypto")
         entry_id = await redis.xadd(stream, {"e": b"{}"})
@@ -46,3 +60,8 @@ def test_a_replay_accounts_for_every_entry_and_alert(redis_url: str, keys: Keys)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 entries unaccounted for" in result.stdout
     assert "committed and acknowledged counts differ" in " ".join(result.stdout.split())
+    result = crosscurrent("audit", "--redis", redis_url, "--namespace", keys.namespace,
+                          "--since", "1h")
+    assert result.returncode == 0 and "(whole minutes, UTC)" in result.stdout, result.stderr
+    result = crosscurrent("audit", "--redis", redis_url, "--since", "yesterday")
+    assert result.returncode != 0 and "neither a duration" in result.stderr

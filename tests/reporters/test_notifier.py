@@ -4,6 +4,7 @@ client, and a real HTTP receiver on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from reporters.silences import new_silence, save_silence
 from streams.bus import FIELD
 from streams.keys import Keys
 from streams.redis_client import connect
+from tests.conftest import OUTAGE_S, free_port
 from tests.detectors.scenario import DATA
 from tests.reporters.receiver import Receiver, receiver
 
@@ -78,6 +80,33 @@ def test_a_receiver_down_gets_everything_once_in_order_when_back(redis_url: str)
         _, deliverer = asyncio.run(pipeline(redis_url, keys, sink.url, 6, sink))
         assert sink.keys() == [f"k{i}" for i in range(6)]  # all, once, in order
         assert deliverer.failures == 4 and len(set(sink.notices())) == 6
+
+
+@pytest.mark.timeout(OUTAGE_S + 90)
+def test_a_receiver_down_for_a_while_gets_every_alert_of_the_outage(redis_url: str) -> None:
+    """Nothing listens on the receiver's port for OUTAGE_S (minutes in the long variant)
+    while alerts keep coming; once it is back, each one arrives once, in order."""
+    keys = Keys("cc", "notify-outage")
+    port, sink = free_port(), Receiver()
+    url = f"json://127.0.0.1:{port}/hook"
+
+    async def outage() -> None:
+        await publish(redis_url, keys, alerts(3))
+        await asyncio.sleep(OUTAGE_S / 2)
+        await publish(redis_url, keys, alerts(6)[3:])
+        await asyncio.sleep(OUTAGE_S / 2)
+        back.enter_context(receiver(port, sink))
+
+    async def main() -> Deliverer:
+        task = asyncio.create_task(outage())
+        _, deliverer = await pipeline(redis_url, keys, url, 6, sink, timeout=OUTAGE_S + 60)
+        await task
+        return deliverer
+
+    with contextlib.ExitStack() as back:
+        deliverer = asyncio.run(main())
+    assert sink.keys() == [f"k{i}" for i in range(6)]
+    assert deliverer.failures >= 2 and deliverer.delivered == 6
 
 
 def test_a_long_outage_can_end_in_one_summary(redis_url: str) -> None:

@@ -14,15 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from tests.test_cli import crosscurrent
 
 TAPE = Path(__file__).parent.parent / "data" / "quiet-day.jsonl"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

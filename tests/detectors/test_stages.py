@@ -1,0 +1,62 @@
+"""The split of the detectors for a partitioned engine, as plain code: per-instrument state
+forwards only what can move the cross-market detectors, and the market stage takes changes
+from several partitions in event-time order, once each."""
+
+from __future__ import annotations
+
+from crosscurrent.config import load_config
+from crosscurrent.events import Tick
+from detectors.divergence import DivergenceDetector
+from detectors.large_move import LargeMoveDetector
+from detectors.stages import Change, Instrument, Market, split
+
+
+def tick(ident: str, ts: int, price: float) -> Tick:
+    return Tick(id=ident, ts=ts, price=price, prev_close=100.0)
+
+
+def market() -> Market:
+    return Market([DivergenceDetector(load_config(env={}).detectors.divergence.pairs)],
+                  idle_ms=1000)
+
+
+def test_split_keeps_per_instrument_detectors_apart() -> None:
+    config = load_config(env={})
+    mover = LargeMoveDetector(config.detectors.large_move.rules)
+    pairs = DivergenceDetector(config.detectors.divergence.pairs)
+    assert split([pairs, mover]) == ([mover], [pairs])
+
+
+def test_an_instrument_forwards_only_what_moves_the_market_stage() -> None:
+    instrument = Instrument([], crossing=True)
+    assert instrument.on_event(tick("crypto:BTC", 1, 101.0)) == ([], True)
+    assert instrument.on_event(tick("crypto:BTC", 2, 101.0)) == ([], False)  # same price
+    assert instrument.on_event(tick("crypto:BTC", 0, 99.0)) == ([], False)  # late
+    assert instrument.on_event(tick("crypto:BTC", 3, 102.0)) == ([], True)
+    assert Instrument([], crossing=False).on_event(tick("crypto:BTC", 1, 101.0)) == ([], False)
+
+
+def test_the_market_stage_takes_partitions_in_event_time_order_once() -> None:
+    stage = market()
+    assert stage.take(Change(None, (), 0, 0, 500), now=0) == []  # partition 0 is at 500
+    eth = Change.of(tick("crypto:ETH", 2000, 106.0), (), 1, 0)  # partition 1 runs ahead
+    assert stage.take(eth, now=0) == []
+    assert stage.held and stage.take(eth, now=0) is None  # the same offset: once
+    btc = Change.of(tick("crypto:BTC", 1000, 100.0), (), 0, 1)
+    assert stage.take(btc, now=10) == []  # BTC at 1000 first; ETH at 2000 still held
+    assert [h[0] for h in stage.held] == [2000]
+    fired = stage.take(Change(None, (), 0, 2, 2500), now=20)  # partition 0 passed 2000
+    assert [(a.key, a.state) for a in fired or []] == [
+        ("divergence:crypto:ETH/crypto:BTC", "firing")]
+    assert not stage.held
+
+
+def test_an_idle_partition_stops_holding_back_and_state_survives_a_restore() -> None:
+    stage = market()
+    stage.take(Change.of(tick("crypto:BTC", 1000, 100.0), (), 0, 0), now=0)
+    stage.take(Change.of(tick("crypto:ETH", 2000, 106.0), (), 1, 0), now=0)
+    again = market()
+    again.restore(stage.snapshot())
+    assert [h[0] for h in again.held] == [2000] and again.taken == {0: 0, 1: 0}
+    assert again.release(now=500) == []  # partition 0 heard from lately: still held
+    assert [a.state for a in again.release(now=500 + 1001)] == ["firing"]

@@ -1,0 +1,87 @@
+"""`crosscurrent run --bus kafka` (a process, fed by the Binance simulator): every market
+event reaches Kafka keyed by its instrument id, and Redis too; no detector runs there."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+
+from streams.kafka_bus import topic_names
+from streams.keys import Keys
+from streams.redis_client import connect
+from streams.simulators.binance import BinanceSimulator
+from streams.simulators.kafka import mock_broker
+from streams.tape import TapeEvent
+from tests.test_cli import crosscurrent
+
+START = 1775635200000
+
+
+def test_run_on_the_kafka_bus_publishes_every_event_keyed_by_id(redis_url: str, keys: Keys,
+                                                                tmp_path: Path) -> None:
+    ours = Keys("cc", keys.namespace)
+
+    async def main(broker: str) -> tuple[dict[bytes, int], int, int, str]:
+        sim = BinanceSimulator()
+        await sim.start()
+        config = tmp_path / "live.yaml"
+        rest = sim.url.replace("ws", "http")
+        config.write_text(f"watchlist: [crypto:BTC, crypto:ETH]\nsources:\n  binance: "
+                          f"{{ws_url: '{sim.url}', rest_url: '{rest}'}}\n"
+                          f"kafka: {{broker: 'kafka://{broker}', declare: false}}\n")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "crosscurrent", "run", "--plain", "--bus", "kafka",
+            "--redis", redis_url, "--namespace", ours.namespace, "--config", str(config),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        try:
+            await sim.wait_subscribed(["crypto:BTC", "crypto:ETH"], timeout=60)
+            for n in range(50):
+                for ident in ("crypto:BTC", "crypto:ETH"):
+                    await sim.publish(TapeEvent(ts=START + n, id=ident, value=100.0 + n,
+                                                prev_close=100.0))
+            consumer = AIOKafkaConsumer(
+                topic_names("cc", ours.namespace)[0], bootstrap_servers=broker,
+                auto_offset_reset="earliest", group_id="test")
+            await consumer.start()
+            keyed: dict[bytes, int] = {}
+            try:
+                async with asyncio.timeout(60):
+                    while sum(keyed.values()) < sim.frames_sent:
+                        for records in (await consumer.getmany(timeout_ms=500)).values():
+                            for record in records:
+                                keyed[record.key] = keyed.get(record.key, 0) + 1
+            finally:
+                await consumer.stop()
+            process.send_signal(signal.SIGTERM)
+            said, _ = await asyncio.wait_for(process.communicate(), 30)
+            redis = await connect(redis_url)
+            on_redis = int((await redis.xinfo_stream(ours.events("crypto")))["entries-added"])
+            consumed = int(await redis.hget(ours.stats, "agent.detectors.consumed") or 0)
+            await redis.aclose()
+            return keyed, on_redis, consumed, said.decode()
+        finally:
+            if process.returncode is None:
+                process.kill()
+            await sim.stop()
+
+    with mock_broker() as broker:
+        keyed, on_redis, consumed, said = asyncio.run(main(broker))
+    assert set(keyed) == {b"crypto:BTC", b"crypto:ETH"}, said
+    assert keyed[b"crypto:BTC"] == keyed[b"crypto:ETH"] >= 50  # a trade and a ticker each
+    assert on_redis == sum(keyed.values())  # Redis serves the same events
+    assert consumed == 0  # the detectors run in the Faust workers, not here
+
+
+def test_an_unreachable_broker_is_one_line_that_says_what_to_do(redis_url: str, keys: Keys,
+                                                                tmp_path: Path) -> None:
+    config = tmp_path / "live.yaml"
+    config.write_text("watchlist: [crypto:BTC]\nkafka: {broker: 'kafka://127.0.0.1:1'}\n")
+    done = crosscurrent("run", "--plain", "--bus", "kafka", "--redis", redis_url,
+                        "--namespace", keys.namespace, "--config", str(config), timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "cannot reach Kafka at kafka://127.0.0.1:1" in line and "kafka.broker" in line
