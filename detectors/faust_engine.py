@@ -23,13 +23,18 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
+from faust.exceptions import ConsumerNotStarted
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import TP
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
@@ -49,6 +54,7 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this process, in the workers
 MARKET = b"market"  # the one key of the changes topic, and of the market table
 TICK = b"tick"  # a changes-topic message that only says the time passes
 TICK_S = 0.5
+GROUP_CHECK_S = 1.0  # how often a held group error is looked for
 PROGRESS_S = 0.05  # how often a partition's progress is sent when it forwards nothing
 Forward = Callable[[bytes], Awaitable[Any]]
 
@@ -80,6 +86,7 @@ def create_engine(config: Config, redis_url: str, namespace: str,
         broker_commit_interval=1.0, consumer_auto_offset_reset="earliest",
         key_serializer="raw", value_serializer="raw", web_enabled=False,
         consumer_group_instance_id=instance_id,
+        datadir=Path(tempfile.gettempdir()) / "crosscurrent-faust",  # not the working directory
     )
     events = app.topic(events_topic, key_type=bytes, value_type=bytes,
                        partitions=kafka.partitions)
@@ -186,17 +193,34 @@ def create_engine(config: Config, redis_url: str, namespace: str,
             await writer.write(alerts)
             state["saved"] = market_table[MARKET] = stage.snapshot()
 
-    @app.on_partitions_assigned.connect
-    async def assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    async def record_partitions(mine: list[int]) -> None:
         """Which events partitions this worker holds now, in the workers hash."""
         redis_parts()
-        tps = args[0] if args else kwargs.get("assigned", ())
-        mine = sorted(tp.partition for tp in tps if tp.topic == events_topic)
         try:
             await shared["redis"].hset(keys.workers, f"{WORKER}.partitions",
                                        ",".join(map(str, mine)))
         except (RedisError, OSError) as exc:
             log.warning("could not record this worker's partitions (%s)", exc)
+
+    @app.on_partitions_revoked.connect
+    async def revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await record_partitions([])  # none until the group's next assignment
+
+    @app.on_partitions_assigned.connect
+    async def assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        tps = args[0] if args else kwargs.get("assigned", ())
+        await record_partitions(sorted(tp.partition for tp in tps if tp.topic == events_topic))
+
+    held: dict[str, Any] = {"error": None}
+
+    @app.timer(GROUP_CHECK_S)  # type: ignore[untyped-decorator]
+    async def group_error() -> None:
+        """Takes a group error aiokafka holds for a poll that does not come (see
+        `take_group_error`), so that the worker rejoins its group instead of staying out."""
+        error = await take_group_error(app, held)
+        if error:
+            log.warning("Kafka group error %s taken while Faust was rebalancing: rejoining",
+                        error)
 
     if forward is None:
         @app.timer(TICK_S)  # type: ignore[untyped-decorator]
@@ -226,3 +250,57 @@ def create_engine(config: Config, redis_url: str, namespace: str,
             del counts[name]
 
     return Engine(app, instruments, market, counts)
+
+
+async def seek_to_committed(self: AIOKafkaConsumerThread) -> Mapping[TP, int | None]:
+    """Faust's seek back to the committed offsets, and to the start of a partition nothing
+    was committed on yet. Faust drops what was fetched while its flow was stopped (as in a
+    rebalance) and seeks back to the committed offsets, but aiokafka does not seek a partition
+    without a commit: the records dropped there would never be read again (as 178 of the
+    tape's events were, in a worker joining while events arrived)."""
+    consumer = self._ensure_consumer()
+    changelogs = self.app.tables.changelog_topics
+
+    async def seek() -> Mapping[TP, int | None]:  # runs in the consumer's thread
+        committed: Mapping[TP, int | None] = await consumer.seek_to_committed()
+        fresh = [tp for tp, offset in committed.items()
+                 if not offset and tp.topic not in changelogs]
+        if fresh:
+            await consumer.seek_to_beginning(*fresh)
+        return committed
+
+    result: Mapping[TP, int | None] = await self.call_thread(seek)
+    return result
+
+
+# Faust 0.15.3 with aiokafka 0.14: Faust's own, less the loss.
+AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign, assignment]
+
+
+async def take_group_error(app: faust.App, held: dict[str, Any]) -> str | None:
+    """aiokafka keeps a group error (a SyncGroup answered 'invalid request', say) for the
+    consumer's next poll, and its coordinator waits until it is taken; Faust does not poll
+    while it rebalances, so the worker would stay out of the group for good. An error still
+    held at the second look (`held` keeps the first) is taken here; its text is returned."""
+    thread = getattr(app.consumer, "_thread", None)  # owns aiokafka's loop; None in tests
+    if thread is None:
+        return None
+
+    async def take() -> str | None:  # runs in that thread
+        coordinator = thread._ensure_consumer()._coordinator
+        pending = coordinator._pending_exception
+        if pending is None or pending is not held["error"]:
+            held["error"] = pending
+            return None
+        held["error"] = None
+        try:
+            coordinator.check_errors()  # raises the error, and lets the coordinator go on
+        except Exception as exc:  # whatever it held is what we report
+            return repr(exc)
+        return None
+
+    try:
+        result: str | None = await thread.call_thread(take)
+    except ConsumerNotStarted:
+        return None
+    return result

@@ -17,7 +17,8 @@ import pytest
 
 from tests.conftest import SEED_TAPE
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+pytestmark = [pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
+              pytest.mark.timeout(420)]  # a loaded machine's screens take their time
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,7 +33,7 @@ def start(command: str) -> str:
     return session
 
 
-def screen_until(session: str, ready: Callable[[str], bool], timeout: float = 90) -> str:
+def screen_until(session: str, ready: Callable[[str], bool], timeout: float = 180) -> str:
     deadline, text = time.monotonic() + timeout, ""
     while time.monotonic() < deadline:
         text = tmux("capture-pane", "-p", "-t", session)
