@@ -28,6 +28,8 @@ from streams.keys import Keys
 from streams.redis_client import connect
 from streams.simulators.kafka import PARTITIONS, mock_broker
 
+DRAIN_TIMEOUT_S = 600  # a run that has not drained the backlog by then is reported, not waited on
+
 
 def backlog(events: int, start_ms: int) -> list[Tick]:
     """Random walks of every tick id of the catalog, interleaved, one event per ms."""
@@ -72,6 +74,7 @@ async def one_run(broker: str, url: str, workers: int, ticks: list[Tick], settin
     redis = await connect(url)
     try:
         first = last = 0.0
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while True:
             done = int(await redis.hget(keys.stats, "agent.faust-instruments.consumed") or 0)
             if done and not first:
@@ -79,6 +82,9 @@ async def one_run(broker: str, url: str, workers: int, ticks: list[Tick], settin
             if done >= len(ticks):
                 last = time.monotonic()
                 break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{workers} worker(s) took {done:,} of {len(ticks):,} events "
+                                   f"in {DRAIN_TIMEOUT_S} s; run one by hand with --verbose")
             await asyncio.sleep(0.1)
         return len(ticks) / max(last - first, 1e-3)
     finally:
