@@ -90,7 +90,8 @@ async def one_run(broker: str, url: str, workers: int, ticks: list[Tick], settin
     finally:
         await redis.aclose()
         for process in processes:
-            process.kill()
+            if process.returncode is None:
+                process.kill()
             await process.wait()
 
 

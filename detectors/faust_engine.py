@@ -154,7 +154,8 @@ def create_engine(config: Config, redis_url: str, namespace: str,
                 counts["instruments.forwarded"] += 1
                 reported[partition] = time.monotonic()
             elif time.monotonic() - reported.get(partition, 0.0) >= PROGRESS_S:
-                await send(Change(None, (), partition, offset, event.ts).to_bytes())
+                await send(Change(None, (), partition, offset, event.ts,
+                                  event.recv_ns).to_bytes())
                 reported[partition] = time.monotonic()
             instrument_table[key] = live.saved(event.id, instrument)
 
@@ -176,7 +177,7 @@ def create_engine(config: Config, redis_url: str, namespace: str,
             saved = market_table.get(MARKET)
             if state["market"] is None or state["saved"] is not saved:
                 state["market"] = Market(split(make_detectors())[1], history,
-                                         config.history.window, idle_ms)
+                                         config.history.window, idle_ms, kafka.partitions)
                 if saved is not None:
                     state["market"].restore(saved)
             stage: Market = state["market"]

@@ -40,24 +40,31 @@ def split(detectors: Sequence[Detector]) -> tuple[list[Detector], list[Detector]
 class Change:
     """What the per-instrument stage forwards: the event, the alerts it raised there, and
     where it came from (`partition`, `offset`), so a replayed one is recognised. Without an
-    event it only reports the partition's progress: its events up to `ts` were taken."""
+    event it only reports the partition's progress: its events up to (`ts`, `recv_ns`) were
+    taken. Events of one time are ordered by `recv_ns`, the order the feeds received them."""
 
     event: Tick | Metric | None
     alerts: tuple[Alert, ...]
     partition: int
     offset: int
     ts: int
+    recv_ns: int = 0
 
     @classmethod
     def of(cls, event: Tick | Metric, alerts: Sequence[Alert], partition: int, offset: int
            ) -> Change:
-        return cls(event, tuple(alerts), partition, offset, event.ts)
+        return cls(event, tuple(alerts), partition, offset, event.ts, event.recv_ns)
+
+    @property
+    def time(self) -> tuple[int, int]:
+        """Where it stands in the market stage's order."""
+        return self.ts, self.recv_ns
 
     def to_bytes(self) -> bytes:
         return orjson.dumps({
             "e": None if self.event is None else orjson.Fragment(encode(self.event)),
             "a": [orjson.Fragment(encode(a)) for a in self.alerts],
-            "p": self.partition, "o": self.offset, "t": self.ts})
+            "p": self.partition, "o": self.offset, "t": self.ts, "r": self.recv_ns})
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Change:
@@ -68,7 +75,7 @@ class Change:
                 not all(isinstance(a, Alert) for a in alerts):
             raise ValueError("a change holds a market event and alerts")
         return cls(event, alerts, int(raw["p"]), int(raw["o"]),  # type: ignore[arg-type]
-                   int(raw["t"]))
+                   int(raw["t"]), int(raw.get("r", 0)))
 
 
 class Instrument:
@@ -106,25 +113,30 @@ class Instrument:
 
 class Market:
     """The cross-market detectors (and the readers of findings), fed by `Change`s from every
-    partition of the per-instrument stage, in event-time order.
+    partition of the per-instrument stage, in event-time order (events of one time in the
+    order they were received, as the embedded engine takes them).
 
     Partitions are processed apart, so their changes arrive interleaved as it happens; each
     is held until every partition has reported events past it (its watermark: changes and
     `Change`s without an event, sent for the events not forwarded). A partition not heard
-    from for `idle_ms` (wall clock, passed in as `now`) stops holding the others back. The
-    last offset taken from each partition makes a change forwarded twice count once.
+    from for `idle_ms` (wall clock, passed in as `now`) stops holding the others back; so
+    does one of `partitions` never heard from, `idle_ms` after the stage starts. The last
+    offset taken from each partition makes a change forwarded twice count once.
     """
 
     def __init__(self, detectors: Sequence[Detector], history: HistoryStore | None = None,
-                 window: int = 20, idle_ms: int = 15_000) -> None:
+                 window: int = 20, idle_ms: int = 15_000, partitions: int = 0) -> None:
         self.detectors = list(detectors)
         self.set = DetectorSet(self.detectors)
         self.baselines = Baselines(self.detectors, history, window)
         self.idle_ms = idle_ms
+        self.partitions = partitions
         self.taken: dict[int, int] = {}  # partition -> last offset taken
-        self.marks: dict[int, int] = {}  # partition -> latest event time reported
+        self.marks: dict[int, tuple[int, int]] = dict.fromkeys(range(partitions), (0, 0))
+        # partition -> latest time reported (nothing yet: it holds the others back)
         self.heard: dict[int, int] = {}  # partition -> when it was last heard from (wall)
-        self.held: list[tuple[int, int, int, bytes]] = []  # heap: (ts, partition, offset, change)
+        self.held: list[tuple[int, int, int, int, bytes]] = []  # heap: (ts, recv_ns,
+        # partition, offset, change)
 
     def ids(self) -> frozenset[str]:
         return frozenset(self.set.routes)
@@ -134,10 +146,10 @@ class Market:
         if change.offset <= self.taken.get(change.partition, -1):
             return None
         self.taken[change.partition] = change.offset
-        self.marks[change.partition] = max(change.ts, self.marks.get(change.partition, 0))
+        self.marks[change.partition] = max(change.time, self.marks.get(change.partition, (0, 0)))
         self.heard[change.partition] = now
         if change.event is not None:
-            heapq.heappush(self.held, (change.ts, change.partition, change.offset,
+            heapq.heappush(self.held, (*change.time, change.partition, change.offset,
                                        change.to_bytes()))
         return self.release(now)
 
@@ -148,8 +160,8 @@ class Market:
         active = [mark for p, mark in self.marks.items() if now - self.heard[p] <= self.idle_ms]
         watermark = min(active) if active else None
         out = []
-        while self.held and (watermark is None or self.held[0][0] <= watermark):
-            out.append(Change.from_bytes(heapq.heappop(self.held)[3]))
+        while self.held and (watermark is None or self.held[0][:2] <= watermark):
+            out.append(Change.from_bytes(heapq.heappop(self.held)[-1]))
         return out
 
     def release(self, now: int) -> list[Alert]:
@@ -165,16 +177,17 @@ class Market:
         return orjson.dumps({
             "detectors": {d.name: d.snapshot() for d in self.detectors},
             "taken": {str(p): o for p, o in self.taken.items()},
-            "marks": {str(p): t for p, t in self.marks.items()},
-            "held": [[ts, p, o, data.decode()] for ts, p, o, data in self.held]})
+            "marks": {str(p): list(t) for p, t in self.marks.items()},
+            "held": [[*key, data.decode()] for *key, data in self.held]})
 
     def restore(self, data: bytes) -> None:
         state = orjson.loads(data)
         for detector in self.detectors:
             detector.restore(state["detectors"].get(detector.name, {}))
         self.taken = {int(k): int(v) for k, v in state["taken"].items()}
-        self.marks = {int(k): int(v) for k, v in state["marks"].items()}
-        self.held = [(ts, p, o, text.encode()) for ts, p, o, text in state["held"]]
+        self.marks = dict.fromkeys(range(self.partitions), (0, 0)) | {
+            int(k): (int(t), int(r)) for k, (t, r) in state["marks"].items()}
+        self.held = [(ts, r, p, o, text.encode()) for ts, r, p, o, text in state["held"]]
         heapq.heapify(self.held)
         self.heard = {}
         self.baselines.forget()

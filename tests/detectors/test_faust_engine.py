@@ -25,7 +25,7 @@ from tests.detectors.faust_helpers import (
 
 
 def test_the_two_agents_raise_the_embedded_engines_alerts(redis_url: str, keys: Keys) -> None:
-    config = load_config(env={})
+    config = load_config(env={"CROSSCURRENT_KAFKA_PARTITIONS": "1"})  # as test_context gives
     tape = read_tape(SEED_TAPE)
     events = events_of(tape)
     reference, ours = Keys("cc", f"{keys.namespace}-e"), Keys("cc", f"{keys.namespace}-f")

@@ -51,6 +51,29 @@ def test_the_market_stage_takes_partitions_in_event_time_order_once() -> None:
     assert not stage.held
 
 
+def test_events_of_one_time_are_taken_in_the_order_they_were_received() -> None:
+    stage = market()
+    stage.take(Change(None, (), 0, 0, 1000, recv_ns=1), now=0)  # partition 0 is at 1000
+    eth = Change.of(tick("crypto:ETH", 1000, 106.0).model_copy(update={"recv_ns": 3}), (), 1, 0)
+    assert stage.take(eth, now=0) == []
+    assert [h[:2] for h in stage.held] == [(1000, 3)]  # received after what partition 0 has
+    btc = Change.of(tick("crypto:BTC", 1000, 100.0).model_copy(update={"recv_ns": 2}), (), 0, 1)
+    assert stage.take(btc, now=0) == []  # BTC, received first, is taken first
+    assert [h[:2] for h in stage.held] == [(1000, 3)]
+    fired = stage.take(Change(None, (), 0, 2, 1000, recv_ns=4), now=0)
+    assert [(a.key, a.ts) for a in fired or []] == [("divergence:crypto:ETH/crypto:BTC", 1000)]
+    assert not stage.held
+
+
+def test_a_partition_not_heard_from_yet_holds_the_others_back_until_idle() -> None:
+    stage = Market([DivergenceDetector(load_config(env={}).detectors.divergence.pairs)],
+                   idle_ms=1000, partitions=2)
+    assert stage.take(Change.of(tick("crypto:BTC", 1000, 100.0), (), 0, 0), now=0) == []
+    assert stage.take(Change.of(tick("crypto:ETH", 2000, 106.0), (), 0, 1), now=0) == []
+    assert len(stage.held) == 2  # partition 1 may still send events of before 1000
+    assert [a.state for a in stage.release(now=1001)] == ["firing"]  # it never did
+
+
 def test_an_idle_partition_stops_holding_back_and_state_survives_a_restore() -> None:
     stage = market()
     stage.take(Change.of(tick("crypto:BTC", 1000, 100.0), (), 0, 0), now=0)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from streams.kafka_bus import topic_names
+from crosscurrent.events import Tick, decode
+from streams.kafka_bus import KafkaWriter, topic_names
 from streams.keys import Keys
 from streams.redis_client import connect
 from streams.simulators.binance import BinanceSimulator
@@ -85,3 +86,36 @@ def test_an_unreachable_broker_is_one_line_that_says_what_to_do(redis_url: str, 
     assert done.returncode == 2, done.stdout + done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert "cannot reach Kafka at kafka://127.0.0.1:1" in line and "kafka.broker" in line
+
+
+def test_events_without_a_receive_time_get_the_order_they_were_put_in() -> None:
+    received = Tick(id="crypto:BTC", ts=START, price=1.0, recv_ns=5)
+    put = [Tick(id=i, ts=START, price=1.0) for i in ("stable:USDT", "stable:USDC", "x:Y")]
+
+    async def main(broker: str) -> list[Tick]:
+        writer = KafkaWriter(f"kafka://{broker}", "ordered")
+        await writer.start()
+        sending = asyncio.create_task(writer.run())
+        for event in [received, *put]:
+            await writer.put(event)
+        await writer.flush()
+        sending.cancel()
+        await writer.stop()
+        consumer = AIOKafkaConsumer("ordered", bootstrap_servers=broker,
+                                    auto_offset_reset="earliest", group_id="test")
+        await consumer.start()
+        found: list[Tick] = []
+        try:
+            async with asyncio.timeout(60):
+                while len(found) < 4:
+                    for records in (await consumer.getmany(timeout_ms=500)).values():
+                        found += [e for r in records if isinstance(e := decode(r.value), Tick)]
+        finally:
+            await consumer.stop()
+        return found
+
+    with mock_broker() as broker:
+        found = {e.id: e.recv_ns for e in asyncio.run(main(broker))}
+    assert found["crypto:BTC"] == 5  # a feed's receive time is kept
+    stamped = [found[e.id] for e in put]
+    assert stamped == sorted(set(stamped)) and stamped[0] > 0  # put order, none equal
