@@ -132,11 +132,11 @@ class Market:
         self.idle_ms = idle_ms
         self.partitions = partitions
         self.taken: dict[int, int] = {}  # partition -> last offset taken
+        # partition -> latest (ts, recv_ns) reported; (0, 0) holds the others back
         self.marks: dict[int, tuple[int, int]] = dict.fromkeys(range(partitions), (0, 0))
-        # partition -> latest time reported (nothing yet: it holds the others back)
         self.heard: dict[int, int] = {}  # partition -> when it was last heard from (wall)
-        self.held: list[tuple[int, int, int, int, bytes]] = []  # heap: (ts, recv_ns,
-        # partition, offset, change)
+        # heap of (ts, recv_ns, partition, offset, change)
+        self.held: list[tuple[int, int, int, int, bytes]] = []
 
     def ids(self) -> frozenset[str]:
         return frozenset(self.set.routes)
