@@ -186,11 +186,19 @@ class Market:
             detector.restore(state["detectors"].get(detector.name, {}))
         self.taken = {int(k): int(v) for k, v in state["taken"].items()}
         self.marks = dict.fromkeys(range(self.partitions), (0, 0)) | {
-            int(k): (int(t), int(r)) for k, (t, r) in state["marks"].items()}
-        self.held = [(ts, r, p, o, text.encode()) for ts, r, p, o, text in state["held"]]
+            int(k): saved_time(mark) for k, mark in state["marks"].items()}
+        self.held = []
+        for *time, partition, offset, text in state["held"]:
+            self.held.append((*saved_time(time), partition, offset, text.encode()))
         heapq.heapify(self.held)
         self.heard = {}
         self.baselines.forget()
+
+
+def saved_time(saved: int | list[int]) -> tuple[int, int]:
+    """A saved (ts, recv_ns); a bare ts from a snapshot of before receive order (recv 0)."""
+    parts = [saved] if isinstance(saved, int) else saved
+    return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
 
 
 class Instruments:

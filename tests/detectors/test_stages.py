@@ -4,6 +4,8 @@ from several partitions in event-time order, once each."""
 
 from __future__ import annotations
 
+import orjson
+
 from crosscurrent.config import load_config
 from crosscurrent.events import Tick
 from detectors.divergence import DivergenceDetector
@@ -15,9 +17,9 @@ def tick(ident: str, ts: int, price: float) -> Tick:
     return Tick(id=ident, ts=ts, price=price, prev_close=100.0)
 
 
-def market() -> Market:
+def market(partitions: int = 0) -> Market:
     return Market([DivergenceDetector(load_config(env={}).detectors.divergence.pairs)],
-                  idle_ms=1000)
+                  idle_ms=1000, partitions=partitions)
 
 
 def test_split_keeps_per_instrument_detectors_apart() -> None:
@@ -66,8 +68,7 @@ def test_events_of_one_time_are_taken_in_the_order_they_were_received() -> None:
 
 
 def test_a_partition_not_heard_from_yet_holds_the_others_back_until_idle() -> None:
-    stage = Market([DivergenceDetector(load_config(env={}).detectors.divergence.pairs)],
-                   idle_ms=1000, partitions=2)
+    stage = market(partitions=2)
     assert stage.take(Change.of(tick("crypto:BTC", 1000, 100.0), (), 0, 0), now=0) == []
     assert stage.take(Change.of(tick("crypto:ETH", 2000, 106.0), (), 0, 1), now=0) == []
     assert len(stage.held) == 2  # partition 1 may still send events of before 1000
@@ -81,5 +82,20 @@ def test_an_idle_partition_stops_holding_back_and_state_survives_a_restore() -> 
     again = market()
     again.restore(stage.snapshot())
     assert [h[0] for h in again.held] == [2000] and again.taken == {0: 0, 1: 0}
+    assert again.release(now=500) == []  # partition 0 heard from lately: still held
+    assert [a.state for a in again.release(now=500 + 1001)] == ["firing"]
+
+
+def test_a_snapshot_of_before_receive_order_is_restored() -> None:
+    stage = market()
+    stage.take(Change.of(tick("crypto:BTC", 1000, 100.0), (), 0, 0), now=0)
+    stage.take(Change.of(tick("crypto:ETH", 2000, 106.0), (), 1, 0), now=0)
+    state = orjson.loads(stage.snapshot())
+    state["marks"] = {p: ts for p, (ts, _) in state["marks"].items()}  # bare times
+    state["held"] = [[ts, p, o, text] for ts, _, p, o, text in state["held"]]
+    again = market()
+    again.restore(orjson.dumps(state))
+    assert [h[:4] for h in again.held] == [(2000, 0, 1, 0)]
+    assert again.marks == {0: (1000, 0), 1: (2000, 0)}
     assert again.release(now=500) == []  # partition 0 heard from lately: still held
     assert [a.state for a in again.release(now=500 + 1001)] == ["firing"]
