@@ -125,6 +125,8 @@ class KafkaConfig(_Section):
     # A partition silent this long stops holding back the cross-market stage (keep it above
     # session_timeout_s plus a takeover, so a dead worker's partitions are waited for).
     idle_s: float = Field(30, gt=0)
+    # The longest a worker's fetch waits at the broker for records (Faust's own: 1.5 s).
+    fetch_wait_s: float = Field(0.1, gt=0)
 
 
 class HistoryConfig(_Section):

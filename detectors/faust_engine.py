@@ -26,21 +26,19 @@ import socket
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import faust
-from faust.exceptions import ConsumerNotStarted
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-from faust.types import TP
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from crosscurrent.config import Config
 from crosscurrent.events import Alert, Metric, Tick, decode
 from detectors.base import Detector
+from detectors.faust_fixes import take_group_error, wait_fetches
 from detectors.stages import Change, Instruments, Market, split
 from streams.alert_writer import AlertWriter
 from streams.history import HistoryStore
@@ -88,6 +86,7 @@ def create_engine(config: Config, redis_url: str, namespace: str,
         consumer_group_instance_id=instance_id,
         datadir=Path(tempfile.gettempdir()) / "crosscurrent-faust",  # not the working directory
     )
+    wait_fetches(app, int(kafka.fetch_wait_s * 1000))
     events = app.topic(events_topic, key_type=bytes, value_type=bytes,
                        partitions=kafka.partitions)
     changes = app.topic(changes_topic, key_type=bytes, value_type=bytes,
@@ -252,56 +251,3 @@ def create_engine(config: Config, redis_url: str, namespace: str,
 
     return Engine(app, instruments, market, counts)
 
-
-async def seek_to_committed(self: AIOKafkaConsumerThread) -> Mapping[TP, int | None]:
-    """Faust's seek back to the committed offsets, and to the start of a partition nothing
-    was committed on yet. Faust drops what was fetched while its flow was stopped (as in a
-    rebalance) and seeks back to the committed offsets, but aiokafka does not seek a partition
-    without a commit: the records dropped there would never be read again (as 178 of the
-    tape's events were, in a worker joining while events arrived)."""
-    consumer = self._ensure_consumer()
-    changelogs = self.app.tables.changelog_topics
-
-    async def seek() -> Mapping[TP, int | None]:  # runs in the consumer's thread
-        committed: Mapping[TP, int | None] = await consumer.seek_to_committed()
-        fresh = [tp for tp, offset in committed.items()
-                 if not offset and tp.topic not in changelogs]
-        if fresh:
-            await consumer.seek_to_beginning(*fresh)
-        return committed
-
-    result: Mapping[TP, int | None] = await self.call_thread(seek)
-    return result
-
-
-# Faust 0.15.3 with aiokafka 0.14: Faust's own, less the loss.
-AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign, assignment]
-
-
-async def take_group_error(app: faust.App, held: dict[str, Any]) -> str | None:
-    """aiokafka keeps a group error (a SyncGroup answered 'invalid request', say) for the
-    consumer's next poll, and its coordinator waits until it is taken; Faust does not poll
-    while it rebalances, so the worker would stay out of the group for good. An error still
-    held at the second look (`held` keeps the first) is taken here; its text is returned."""
-    thread = getattr(app.consumer, "_thread", None)  # owns aiokafka's loop; None in tests
-    if thread is None:
-        return None
-
-    async def take() -> str | None:  # runs in that thread
-        coordinator = thread._ensure_consumer()._coordinator
-        pending = coordinator._pending_exception
-        if pending is None or pending is not held["error"]:
-            held["error"] = pending
-            return None
-        held["error"] = None
-        try:
-            coordinator.check_errors()  # raises the error, and lets the coordinator go on
-        except Exception as exc:  # whatever it held is what we report
-            return repr(exc)
-        return None
-
-    try:
-        result: str | None = await thread.call_thread(take)
-    except ConsumerNotStarted:
-        return None
-    return result

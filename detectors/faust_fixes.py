@@ -1,0 +1,192 @@
+"""What Faust 0.15.3 on aiokafka 0.14 gets wrong for the scale-out engine, put right.
+
+Importing this module replaces three methods of Faust's aiokafka driver
+(`AIOKafkaConsumerThread`); each says below what went wrong without it, as seen in the
+two-worker test (`tests/detectors/test_faust_workers.py`):
+
+- `getmany`: Faust hands the consumer's thread its live set of the partitions to fetch. A
+  rebalance can empty that set while the fetch is on its way, and aiokafka takes an empty set
+  for *every* partition: records of partitions Faust held paused came back, Faust threw them
+  away, and aiokafka's position had moved past them (a joining worker never read the first
+  88 and 90 events of its two partitions). The set is copied when the fetch is asked for,
+  and what Faust would throw away (records of a partition paused, or of a flow stopped,
+  while the fetch was on its way) is put back: the partition's position moves back to it.
+- `seek_to_committed`: after a rebalance Faust seeks back to the committed offsets, but
+  aiokafka seeks only partitions with a commit; here the others go back to their start. A
+  partition is sought only where its position is elsewhere, and one seek runs at a time: a
+  needless seek, made while records fetched from the old position were still being handed
+  out, had Faust drop the re-read ones as already seen, for good.
+- `_create_worker_consumer`: Faust fixes aiokafka's `fetch_max_wait_ms` at 1500. aiokafka
+  keeps one fetch in flight, for the partitions it holds nothing of; with a broker that does
+  not answer early (librdkafka's mock), a fetch for a quiet partition held the busy ones back
+  1.5 s each time, and one worker took about 600 events/s. `wait_fetches` sets the wait.
+
+And one method of mode's `FlowControlEvent` (the app's `flow_control`):
+
+- `resume` emptied every stream's queue, even when the flow was running already. After a
+  rebalance Faust resumes the flow for the changelogs, then the stream partitions, seeks,
+  and resumes the flow once more: events fetched and queued in between were thrown away, past
+  their offsets (six events of a worker's first partitions, never taken, its commits stuck
+  behind them). Now only a flow that was stopped is emptied as it resumes.
+
+`take_group_error` is the fifth: called from a timer, not a replaced method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import faust
+from faust.exceptions import ConsumerNotStarted
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import TP, AppT
+from mode.utils.queues import FlowControlEvent
+
+log = logging.getLogger(__name__)
+
+_fetch_waits: WeakKeyDictionary[AppT, int] = WeakKeyDictionary()
+_seek_locks: WeakKeyDictionary[AIOKafkaConsumerThread, asyncio.Lock] = WeakKeyDictionary()
+
+
+def wait_fetches(app: AppT, ms: int) -> None:
+    """The longest a fetch of `app`'s consumer waits at the broker for records to come."""
+    _fetch_waits[app] = ms
+
+
+def seek_targets(positions: Mapping[TP, int | None], committed: Mapping[TP, int | None],
+                 starts: Mapping[TP, int]) -> dict[TP, int]:
+    """Where each partition must be sought: to its commit, or to its start (`starts`) if
+    none; not where it is there already, nor where aiokafka has no position yet (it is
+    fetching the commit, or resetting to the start, itself)."""
+    targets = {}
+    for tp, position in positions.items():
+        offset = committed.get(tp)
+        target = offset if offset is not None else starts.get(tp)
+        if position is not None and target is not None and position != target:
+            targets[tp] = target
+    return targets
+
+
+def _assignment(consumer: Any) -> Any:
+    """aiokafka's current assignment (partition states), None between assignments."""
+    subscription = consumer._subscription.subscription
+    return subscription.assignment if subscription is not None else None
+
+
+_create_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
+_getmany = AIOKafkaConsumerThread.getmany
+
+
+def create_worker_consumer(self: AIOKafkaConsumerThread, transport: Any) -> Any:
+    consumer = _create_worker_consumer(self, transport)
+    wait = _fetch_waits.get(self.app)
+    if wait is not None:
+        consumer._fetch_max_wait_ms = wait  # read when the consumer starts its fetcher
+    return consumer
+
+
+async def getmany(self: AIOKafkaConsumerThread, active_partitions: set[TP] | None,
+                  timeout: float) -> Any:
+    if active_partitions is None:  # a client-only app: everything
+        return await _getmany(self, None, timeout)
+    asked = set(active_partitions)
+    if not asked:  # aiokafka would fetch them all
+        return {}
+    records = await _getmany(self, asked, timeout)
+    # What Faust will throw away: all if its flow stopped while the fetch was on its way (a
+    # rebalance), else the records of partitions it paused meanwhile.
+    taken = (active_partitions | self.consumer._buffered_partitions
+             if self.consumer.flow_active else set())
+    left = {tp: batch for tp, batch in records.items() if tp not in taken and batch}
+    if left:  # read again later
+        await self.call_thread(put_back, self._ensure_consumer(), left)
+    return {tp: batch for tp, batch in records.items() if tp not in left}
+
+
+async def put_back(consumer: Any, left: Mapping[TP, list[Any]]) -> None:
+    """Moves each partition's position back to the first of the records it was not given
+    (in the consumer's thread)."""
+    assignment = _assignment(consumer)
+    for tp, batch in left.items():
+        if assignment is None or tp not in assignment.tps:
+            continue  # no longer ours: its next owner starts from the commit
+        state, first = assignment.state_value(tp), batch[0].offset
+        if state.has_valid_position and state.position > first:
+            log.info("%s[%d]: %d records fetched while paused, put back", tp.topic,
+                     tp.partition, len(batch))
+            consumer.seek(tp, first)
+
+
+async def seek_to_committed(self: AIOKafkaConsumerThread) -> Mapping[TP, int | None]:
+    consumer = self._ensure_consumer()
+    changelogs = self.app.tables.changelog_topics
+
+    async def seek() -> Mapping[TP, int | None]:  # runs in the consumer's thread
+        assignment = _assignment(consumer)
+        if assignment is None:
+            return {}
+        states = {tp: assignment.state_value(tp) for tp in assignment.tps
+                  if tp.topic not in changelogs}
+        positions = {tp: state.position if state.has_valid_position else None
+                     for tp, state in states.items()}  # before anything more is fetched
+        committed = {tp: await consumer.committed(tp) for tp in assignment.tps}
+        fresh = [tp for tp, position in positions.items()
+                 if position is not None and committed[tp] is None]
+        starts = await consumer.beginning_offsets(fresh) if fresh else {}
+        for tp, target in seek_targets(positions, committed, starts).items():
+            log.info("%s[%d]: at %d, sought back to %d (records fetched and not taken)",
+                     tp.topic, tp.partition, positions[tp], target)
+            consumer.seek(tp, target)
+        return committed
+
+    lock = _seek_locks.setdefault(self, asyncio.Lock())
+    async with lock:
+        result: Mapping[TP, int | None] = await self.call_thread(seek)
+    return result
+
+
+_resume = FlowControlEvent.resume
+
+
+def resume(self: FlowControlEvent) -> None:
+    if not self.is_active():  # what a running flow queued is current: kept
+        _resume(self)
+
+
+AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+AIOKafkaConsumerThread.getmany = getmany  # type: ignore[method-assign]
+AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign, assignment]
+FlowControlEvent.resume = resume  # type: ignore[method-assign]
+
+
+async def take_group_error(app: faust.App, held: dict[str, Any]) -> str | None:
+    """aiokafka keeps a group error (a SyncGroup answered 'invalid request', say) for the
+    consumer's next poll, and its coordinator waits until it is taken; Faust does not poll
+    while it rebalances, so the worker would stay out of the group for good. An error still
+    held at the second look (`held` keeps the first) is taken here; its text is returned."""
+    thread = getattr(app.consumer, "_thread", None)  # owns aiokafka's loop; None in tests
+    if thread is None:
+        return None
+
+    async def take() -> str | None:  # runs in that thread
+        coordinator = thread._ensure_consumer()._coordinator
+        pending = coordinator._pending_exception
+        if pending is None or pending is not held["error"]:
+            held["error"] = pending
+            return None
+        held["error"] = None
+        try:
+            coordinator.check_errors()  # raises the error, and lets the coordinator go on
+        except Exception as exc:  # whatever it held is what we report
+            return repr(exc)
+        return None
+
+    try:
+        result: str | None = await thread.call_thread(take)
+    except ConsumerNotStarted:
+        return None
+    return result

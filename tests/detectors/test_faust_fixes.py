@@ -1,0 +1,103 @@
+"""The fixes to Faust's aiokafka driver and flow control: where a rebalance's seek sends
+each partition, records fetched for a partition paused meanwhile are read again (on a real
+broker), an emptied partition set fetches nothing, the worker's consumer gets the configured
+wait, and resuming a running flow keeps what the streams have queued.
+The two-worker test (`test_faust_workers.py`) runs them all in Faust against a broker."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from faust.exceptions import ConsumerNotStarted
+from faust.types import TP
+from mode.utils.queues import FlowControlEvent, FlowControlQueue
+
+from crosscurrent.app import build_detectors
+from crosscurrent.config import load_config
+from detectors.faust_engine import create_engine
+from detectors.faust_fixes import getmany, put_back, seek_targets
+from streams.simulators.kafka import mock_broker
+
+EVENTS = [TP("cc.events", n) for n in range(4)]
+
+
+def test_a_partition_is_sought_only_where_it_is_not_at_its_commit_or_start() -> None:
+    at_commit, past_commit, past_start, no_position = EVENTS
+    positions = {at_commit: 7, past_commit: 9, past_start: 88, no_position: None}
+    committed = {at_commit: 7, past_commit: 5, past_start: None, no_position: None}
+    assert seek_targets(positions, committed, {past_start: 0}) == {past_commit: 5,
+                                                                  past_start: 0}
+
+
+def test_a_partition_at_its_start_with_no_commit_stays() -> None:
+    (tp, *_) = EVENTS
+    assert seek_targets({tp: 0}, {tp: None}, {tp: 0}) == {}
+    assert seek_targets({tp: 12}, {tp: None}, {tp: 12}) == {}  # the log starts later
+
+
+def test_the_workers_consumer_waits_as_configured_and_an_empty_fetch_asks_nothing() -> None:
+    config = load_config(env={"CROSSCURRENT_KAFKA_BROKER": "kafka://127.0.0.1:1",
+                              "CROSSCURRENT_KAFKA_FETCH_WAIT_S": "0.25"})
+    engine = create_engine(config, "redis://127.0.0.1:1", "t", partial(build_detectors, config))
+    thread = engine.app.consumer._thread  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        consumer = thread._create_worker_consumer(engine.app.transport)
+        assert consumer._fetch_max_wait_ms == 250  # Faust's own: 1500
+        assert await getmany(thread, set(), 1.0) == {}  # aiokafka would take it as all
+        with pytest.raises(ConsumerNotStarted):  # a set with partitions goes to aiokafka
+            await getmany(thread, {EVENTS[0]}, 1.0)
+
+    asyncio.run(main())
+
+
+def test_records_fetched_for_a_paused_partition_are_read_again() -> None:
+    async def main(broker: str) -> tuple[list[int], list[int]]:
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        for n in range(5):
+            await producer.send_and_wait("put-back", f"{n}".encode(), partition=1)
+        await producer.stop()
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            tp = TopicPartition("put-back", 1)
+            consumer.assign([tp])
+
+            async def read(n: int) -> list[Any]:
+                got: list[Any] = []
+                while len(got) < n:
+                    got += (await consumer.getmany(tp, timeout_ms=5000)).get(tp, [])
+                return got
+
+            first = await asyncio.wait_for(read(5), 30)
+            await put_back(consumer, {tp: first[2:]})  # as if the last three were not taken
+            again = await asyncio.wait_for(read(3), 30)
+            return [r.offset for r in first], [r.offset for r in again]
+        finally:
+            await consumer.stop()
+
+    with mock_broker() as broker:
+        first, again = asyncio.run(main(broker))
+    assert first == [0, 1, 2, 3, 4]
+    assert again == [2, 3, 4]
+
+
+def test_resuming_a_running_flow_keeps_the_queued_events() -> None:
+    async def main() -> tuple[int, int]:
+        flow = FlowControlEvent()
+        queue: FlowControlQueue[str] = FlowControlQueue(flow_control=flow,
+                                                        clear_on_resume=True)
+        flow.resume()
+        queue.put_nowait("fetched after the flow resumed")
+        flow.resume()  # Faust's second resume, after its seek
+        kept = queue.qsize()
+        flow.suspend()  # a rebalance: what was queued is stale when the flow resumes
+        flow.resume()
+        return kept, queue.qsize()
+
+    assert asyncio.run(main()) == (1, 0)
