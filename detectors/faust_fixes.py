@@ -1,6 +1,6 @@
 """What Faust 0.15.3 on aiokafka 0.14 gets wrong for the scale-out engine, put right.
 
-Importing this module replaces three methods of Faust's aiokafka driver
+Importing this module replaces four methods of Faust's aiokafka driver
 (`AIOKafkaConsumerThread`); each says below what went wrong without it, as seen in the
 two-worker test (`tests/detectors/test_faust_workers.py`):
 
@@ -16,6 +16,11 @@ two-worker test (`tests/detectors/test_faust_workers.py`):
   partition is sought only where its position is elsewhere, and one seek runs at a time: a
   needless seek, made while records fetched from the old position were still being handed
   out, had Faust drop the re-read ones as already seen, for good.
+- `verify_event_path`: Faust's check that each partition's events flow reads aiokafka's
+  position, which aiokafka 0.14 asserts is known; while a partition's offset is being reset
+  (a fetch out of range, as when the broker deleted old records) it is not, and the
+  AssertionError crashed the worker (one of the scale bench's, mid-backlog). A partition
+  being reset is not checked until it has a position again.
 - `_create_worker_consumer`: Faust fixes aiokafka's `fetch_max_wait_ms` at 1500. aiokafka
   keeps one fetch in flight, for the partitions it holds nothing of; with a broker that does
   not answer early (librdkafka's mock), a fetch for a quiet partition held the busy ones back
@@ -79,6 +84,7 @@ def _assignment(consumer: Any) -> Any:
 
 _create_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
 _getmany = AIOKafkaConsumerThread.getmany
+_verify_event_path = AIOKafkaConsumerThread.verify_event_path
 
 
 def create_worker_consumer(self: AIOKafkaConsumerThread, transport: Any) -> Any:
@@ -87,6 +93,14 @@ def create_worker_consumer(self: AIOKafkaConsumerThread, transport: Any) -> Any:
     if wait is not None:
         consumer._fetch_max_wait_ms = wait  # read when the consumer starts its fetcher
     return consumer
+
+
+def verify_event_path(self: AIOKafkaConsumerThread, now: float, tp: TP) -> None:
+    assignment = _assignment(self._ensure_consumer())
+    if assignment is not None and tp in assignment.tps \
+            and not assignment.state_value(tp).has_valid_position:
+        return None  # being reset: no position to check against
+    return _verify_event_path(self, now, tp)
 
 
 async def getmany(self: AIOKafkaConsumerThread, active_partitions: set[TP] | None,
@@ -159,6 +173,7 @@ def resume(self: FlowControlEvent) -> None:
 
 AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
 AIOKafkaConsumerThread.getmany = getmany  # type: ignore[method-assign]
+AIOKafkaConsumerThread.verify_event_path = verify_event_path  # type: ignore[method-assign]
 AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign, assignment]
 FlowControlEvent.resume = resume  # type: ignore[method-assign]
 

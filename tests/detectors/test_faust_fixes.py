@@ -7,11 +7,13 @@ The two-worker test (`test_faust_workers.py`) runs them all in Faust against a b
 from __future__ import annotations
 
 import asyncio
+import time
 from functools import partial
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.consumer.fetcher import OffsetResetStrategy
 from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
@@ -19,7 +21,7 @@ from mode.utils.queues import FlowControlEvent, FlowControlQueue
 from crosscurrent.app import build_detectors
 from crosscurrent.config import load_config
 from detectors.faust_engine import create_engine
-from detectors.faust_fixes import getmany, put_back, seek_targets
+from detectors.faust_fixes import getmany, put_back, seek_targets, verify_event_path
 from streams.simulators.kafka import mock_broker
 
 EVENTS = [TP("cc.events", n) for n in range(4)]
@@ -101,3 +103,34 @@ def test_resuming_a_running_flow_keeps_the_queued_events() -> None:
         return kept, queue.qsize()
 
     assert asyncio.run(main()) == (1, 0)
+
+
+def test_a_partition_being_reset_is_not_checked_for_flowing_events() -> None:
+    config = load_config(env={"CROSSCURRENT_KAFKA_BROKER": "kafka://127.0.0.1:1"})
+    engine = create_engine(config, "redis://127.0.0.1:1", "t", partial(build_detectors, config))
+    thread = engine.app.consumer._thread  # type: ignore[attr-defined]
+    thread.time_started = time.monotonic() - 3600  # long enough for every check to apply
+
+    async def main(broker: str) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        await producer.send_and_wait("reset", b"one", partition=0)
+        await producer.stop()
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            tp = TopicPartition("reset", 0)
+            consumer.assign([tp])
+            while not await consumer.getmany(tp, timeout_ms=1000):  # a fetch came back
+                pass
+            thread._consumer = consumer
+            verify_event_path(thread, time.monotonic(), tp)  # has a position: checked
+            state = consumer._subscription.subscription.assignment.state_value(tp)
+            state.await_reset(OffsetResetStrategy.EARLIEST)  # as on a fetch out of range
+            verify_event_path(thread, time.monotonic(), tp)  # Faust's own: AssertionError
+        finally:
+            thread._consumer = None
+            await consumer.stop()
+
+    with mock_broker() as broker:
+        asyncio.run(main(broker))
