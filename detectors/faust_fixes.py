@@ -2,7 +2,7 @@
 
 Importing this module replaces four methods of Faust's aiokafka driver
 (`AIOKafkaConsumerThread`); each says below what went wrong without it, as seen in the
-two-worker test (`tests/detectors/test_faust_workers.py`):
+two-worker test (`tests/detectors/test_faust_workers.py`) or the scale bench:
 
 - `getmany`: Faust hands the consumer's thread its live set of the partitions to fetch. A
   rebalance can empty that set while the fetch is on its way, and aiokafka takes an empty set
@@ -34,7 +34,7 @@ And one method of mode's `FlowControlEvent` (the app's `flow_control`):
   their offsets (six events of a worker's first partitions, never taken, its commits stuck
   behind them). Now only a flow that was stopped is emptied as it resumes.
 
-`take_group_error` is the fifth: called from a timer, not a replaced method.
+`take_group_error` is the sixth: called from a timer, not a replaced method.
 """
 
 from __future__ import annotations
