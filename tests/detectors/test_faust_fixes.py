@@ -27,6 +27,27 @@ from streams.simulators.kafka import mock_broker
 EVENTS = [TP("cc.events", n) for n in range(4)]
 
 
+def worker_thread(**env: str) -> Any:
+    """The consumer thread of a worker's Faust app (not started)."""
+    config = load_config(env={"CROSSCURRENT_KAFKA_BROKER": "kafka://127.0.0.1:1", **env})
+    engine = create_engine(config, "redis://127.0.0.1:1", "t", partial(build_detectors, config))
+    return engine.app.consumer._thread  # type: ignore[attr-defined]
+
+
+async def assigned_consumer(broker: str, tp: TopicPartition, values: list[bytes]
+                            ) -> AIOKafkaConsumer:
+    """A started consumer assigned `tp`, once `values` are written there."""
+    producer = AIOKafkaProducer(bootstrap_servers=broker)
+    await producer.start()
+    for value in values:
+        await producer.send_and_wait(tp.topic, value, partition=tp.partition)
+    await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker, auto_offset_reset="earliest")
+    await consumer.start()
+    consumer.assign([tp])
+    return consumer
+
+
 def test_a_partition_is_sought_only_where_it_is_not_at_its_commit_or_start() -> None:
     at_commit, past_commit, past_start, no_position = EVENTS
     positions = {at_commit: 7, past_commit: 9, past_start: 88, no_position: None}
@@ -42,13 +63,10 @@ def test_a_partition_at_its_start_with_no_commit_stays() -> None:
 
 
 def test_the_workers_consumer_waits_as_configured_and_an_empty_fetch_asks_nothing() -> None:
-    config = load_config(env={"CROSSCURRENT_KAFKA_BROKER": "kafka://127.0.0.1:1",
-                              "CROSSCURRENT_KAFKA_FETCH_WAIT_S": "0.25"})
-    engine = create_engine(config, "redis://127.0.0.1:1", "t", partial(build_detectors, config))
-    thread = engine.app.consumer._thread  # type: ignore[attr-defined]
+    thread = worker_thread(CROSSCURRENT_KAFKA_FETCH_WAIT_S="0.25")
 
     async def main() -> None:
-        consumer = thread._create_worker_consumer(engine.app.transport)
+        consumer = thread._create_worker_consumer(thread.app.transport)
         assert consumer._fetch_max_wait_ms == 250  # Faust's own: 1500
         assert await getmany(thread, set(), 1.0) == {}  # aiokafka would take it as all
         with pytest.raises(ConsumerNotStarted):  # a set with partitions goes to aiokafka
@@ -59,17 +77,9 @@ def test_the_workers_consumer_waits_as_configured_and_an_empty_fetch_asks_nothin
 
 def test_records_fetched_for_a_paused_partition_are_read_again() -> None:
     async def main(broker: str) -> tuple[list[int], list[int]]:
-        producer = AIOKafkaProducer(bootstrap_servers=broker)
-        await producer.start()
-        for n in range(5):
-            await producer.send_and_wait("put-back", f"{n}".encode(), partition=1)
-        await producer.stop()
-        consumer = AIOKafkaConsumer(bootstrap_servers=broker, auto_offset_reset="earliest")
-        await consumer.start()
+        tp = TopicPartition("put-back", 1)
+        consumer = await assigned_consumer(broker, tp, [f"{n}".encode() for n in range(5)])
         try:
-            tp = TopicPartition("put-back", 1)
-            consumer.assign([tp])
-
             async def read(n: int) -> list[Any]:
                 got: list[Any] = []
                 while len(got) < n:
@@ -106,21 +116,13 @@ def test_resuming_a_running_flow_keeps_the_queued_events() -> None:
 
 
 def test_a_partition_being_reset_is_not_checked_for_flowing_events() -> None:
-    config = load_config(env={"CROSSCURRENT_KAFKA_BROKER": "kafka://127.0.0.1:1"})
-    engine = create_engine(config, "redis://127.0.0.1:1", "t", partial(build_detectors, config))
-    thread = engine.app.consumer._thread  # type: ignore[attr-defined]
+    thread = worker_thread()
     thread.time_started = time.monotonic() - 3600  # long enough for every check to apply
 
     async def main(broker: str) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=broker)
-        await producer.start()
-        await producer.send_and_wait("reset", b"one", partition=0)
-        await producer.stop()
-        consumer = AIOKafkaConsumer(bootstrap_servers=broker, auto_offset_reset="earliest")
-        await consumer.start()
+        tp = TopicPartition("reset", 0)
+        consumer = await assigned_consumer(broker, tp, [b"one"])
         try:
-            tp = TopicPartition("reset", 0)
-            consumer.assign([tp])
             while not await consumer.getmany(tp, timeout_ms=1000):  # a fetch came back
                 pass
             thread._consumer = consumer
