@@ -187,9 +187,8 @@ class Market:
         self.taken = {int(k): int(v) for k, v in state["taken"].items()}
         self.marks = dict.fromkeys(range(self.partitions), (0, 0)) | {
             int(k): saved_time(mark) for k, mark in state["marks"].items()}
-        self.held = []
-        for *time, partition, offset, text in state["held"]:
-            self.held.append((*saved_time(time), partition, offset, text.encode()))
+        self.held = [(*saved_time(time), partition, offset, text.encode())
+                     for *time, partition, offset, text in state["held"]]
         heapq.heapify(self.held)
         self.heard = {}
         self.baselines.forget()

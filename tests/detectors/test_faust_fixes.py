@@ -126,9 +126,11 @@ def test_a_partition_being_reset_is_not_checked_for_flowing_events() -> None:
             while not await consumer.getmany(tp, timeout_ms=1000):  # a fetch came back
                 pass
             thread._consumer = consumer
-            verify_event_path(thread, time.monotonic(), tp)  # has a position: checked
             state = consumer._subscription.subscription.assignment.state_value(tp)
+            assert state.has_valid_position
+            verify_event_path(thread, time.monotonic(), tp)  # checked, and fine
             state.await_reset(OffsetResetStrategy.EARLIEST)  # as on a fetch out of range
+            assert not state.has_valid_position
             verify_event_path(thread, time.monotonic(), tp)  # Faust's own: AssertionError
         finally:
             thread._consumer = None
