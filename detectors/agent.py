@@ -15,14 +15,14 @@ from typing import Any
 
 import orjson
 from redis import asyncio as aioredis
-from redis.asyncio.client import Pipeline
 
 from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Metric, Tick, encode
 from detectors.base import Detector, UsesBaselines, UsesFindings
-from streams.bus import ALERTS_MAXLEN, XADD_BATCH
+from streams.bus import ALERTS_MAXLEN, FIELD
+from streams.commit import Commit
 from streams.consumer import GroupConsumer, count
 from streams.history import HistoryStore
 from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
@@ -121,11 +121,8 @@ class Agent(GroupConsumer[Tick | Metric]):
         super().__init__(name, redis, keys, streams, config, consumer)
         self.alerts = 0
         self._raised: list[Alert] = []
-        self._xadd_batch = ""  # the script's sha, loaded by `restore`
 
     async def restore(self) -> None:
-        # (again after a Redis restart: a restarted Redis has no scripts)
-        self._xadd_batch = await self.redis.script_load(XADD_BATCH)
         self.baselines.forget()  # given again after a restart
         saved = await self.redis.hgetall(self.keys.state(self.name))
         if saved:
@@ -148,12 +145,13 @@ class Agent(GroupConsumer[Tick | Metric]):
                 raised += found
         self._raised = raised
 
-    def write(self, tx: Pipeline, processed: int) -> None:
-        if self._raised:  # one command for the batch's alerts, however many
-            tx.evalsha(self._xadd_batch, len(self._raised) + 1,
-                       self.keys.stats_at(this_minute()),
-                       *[self.keys.alerts] * len(self._raised), ALERTS_MAXLEN,
-                       MINUTE_STATS_TTL_S, *(encode(a) for a in self._raised))
+    def write(self, tx: Commit, processed: int) -> None:
+        if self._raised:
+            for alert in self._raised:
+                tx.xadd(self.keys.alerts, {FIELD: encode(alert)}, maxlen=ALERTS_MAXLEN)
+            minute = self.keys.stats_at(this_minute())  # as the bus writer counts its entries
+            tx.hincrby(minute, f"bus.{self.keys.alerts}.added", len(self._raised))
+            tx.expire(minute, MINUTE_STATS_TTL_S)
         snapshot: dict[str, Any] = {d.name: d.snapshot() for d in self.detectors}
         tx.hset(self.keys.state(self.name), mapping={
             "detectors": orjson.dumps(snapshot), "processed": processed, "pid": os.getpid(),

@@ -28,7 +28,6 @@ from typing import Any
 
 import orjson
 from redis import asyncio as aioredis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from crosscurrent.config import AgentConfig
@@ -39,6 +38,7 @@ from reporters.matchers import Matcher
 from reporters.messages import body, summary, title
 from reporters.silences import Silence, load_silences
 from streams.bus import FIELD, GroupReader
+from streams.commit import Commit
 from streams.consumer import GroupConsumer
 from streams.keys import Keys
 from streams.redis_client import reraise_cancellation
@@ -127,7 +127,7 @@ class Notifier(GroupConsumer[Alert]):
             self.lifecycle.on_alert(alert)
             self._notices += self.lifecycle.advance(alert.ts)
 
-    def write(self, tx: Pipeline, processed: int) -> None:
+    def write(self, tx: Commit, processed: int) -> None:
         for notice in self._notices:
             by_receiver: dict[str, list[Alert]] = {}
             for alert in notice.alerts:
@@ -155,9 +155,9 @@ class Notifier(GroupConsumer[Alert]):
         self._notices = self.lifecycle.flush_all(now) if flush else self.lifecycle.advance(now)
         if not self._notices:
             return
-        async with self.redis.pipeline(transaction=True) as tx:
-            self.write(tx, self.processed)
-            await tx.execute()
+        commit = Commit()
+        self.write(commit, self.processed)
+        await commit.run(self._commit_script)
         await self.committed()
 
 

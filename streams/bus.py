@@ -11,6 +11,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from crosscurrent.events import AnyEvent, encode
+from streams.commit import Commit
 from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
 from streams.redis_client import reraise_cancellation
 
@@ -174,7 +175,7 @@ class GroupReader:
     async def read(self) -> list[Entry]:
         if self._backlog is not None:  # own pending entries first, walking past each batch
             cursors: dict[Any, Any] = self._backlog
-            entries = _entries(await self.redis.xreadgroup(
+            entries = entries_of(await self.redis.xreadgroup(
                 self.group, self.consumer, cursors, count=self.batch))
             if entries:
                 for entry in entries:
@@ -186,9 +187,20 @@ class GroupReader:
             claimed = await self._autoclaim()
             if claimed:
                 return claimed
-        return _entries(await self.redis.xreadgroup(
+        return entries_of(await self.redis.xreadgroup(
             self.group, self.consumer, dict.fromkeys(self.streams, ">"),
             count=self.batch, block=self.block_ms))
+
+    def read_ahead(self, commit: Commit) -> bool:
+        """Queue a read of new entries, without blocking, as the last command of the caller's
+        commit (its reply is then the commit's): under load the next batch costs no round
+        trip of its own. False (nothing queued) while own pending or claimed entries are
+        still to come first."""
+        if self._backlog is not None or not self._claimed:
+            return False
+        commit.call("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch,
+                    "STREAMS", *self.streams, *[">"] * len(self.streams))
+        return True
 
     async def _autoclaim(self) -> list[Entry]:
         found: list[Entry] = []
@@ -226,7 +238,9 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _entries(reply: Any) -> list[Entry]:
+def entries_of(reply: Any) -> list[Entry]:
+    """The entries of an XREADGROUP or XREAD reply (as redis-py parses it, or as a script
+    returns it)."""
     out: list[Entry] = []
     if not reply:
         return out
@@ -237,6 +251,11 @@ def _entries(reply: Any) -> list[Entry]:
     return out
 
 
-def _payload(fields: dict[bytes, bytes] | None) -> bytes:
-    """A pending entry trimmed away by retention comes back without fields: b""."""
-    return fields.get(FIELD, b"") if fields else b""
+def _payload(fields: dict[bytes, bytes] | list[bytes] | None) -> bytes:
+    """A pending entry trimmed away by retention comes back without fields: b"". (A list:
+    the field-value pairs unparsed, from a script.)"""
+    if not fields:
+        return b""
+    if isinstance(fields, list):
+        fields = dict(zip(fields[::2], fields[1::2], strict=True))
+    return fields.get(FIELD, b"")

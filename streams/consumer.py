@@ -1,10 +1,13 @@
 """The consumer-group runtime shared by detector agents and the history recorder.
 
-Each batch is read, turned into what the consumer makes of it, and committed in one
-MULTI/EXEC together with the XACKs. A crash before EXEC leaves the entries pending and the
-committed state as it was, so a restarted consumer re-reads exactly those entries from the
-same state: no event skipped, nothing written twice. After a Redis error the running process
-does the same: it restores the committed state and starts over.
+Each batch is read, turned into what the consumer makes of it, and committed in one atomic
+script call (`streams/commit.py`) together with the XACKs. A crash before the call leaves
+the entries pending and the committed state as it was, so a restarted consumer re-reads
+exactly those entries from the same state: no event skipped, nothing written twice. After a
+Redis error the running process does the same: it restores the committed state and starts
+over. The commit also reads the next new entries, without blocking: they become pending with
+it (a crash leaves them to be re-read like any other), and under load a batch costs one round
+trip, not two.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from redis.exceptions import RedisError
 
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Metric, Tick, decode
-from streams.bus import Entry, GroupReader
+from streams.bus import Entry, GroupReader, entries_of
+from streams.commit import COMMIT, Commit
 from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
 from streams.redis_client import reraise_cancellation
 
@@ -33,7 +37,7 @@ E = TypeVar("E", Tick | Metric, Alert)
 BY_TIME = attrgetter("ts")
 
 
-def count(tx: Pipeline, keys: Keys, counter: str, n: int) -> None:
+def count(tx: Pipeline | Commit, keys: Keys, counter: str, n: int) -> None:
     """Queue `n` more on a stats counter, in all and in this minute's bucket."""
     minute = keys.stats_at(this_minute())
     tx.hincrby(keys.stats, counter, n)
@@ -69,6 +73,8 @@ class GroupConsumer(Generic[E]):
         self.malformed = 0
         self._malformed_counted = 0
         self.resumes = 0
+        self._ahead: list[Entry] = []  # read in the last commit, handled next
+        self._commit_script = redis.register_script(COMMIT)
 
     # -- to override -----------------------------------------------------------------------
     async def restore(self) -> None:
@@ -80,8 +86,8 @@ class GroupConsumer(Generic[E]):
     def handle(self, events: list[E]) -> None:
         raise NotImplementedError
 
-    def write(self, tx: Pipeline, processed: int) -> None:
-        """Queue the batch's results in the commit transaction."""
+    def write(self, tx: Commit, processed: int) -> None:
+        """Queue the batch's results in the commit."""
 
     async def committed(self) -> None:
         """The batch's transaction went through."""
@@ -90,6 +96,7 @@ class GroupConsumer(Generic[E]):
     async def start(self) -> None:
         """Create the groups and restore the last committed state."""
         self.reader.reset()
+        self._ahead = []  # left pending in Redis: re-read first
         await self.reader.ensure_groups()
         await self.restore()
 
@@ -117,7 +124,7 @@ class GroupConsumer(Generic[E]):
 
     async def step(self) -> int:
         """Read, handle and commit one batch; returns the number of entries handled."""
-        entries = await self.reader.read()
+        entries, self._ahead = self._ahead or await self.reader.read(), []
         if entries:
             events = self.decode(entries)
             await self.prepare(events)
@@ -152,15 +159,17 @@ class GroupConsumer(Generic[E]):
         by_stream: dict[str, list[bytes]] = {}
         for entry in entries:
             by_stream.setdefault(entry.stream, []).append(entry.id)
-        async with self.redis.pipeline(transaction=True) as tx:
-            self.write(tx, processed)
-            for stream, ids in by_stream.items():
-                tx.xack(stream, self.reader.group, *ids)
-            count(tx, self.keys, f"agent.{self.name}.consumed", len(entries))
-            if self.malformed > self._malformed_counted:
-                count(tx, self.keys, f"agent.{self.name}.malformed",
-                      self.malformed - self._malformed_counted)
-            await tx.execute()
+        commit = Commit()
+        self.write(commit, processed)
+        for stream, ids in by_stream.items():
+            commit.xack(stream, self.reader.group, *ids)
+        count(commit, self.keys, f"agent.{self.name}.consumed", len(entries))
+        if self.malformed > self._malformed_counted:
+            count(commit, self.keys, f"agent.{self.name}.malformed",
+                  self.malformed - self._malformed_counted)
+        ahead = self.reader.read_ahead(commit)
+        reply = await commit.run(self._commit_script)
+        self._ahead = entries_of(reply) if ahead else []
         self.processed = processed
         self._malformed_counted = self.malformed
         await self.committed()

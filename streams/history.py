@@ -9,7 +9,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from redis import asyncio as aioredis
-from redis.asyncio.client import Pipeline
 
 from crosscurrent.bars import BarBuilder, DailyBar
 from crosscurrent.baselines import Baseline, baseline
@@ -17,6 +16,7 @@ from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Metric, Tick
 from crosscurrent.intraday import Bucket, IntradayBuilder, bucket_of
+from streams.commit import Commit
 from streams.consumer import GroupConsumer
 from streams.keys import Keys
 
@@ -136,7 +136,7 @@ class HistoryRecorder(GroupConsumer[Tick | Metric]):
                     self._new_day.add(ident)
             self.intraday.update(event)
 
-    def write(self, tx: Pipeline, processed: int) -> None:
+    def write(self, tx: Commit, processed: int) -> None:
         for ident, bar in self._changed.items():
             tx.hset(self.keys.bars(ident), bar.date.isoformat(), bar.model_dump_json())
         touched = set()

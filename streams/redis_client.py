@@ -38,15 +38,32 @@ class _HiredisPacker:
         return [hiredis.pack_command(args)]
 
 
-class _TcpConnection(_HiredisPacker, aioconn.Connection):
+class _FastSend(aioconn.AbstractConnection):
+    """Send without a task per command. With a socket timeout (redis-py's default is 5 s)
+    every send runs under `asyncio.wait_for`, which makes a task: a sixth to a quarter of the
+    CPU of a small command here. A send whose bytes the socket takes at once has nothing to
+    wait for; one that fills the write buffer past its high-water mark waits, timed as before."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        writer = self._writer
+        if (writer is None or not isinstance(command, list) or self.health_check_interval
+                or writer.transport.is_closing() or writer.transport.get_write_buffer_size()):
+            return await super().send_packed_command(command, check_health)
+        transport = writer.transport
+        transport.writelines(command)
+        if transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]:
+            await super().send_packed_command([], check_health=False)  # drain, timed
+
+
+class _TcpConnection(_HiredisPacker, _FastSend, aioconn.Connection):
     pass
 
 
-class _UnixConnection(_HiredisPacker, aioconn.UnixDomainSocketConnection):
+class _UnixConnection(_HiredisPacker, _FastSend, aioconn.UnixDomainSocketConnection):
     pass
 
 
-class _SslConnection(_HiredisPacker, aioconn.SSLConnection):
+class _SslConnection(_HiredisPacker, _FastSend, aioconn.SSLConnection):
     pass
 
 

@@ -197,6 +197,10 @@ class EmbeddedRedis:
         self._terminate(timeout)
         self.start(timeout)
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def kill(self) -> None:
         """SIGKILL, for fault tests: no shutdown work at all."""
         if self._process is not None:

@@ -17,7 +17,8 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
     summary = " ".join(result.stdout.split("summary", 1)[1].split())
     for figure in ("parser alone:", "ingest usdm crosscurrent fast path:", "0 lost of 87402",
                    "ingest usdm crosscurrent ccxt.pro (trades):", "0 lost of 21313",
-                   "agent events/s from Redis:", "detectors in memory:",
+                   "agent events/s from Redis in batches of 500:",
+                   "agent events/s from Redis in batches of 10:", "detectors in memory:",
                    "tick-to-alert at 400 events/s", "spine events/s end to end:",
                    "end-of-day report", "dashboard"):
         assert figure in summary, figure

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from crosscurrent.events import Tick
-from streams.bus import GroupReader, StreamWriter
+from crosscurrent.events import Tick, decode
+from streams.bus import GroupReader, StreamWriter, entries_of
+from streams.commit import COMMIT, Commit
 from streams.keys import Keys
 from streams.redis_client import BusUnavailableError, client, connect, redact
 from streams.redis_server import EmbeddedRedis
@@ -119,6 +120,30 @@ def test_group_reader_redelivers_unacknowledged_entries(redis_url: str, keys: Ke
         assert [e.id for e in pending] == [e.id for e in got[5:]]
         assert len(await again.read()) == 10  # backlog done, nothing stale: the new ones
         assert await again.lag() == 25  # delivered, not acknowledged
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_commit_reads_the_next_entries_ahead_and_leaves_them_pending(redis_url: str,
+                                                                      keys: Keys) -> None:
+    async def main() -> None:
+        await write(redis_url, keys, ticks(30))
+        redis = await connect(redis_url)
+        stream = keys.events("crypto")
+        reader = GroupReader(redis, [stream], "g", "c1", batch=10)
+        await reader.ensure_groups()
+        assert not reader.read_ahead(Commit())  # own pending entries and claims come first
+        first = await reader.read()
+        commit = Commit()
+        commit.xack(stream, "g", *[e.id for e in first])
+        assert reader.read_ahead(commit)
+        ahead = entries_of(await commit.run(redis.register_script(COMMIT)))
+        assert [decode(e.payload).ts for e in ahead] == list(range(10, 20))
+        assert await reader.lag() == 20  # 10 read ahead, not acknowledged; 10 not delivered
+        # a crash before they were handled: the restarted consumer reads them first
+        restarted = GroupReader(redis, [stream], "g", "c1", batch=10)
+        assert [e.id for e in await restarted.read()] == [e.id for e in ahead]
         await redis.aclose()
 
     asyncio.run(main())

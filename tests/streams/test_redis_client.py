@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
+import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streams.redis_client import client, redact, reraise_cancellation, xread_through_outages
 from streams.redis_server import EmbeddedRedis
@@ -58,5 +62,31 @@ def test_a_follower_waits_a_redis_outage_out_from_its_cursor(tmp_path: Path) -> 
 
     try:
         assert asyncio.run(main()) == [b"2"]  # the entry after the cursor, not the first
+    finally:
+        server.stop()
+
+
+def test_a_send_redis_does_not_take_still_times_out(tmp_path: Path) -> None:
+    """Sends skip asyncio.wait_for while the socket takes their bytes at once; one that fills
+    the socket's buffer while Redis reads nothing still fails after the socket timeout."""
+    server = EmbeddedRedis(tmp_path, appendonly=False)
+    server.start()
+    assert server.pid is not None
+    pid = server.pid
+
+    async def main() -> None:
+        redis = client(server.url, socket_timeout=1)
+        await redis.set("small", "x")
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(RedisTimeoutError, match="writing"):
+                await asyncio.wait_for(redis.set("big", b"x" * 50_000_000), 20)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert await redis.get("small") == b"x"  # a new connection once Redis is back
+        await redis.aclose()
+
+    try:
+        asyncio.run(main())
     finally:
         server.stop()
