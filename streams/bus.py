@@ -257,5 +257,8 @@ def _payload(fields: dict[bytes, bytes] | list[bytes] | None) -> bytes:
     if not fields:
         return b""
     if isinstance(fields, list):
-        fields = dict(zip(fields[::2], fields[1::2], strict=True))
+        for i in range(0, len(fields) - 1, 2):
+            if fields[i] == FIELD:
+                return fields[i + 1]
+        return b""
     return fields.get(FIELD, b"")
