@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import default_catalog, family
@@ -140,6 +140,22 @@ async def clear_namespace(redis: aioredis.Redis, keys: Keys) -> int:
     async for key in redis.scan_iter(match=keys.pattern, count=1000):
         removed += await redis.unlink(key)
     return removed
+
+
+async def compact(url: str) -> None:
+    """Rewrite the append-only file down to the data left (after a benchmark deleted what it
+    wrote; Redis rewrites by itself only as the file grows) and wait until that is done."""
+    redis = await connect(url)
+    try:
+        with contextlib.suppress(ResponseError):  # one already under way: waited for below
+            await redis.bgrewriteaof()
+        while True:
+            state = await redis.info("persistence")
+            if not (state["aof_rewrite_in_progress"] or state["aof_rewrite_scheduled"]):
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
 
 
 @dataclass

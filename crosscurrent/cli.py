@@ -28,7 +28,7 @@ from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
 from reporters.silences import parse_duration
 from streams.redis_client import BusUnavailableError
-from streams.redis_server import DataDirBusyError, RedisNotFoundError
+from streams.redis_server import DataDirBusyError, RedisNotFoundError, RedisStartError
 from streams.tape import TapeError, read_tape
 
 T = TypeVar("T")
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args, console)
     except (UserError, ConfigError, TapeError, BusUnavailableError, RedisNotFoundError,
-            DataDirBusyError, UnknownIdError) as exc:
+            RedisStartError, DataDirBusyError, UnknownIdError) as exc:
         Console(stderr=True).print(f"[bold red]crosscurrent: error:[/] {escape(str(exc))}",
                                    highlight=False, soft_wrap=True)
         return 2
@@ -468,6 +468,10 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
                 summary += _bench_part(part, args, config, url, console)
             except BenchInputError as exc:
                 raise UserError(str(exc)) from None
+        if not config.redis.url:  # the embedded Redis: leave its files as small as its data
+            from crosscurrent.app import compact
+
+            asyncio.run(compact(url))
     console.print("[bold]summary[/]")
     for line in summary:
         console.print(line, highlight=False)

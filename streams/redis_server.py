@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -22,10 +23,18 @@ from urllib.parse import quote
 
 import platformdirs
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+log = logging.getLogger(__name__)
 
 
 class RedisNotFoundError(RuntimeError):
     """No redis-server binary could be found."""
+
+
+class RedisStartError(RuntimeError):
+    """The embedded redis-server exited at start, or never answered."""
 
 
 def find_redis_server(configured: Path | None = None) -> Path:
@@ -150,24 +159,37 @@ class EmbeddedRedis:
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         deadline = time.monotonic() + timeout
-        probe = redis.Redis(unix_socket_path=str(self.socket), password=self.password)
+        # no retries (redis-py's would wait "loading" out a few times, then raise); a reply
+        # that does not come in a second is loading as well
+        probe = redis.Redis(unix_socket_path=str(self.socket), password=self.password,
+                            socket_timeout=1, retry=Retry(NoBackoff(), 0))
+        log_file = self.data_dir / "redis.log"
+        loading = False
         try:
             while True:
                 if self._process.poll() is not None:
                     err = (self._process.stderr.read() if self._process.stderr else b"").decode()
-                    log = self.data_dir / "redis.log"
-                    if not err.strip() and log.exists():
-                        err = log.read_text(errors="replace").strip().splitlines()[-1]
-                    raise RuntimeError(f"redis-server exited at start: {err.strip()[:300]}")
+                    if not err.strip() and log_file.exists():
+                        err = log_file.read_text(errors="replace").strip().splitlines()[-1]
+                    raise RedisStartError(f"redis-server exited at start: {err.strip()[:300]} "
+                                          f"(its log: {log_file})")
                 try:
                     if probe.ping():
                         self._publish_url()
                         return
-                except (redis.ConnectionError, redis.BusyLoadingError, FileNotFoundError):
+                except (redis.BusyLoadingError, redis.TimeoutError):  # alive, loading its data
+                    deadline = time.monotonic() + timeout
+                    if not loading:
+                        loading = True
+                        size = sum(f.stat().st_size for f in self.data_dir.rglob("*.aof"))
+                        log.warning("the embedded Redis is loading %.0f MB of data from %s; "
+                                    "waiting for it", size / 1e6, self.data_dir)
+                except (redis.ConnectionError, FileNotFoundError):
                     pass
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"redis-server did not answer within {timeout:.0f}s")
+                    raise RedisStartError(f"redis-server did not answer within {timeout:.0f}s "
+                                          f"(its log: {log_file})")
                 time.sleep(0.02)
         finally:
             probe.close()

@@ -9,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import redis
+
+from crosscurrent.app import compact
 from streams.keys import Keys
 from streams.redis_client import connect
+from streams.redis_server import EmbeddedRedis
 from streams.simulators.binance import BinanceSimulator
 from streams.tape import TapeEvent
 
@@ -74,3 +78,17 @@ def test_sigterm_on_an_idle_pipeline_is_quick(redis_url: str, keys: Keys) -> Non
         assert process.wait(20) == 0
     finally:
         process.kill()
+
+
+def test_compact_rewrites_the_aof_down_to_the_data_left(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path) as server:
+        client = redis.Redis.from_url(server.url, socket_timeout=60)
+        client.eval("for i = 1, 200000 do redis.call('SET', 'k' .. i, i) end", 0)
+        client.set("kept", "yes")
+        client.delete(*[f"k{i}" for i in range(1, 200_001)])
+        before = int(client.info("persistence")["aof_current_size"])
+        asyncio.run(compact(server.url))
+        after = int(client.info("persistence")["aof_current_size"])
+        assert after < before / 100, (before, after)
+        assert client.get("kept") == b"yes"
+        client.close()

@@ -4,6 +4,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from streams.redis_server import (
     DataDirBusyError,
     EmbeddedRedis,
     RedisNotFoundError,
+    RedisStartError,
     find_redis_server,
     running_url,
 )
@@ -80,3 +82,30 @@ def test_a_second_cli_process_uses_the_running_server(tmp_path: Path) -> None:
             timeout=60)
         assert result.stdout.strip() == "here", result.stderr
         assert redis.Redis.from_url(server.url).ping()  # still up after the other exits
+
+
+def test_a_server_still_loading_its_data_is_waited_for(tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """Data that takes longer to load than the start timeout: loading is not a failure."""
+    with EmbeddedRedis(tmp_path) as server:
+        client = redis.Redis.from_url(server.url, socket_timeout=120)
+        client.eval("for i = 1, 2000000 do redis.call('SET', 'k' .. i, i) end", 0)
+        client.bgrewriteaof()  # a snapshot to load, answering "loading" meanwhile
+        while any(client.info("persistence")[busy] for busy in (
+                "aof_rewrite_in_progress", "aof_rewrite_scheduled")):
+            time.sleep(0.05)
+        client.close()
+    again = EmbeddedRedis(tmp_path)
+    try:
+        again.start(timeout=0.2)  # about 0.8 s of loading here
+        assert redis.Redis.from_url(again.url).get("k2000000") == b"2000000"
+    finally:
+        again.stop()
+    assert "loading" in caplog.text  # and it said so while waiting
+
+
+def test_a_server_that_cannot_start_is_one_error_naming_its_log(tmp_path: Path) -> None:
+    (tmp_path / "appendonlydir").mkdir()
+    (tmp_path / "appendonlydir" / "appendonly.aof.manifest").write_text("not a manifest\n")
+    with pytest.raises(RedisStartError, match=r"exited at start.*its log: .*redis\.log"):
+        EmbeddedRedis(tmp_path).start()
