@@ -4,6 +4,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from redis import asyncio as aioredis
 
 from crosscurrent.events import Tick, decode
 from streams.bus import GroupReader, StreamWriter, entries_of
@@ -103,13 +104,20 @@ def test_writer_rides_out_a_redis_restart(tmp_path: Path) -> None:
         server.stop()
 
 
+async def reading(url: str, keys: Keys, events: int, consumer: str, batch: int
+                  ) -> tuple[aioredis.Redis, str, GroupReader]:
+    """`events` ticks on the crypto stream, and a reader of group "g" on it."""
+    await write(url, keys, ticks(events))
+    redis = await connect(url)
+    stream = keys.events("crypto")
+    reader = GroupReader(redis, [stream], "g", consumer, batch=batch)
+    await reader.ensure_groups()
+    return redis, stream, reader
+
+
 def test_group_reader_redelivers_unacknowledged_entries(redis_url: str, keys: Keys) -> None:
     async def main() -> None:
-        await write(redis_url, keys, ticks(30))
-        redis = await connect(redis_url)
-        stream = keys.events("crypto")
-        first = GroupReader(redis, [stream], "g", "c1", batch=20)
-        await first.ensure_groups()
+        redis, stream, first = await reading(redis_url, keys, 30, "c1", batch=20)
         await first.ensure_groups()  # idempotent
         got = await first.read()
         assert len(got) == 20
@@ -128,11 +136,7 @@ def test_group_reader_redelivers_unacknowledged_entries(redis_url: str, keys: Ke
 def test_a_commit_reads_the_next_entries_ahead_and_leaves_them_pending(redis_url: str,
                                                                       keys: Keys) -> None:
     async def main() -> None:
-        await write(redis_url, keys, ticks(30))
-        redis = await connect(redis_url)
-        stream = keys.events("crypto")
-        reader = GroupReader(redis, [stream], "g", "c1", batch=10)
-        await reader.ensure_groups()
+        redis, stream, reader = await reading(redis_url, keys, 30, "c1", batch=10)
         assert not reader.read_ahead(Commit())  # own pending entries and claims come first
         first = await reader.read()
         commit = Commit()
@@ -151,11 +155,7 @@ def test_a_commit_reads_the_next_entries_ahead_and_leaves_them_pending(redis_url
 
 def test_a_new_consumer_claims_the_entries_of_a_dead_one(redis_url: str, keys: Keys) -> None:
     async def main() -> None:
-        await write(redis_url, keys, ticks(10))
-        redis = await connect(redis_url)
-        stream = keys.events("crypto")
-        dead = GroupReader(redis, [stream], "g", "dead", batch=10)
-        await dead.ensure_groups()
+        redis, stream, dead = await reading(redis_url, keys, 10, "dead", batch=10)
         taken = await dead.read()
         await asyncio.sleep(0.05)
         alive = GroupReader(redis, [stream], "g", "alive", claim_idle_ms=20)
