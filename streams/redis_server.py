@@ -181,7 +181,8 @@ class EmbeddedRedis:
                     deadline = time.monotonic() + timeout
                     if not loading:
                         loading = True
-                        size = sum(f.stat().st_size for f in self.data_dir.rglob("*.aof"))
+                        size = sum(f.stat().st_size for f in self.data_dir.rglob("*")
+                                   if f.suffix in (".aof", ".rdb"))
                         log.warning("the embedded Redis is loading %.0f MB of data from %s; "
                                     "waiting for it", size / 1e6, self.data_dir)
                 except (redis.ConnectionError, FileNotFoundError):
