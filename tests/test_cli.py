@@ -176,3 +176,14 @@ def test_an_embedded_worker_runs_the_agents_until_sigterm(redis_url: str, keys: 
         if process.returncode is None:
             process.kill()
     assert process.returncode == 0, out
+
+
+def test_an_embedded_redis_that_cannot_start_is_one_line_naming_its_log(tmp_path: Path) -> None:
+    data = tmp_path / "redis"
+    (data / "appendonlydir").mkdir(parents=True)
+    (data / "appendonlydir" / "appendonly.aof.manifest").write_text("not a manifest\n")
+    result = crosscurrent("demo", "--data-dir", str(data), env={"CROSSCURRENT_REDIS_URL": ""})
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "crosscurrent: error: redis-server exited at start" in result.stderr
+    assert str(data / "redis.log") in " ".join(result.stderr.split())
