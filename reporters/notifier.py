@@ -157,7 +157,7 @@ class Notifier(GroupConsumer[Alert]):
             return
         commit = Commit()
         self.write(commit, self.processed)
-        await commit.run(self._commit_script)
+        await commit.run(self.link)
         await self.committed()
 
 

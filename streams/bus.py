@@ -13,7 +13,7 @@ from redis.exceptions import RedisError, ResponseError
 from crosscurrent.events import AnyEvent, encode
 from streams.commit import Commit
 from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
-from streams.redis_client import reraise_cancellation
+from streams.redis_client import Link, reraise_cancellation
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class StreamWriter:
         self.batch_size = batch_size
         self.flush_s = flush_ms / 1000
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(buffer)
-        self._xadd_batch = redis.register_script(XADD_BATCH)
+        self._link = Link(redis)
         self._writing = 0
         self.retries = 0
 
@@ -105,7 +105,8 @@ class StreamWriter:
         delay = 0.05
         while True:
             try:
-                await self._xadd_batch(
+                await self._link.script(
+                    XADD_BATCH,
                     keys=[self.keys.stats_at(this_minute()), *(stream for stream, _ in batch)],
                     args=[self.maxlen, MINUTE_STATS_TTL_S, *(payload for _, payload in batch)],
                 )

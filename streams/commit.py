@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from redis.commands.core import AsyncScript
+from streams.redis_client import Link
 
 # ARGV: each command as its length followed by its arguments. Returns the last one's reply,
 # or the first error.
@@ -62,6 +62,6 @@ class Commit:
         for start in range(0, len(ids), MAX_IDS):
             self.call("XACK", name, group, *ids[start:start + MAX_IDS])
 
-    async def run(self, script: AsyncScript) -> Any:
-        """Apply the commands; the reply of the last one (`script`: `COMMIT`, registered)."""
-        return await script(args=self.args)
+    async def run(self, link: Link) -> Any:
+        """Apply the commands; the reply of the last one, raw (as the script returns it)."""
+        return await link.script(COMMIT, args=self.args)

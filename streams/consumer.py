@@ -27,9 +27,9 @@ from redis.exceptions import RedisError
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Metric, Tick, decode
 from streams.bus import Entry, GroupReader, entries_of
-from streams.commit import COMMIT, Commit
+from streams.commit import Commit
 from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
-from streams.redis_client import reraise_cancellation
+from streams.redis_client import Link, reraise_cancellation
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class GroupConsumer(Generic[E]):
         self._malformed_counted = 0
         self.resumes = 0
         self._ahead: list[Entry] = []  # read in the last commit, handled next
-        self._commit_script = redis.register_script(COMMIT)
+        self.link = Link(redis)  # the commits' own connection
 
     # -- to override -----------------------------------------------------------------------
     async def restore(self) -> None:
@@ -168,7 +168,7 @@ class GroupConsumer(Generic[E]):
             count(commit, self.keys, f"agent.{self.name}.malformed",
                   self.malformed - self._malformed_counted)
         ahead = self.reader.read_ahead(commit)
-        reply = await commit.run(self._commit_script)
+        reply = await commit.run(self.link)
         self._ahead = entries_of(reply) if ahead else []
         self.processed = processed
         self._malformed_counted = self.malformed

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import hiredis
 from redis import asyncio as aioredis
 from redis.asyncio import connection as aioconn
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,48 @@ def client(url: str, **kwargs: Any) -> aioredis.Redis:
     """An asyncio Redis client for `url` (redis://, rediss:// or unix://) with fast packing."""
     pool = aioredis.ConnectionPool.from_url(url, **kwargs)
     pool.connection_class = _FAST.get(pool.connection_class, pool.connection_class)
-    return aioredis.Redis(connection_pool=pool)
+    return aioredis.Redis.from_pool(pool)  # its aclose closes the pool: every connection
+
+
+class Link:
+    """Lua scripts called over a connection of the caller's own.
+
+    redis-py spends more CPU on a command than its round trip costs: the pool's lock, a retry
+    wrapper, metrics, reply callbacks (here 110–150 µs of CPU a call against 75–90 without). A
+    consumer commits once per batch and the bus writer appends once per batch, one call
+    after the other, so each keeps a connection of the client's pool (its address,
+    credentials, TLS and protocol) and reads the script's reply raw, as a script returns it.
+    A lock keeps calls from interleaving on the connection. A connection error disconnects
+    it (redis-py does) and the next call connects again; `aclose` on the client closes it."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._pool = redis.connection_pool
+        self._connection: aioconn.AbstractConnection | None = None
+        self._lock = asyncio.Lock()
+        self._shas: dict[str, str] = {}
+
+    async def script(self, source: str, keys: Sequence[Any] = (), args: Sequence[Any] = ()
+                     ) -> Any:
+        """The reply of `source` run on `keys` and `args` (loaded first when Redis lacks it);
+        an error reply is raised as redis-py's `ResponseError`."""
+        sha = self._shas.get(source)
+        if sha is None:
+            sha = self._shas[source] = hashlib.sha1(source.encode()).hexdigest()
+        async with self._lock:
+            if self._connection is None:
+                self._connection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
+            connection = self._connection
+            try:
+                return await self._call(connection, "EVALSHA", sha, len(keys), *keys, *args)
+            except NoScriptError:
+                await self._call(connection, "SCRIPT", "LOAD", source)
+                return await self._call(connection, "EVALSHA", sha, len(keys), *keys, *args)
+
+    @staticmethod
+    async def _call(connection: aioconn.AbstractConnection, *command: Any) -> Any:
+        await connection.send_packed_command(connection.pack_command(*command),
+                                             check_health=False)
+        return await connection.read_response()
 
 
 async def connect(url: str, **kwargs: Any) -> aioredis.Redis:

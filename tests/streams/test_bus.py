@@ -8,9 +8,9 @@ from redis import asyncio as aioredis
 
 from crosscurrent.events import Tick, decode
 from streams.bus import GroupReader, StreamWriter, entries_of
-from streams.commit import COMMIT, Commit
+from streams.commit import Commit
 from streams.keys import Keys
-from streams.redis_client import BusUnavailableError, client, connect, redact
+from streams.redis_client import BusUnavailableError, Link, client, connect, redact
 from streams.redis_server import EmbeddedRedis
 from tests.conftest import stream_events
 
@@ -142,7 +142,7 @@ def test_a_commit_reads_the_next_entries_ahead_and_leaves_them_pending(redis_url
         commit = Commit()
         commit.xack(stream, "g", *[e.id for e in first])
         assert reader.read_ahead(commit)
-        ahead = entries_of(await commit.run(redis.register_script(COMMIT)))
+        ahead = entries_of(await commit.run(Link(redis)))
         assert [decode(e.payload).ts for e in ahead] == list(range(10, 20))
         assert await reader.lag() == 20  # 10 read ahead, not acknowledged; 10 not delivered
         # a crash before they were handled: the restarted consumer reads them first

@@ -5,9 +5,9 @@ import asyncio
 import pytest
 from redis.exceptions import ResponseError
 
-from streams.commit import COMMIT, MAX_IDS, Commit
+from streams.commit import MAX_IDS, Commit
 from streams.keys import Keys
-from streams.redis_client import connect
+from streams.redis_client import Link, connect
 
 
 def test_each_command_is_its_length_then_its_arguments() -> None:
@@ -31,19 +31,19 @@ def test_every_command_is_applied_and_the_last_reply_returned(redis_url: str, ke
                                                                ) -> None:
     async def main() -> None:
         redis = await connect(redis_url)
-        script = redis.register_script(COMMIT)
+        link = Link(redis)
         commit = Commit()
         commit.hset(keys.stats, "one", 1)
         commit.hincrby(keys.stats, "two", 2)
         commit.xadd(keys.alerts, {"e": b"{}"})
         commit.hincrby(keys.stats, "two", 3)
-        assert await commit.run(script) == 5
+        assert await commit.run(link) == 5
         assert await redis.hgetall(keys.stats) == {b"one": b"1", b"two": b"5"}
         assert await redis.xlen(keys.alerts) == 1
         await redis.script_flush()  # as after a Redis restart: loaded again
         again = Commit()
         again.hincrby(keys.stats, "two", 1)
-        assert await again.run(script) == 6
+        assert await again.run(link) == 6
         await redis.delete(keys.stats, keys.alerts)
         await redis.aclose()
 
@@ -61,7 +61,7 @@ def test_a_failing_command_stops_nothing_and_is_raised(redis_url: str, keys: Key
         commit.hincrby(keys.alerts, "wrong", 1)
         commit.hincrby(keys.stats, "after", 1)
         with pytest.raises(ResponseError, match="WRONGTYPE"):
-            await commit.run(redis.register_script(COMMIT))
+            await commit.run(Link(redis))
         assert await redis.hgetall(keys.stats) == {b"before": b"1", b"after": b"1"}
         await redis.delete(keys.stats, keys.alerts)
         await redis.aclose()

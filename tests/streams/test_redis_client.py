@@ -7,9 +7,18 @@ from pathlib import Path
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from streams.redis_client import client, redact, reraise_cancellation, xread_through_outages
+from streams.keys import Keys
+from streams.redis_client import (
+    Link,
+    client,
+    connect,
+    redact,
+    reraise_cancellation,
+    xread_through_outages,
+)
 from streams.redis_server import EmbeddedRedis
 
 
@@ -90,3 +99,67 @@ def test_a_send_redis_does_not_take_still_times_out(tmp_path: Path) -> None:
         asyncio.run(main())
     finally:
         server.stop()
+
+
+ECHO = "return ARGV[1]"
+
+
+def test_a_link_calls_scripts_on_its_own_connection(redis_url: str, keys: Keys) -> None:
+    """Replies come back raw; calls from several tasks do not mix their replies; an error
+    reply is raised and leaves the link usable; a script Redis lost is loaded again."""
+
+    async def main() -> None:
+        redis = await connect(redis_url)
+        link = Link(redis)
+        assert await link.script(ECHO, args=[b"x"]) == b"x"
+        replies = await asyncio.gather(*(link.script(ECHO, args=[i]) for i in range(50)))
+        assert replies == [str(i).encode() for i in range(50)]
+        assert await link.script("return redis.call('XADD', KEYS[1], '*', 'e', 1)",
+                                 keys=[keys.alerts])
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await link.script("return redis.call('HINCRBY', KEYS[1], 'f', 1)",
+                              keys=[keys.alerts])
+        await redis.script_flush()
+        assert await link.script(ECHO, args=[b"again"]) == b"again"
+        await redis.delete(keys.alerts)
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_link_connects_again_after_losing_its_connection(redis_url: str) -> None:
+    async def main() -> None:
+        redis = await connect(redis_url)
+        name = f"link-{os.getpid()}"
+        link = Link(client(redis_url, client_name=name))
+        assert await link.script(ECHO, args=[b"1"]) == b"1"
+        assert await redis.client_kill_filter(skipme=True, _type="normal") >= 1
+        with pytest.raises(RedisConnectionError):
+            await link.script(ECHO, args=[b"2"])
+        assert await link.script(ECHO, args=[b"3"]) == b"3"
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_closing_the_client_closes_its_links(redis_url: str) -> None:
+    async def main() -> None:
+        redis = await connect(redis_url)
+        name = f"closing-{os.getpid()}"
+        linked = client(redis_url, client_name=name)
+        link = Link(linked)
+        await link.script(ECHO, args=[b"x"])
+
+        async def named() -> int:
+            return sum(1 for c in await redis.client_list() if c["name"] == name)
+
+        assert await named() == 1
+        await linked.aclose()
+        for _ in range(100):
+            if not await named():
+                break
+            await asyncio.sleep(0.01)
+        assert await named() == 0
+        await redis.aclose()
+
+    asyncio.run(main())
