@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from crosscurrent.config import AgentConfig
+from crosscurrent.events import Metric, Tick
+from streams.bus import StreamWriter
+from streams.consumer import GroupConsumer
+from streams.keys import Keys
+from streams.redis_client import connect
+
+
+class Sizes(GroupConsumer[Tick | Metric]):
+    """Notes the size of each batch it handles."""
+
+    def __init__(self, *args: object, pace_s: float, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.pace_s = pace_s
+        self.sizes: list[int] = []
+
+    def handle(self, events: list[Tick | Metric]) -> None:
+        self.sizes.append(len(events))
+
+
+def batch_sizes(redis_url: str, pace_s: float, events: int = 300) -> list[int]:
+    """The batches a consumer takes `events` in, written one by one about every millisecond."""
+    keys = Keys("cctest", uuid.uuid4().hex[:12])
+
+    async def main() -> list[int]:
+        redis = await connect(redis_url)
+        writer = StreamWriter(redis, keys)
+        writing = asyncio.create_task(writer.run())
+        consumer = Sizes("sizes", redis, keys, [keys.events("crypto")], AgentConfig(),
+                         pace_s=pace_s)
+        running = asyncio.create_task(consumer.run())
+        for i in range(events):
+            await writer.put(Tick(id="crypto:BTC", ts=i + 1, price=100.0 + i))
+            await asyncio.sleep(0.001)
+        await writer.flush()
+        while consumer.processed < events:
+            await asyncio.sleep(0.01)
+        consumer.stop()
+        await asyncio.wait_for(running, 5)
+        writing.cancel()
+        await redis.aclose()
+        return consumer.sizes
+
+    return asyncio.run(main())
+
+
+def test_a_paced_consumer_takes_a_trickle_in_fewer_bigger_batches(redis_url: str) -> None:
+    """Off the alert path, a consumer waits `pace_s` after a short batch: 300 events over at
+    least 0.3 s come in at most one batch per 50 ms, where an unpaced consumer takes them
+    as they come."""
+    paced = batch_sizes(redis_url, pace_s=0.05)
+    unpaced = batch_sizes(redis_url, pace_s=0.0)
+    assert sum(paced) == sum(unpaced) == 300
+    assert len(paced) <= 20
+    assert len(unpaced) > 2 * len(paced)
