@@ -14,10 +14,7 @@ from streams.redis_client import connect
 class Sizes(GroupConsumer[Tick | Metric]):
     """Notes the size of each batch it handles."""
 
-    def __init__(self, *args: object, pace_s: float, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.pace_s = pace_s
-        self.sizes: list[int] = []
+    sizes: list[int]
 
     def handle(self, events: list[Tick | Metric]) -> None:
         self.sizes.append(len(events))
@@ -31,8 +28,8 @@ def batch_sizes(redis_url: str, pace_s: float, events: int = 300) -> list[int]:
         redis = await connect(redis_url)
         writer = StreamWriter(redis, keys)
         writing = asyncio.create_task(writer.run())
-        consumer = Sizes("sizes", redis, keys, [keys.events("crypto")], AgentConfig(),
-                         pace_s=pace_s)
+        consumer = Sizes("sizes", redis, keys, [keys.events("crypto")], AgentConfig())
+        consumer.pace_s, consumer.sizes = pace_s, []
         running = asyncio.create_task(consumer.run())
         for i in range(events):
             await writer.put(Tick(id="crypto:BTC", ts=i + 1, price=100.0 + i))

@@ -131,12 +131,15 @@ def test_a_link_connects_again_after_losing_its_connection(redis_url: str) -> No
     async def main() -> None:
         redis = await connect(redis_url)
         name = f"link-{os.getpid()}"
-        link = Link(client(redis_url, client_name=name))
+        linked = client(redis_url, client_name=name)
+        link = Link(linked)
         assert await link.script(ECHO, args=[b"1"]) == b"1"
-        assert await redis.client_kill_filter(skipme=True, _type="normal") >= 1
+        (link_id,) = [c["id"] for c in await redis.client_list() if c["name"] == name]
+        assert await redis.client_kill_filter(_id=link_id) == 1
         with pytest.raises(RedisConnectionError):
             await link.script(ECHO, args=[b"2"])
         assert await link.script(ECHO, args=[b"3"]) == b"3"
+        await linked.aclose()
         await redis.aclose()
 
     asyncio.run(main())
