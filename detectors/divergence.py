@@ -11,6 +11,7 @@ the alert says plainly which side leads.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from crosscurrent.catalog import Catalog, default_catalog
@@ -21,18 +22,44 @@ from detectors.common import Latch, Moves, make_alert
 NAME = "divergence"
 
 
+@dataclass(frozen=True)
+class _Watched:
+    """A pair with what every alert of it says the same way: its key, the names of its sides,
+    its notes for `a` above `b`, its label and side notes, whether it crosses markets."""
+
+    pair: DivergencePair
+    key: str
+    sides: tuple[str, str, str, str]  # a, a_zh, b, b_zh
+    reading: dict[str, str]
+    labels: dict[str, str]
+    cross_market: float
+
+
 class DivergenceDetector:
     name = NAME
 
     def __init__(self, pairs: Sequence[DivergencePair], catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
         self.pairs = tuple(pairs)
-        self._by_id: dict[str, list[tuple[DivergencePair, str]]] = {}  # id -> (pair, key)
+        self._by_id: dict[str, list[_Watched]] = {}
         for pair in self.pairs:
+            watched = self._watch(pair)
             for ident in {*pair.a, *pair.b}:
-                self._by_id.setdefault(ident, []).append((pair, self.key(pair)))
+                self._by_id.setdefault(ident, []).append(watched)
         self.moves = Moves()
         self.latch = Latch()
+
+    def _watch(self, pair: DivergencePair) -> _Watched:
+        a, a_zh = self.side(pair.a), self.side(pair.a, zh=True)
+        b, b_zh = self.side(pair.b), self.side(pair.b, zh=True)
+        reading = {k: v for k, v in pair.model_dump(include={
+            "explanation", "explanation_zh", "implication", "implication_zh"}).items() if v}
+        labels = {"label": pair.label, "label_zh": pair.label_zh or pair.label} \
+            if pair.label else {}
+        labels |= {"side_a": a, "side_a_zh": a_zh, "side_b": b, "side_b_zh": b_zh}
+        regions = {self.catalog[i].region for i in (*pair.a, *pair.b)}
+        return _Watched(pair, self.key(pair), (a, a_zh, b, b_zh), reading, labels,
+                        float(len(regions) > 1))
 
     def ids(self) -> frozenset[str]:
         return frozenset(self._by_id)
@@ -52,13 +79,14 @@ class DivergenceDetector:
         if pairs is None or not isinstance(event, Tick) or not self.moves.moved(event):
             return []
         alerts = []
-        for pair, key in pairs:
-            alert = self._evaluate(pair, key, event)
+        for watched in pairs:
+            alert = self._evaluate(watched, event)
             if alert is not None:
                 alerts.append(alert)
         return alerts
 
-    def _evaluate(self, pair: DivergencePair, key: str, event: Tick) -> Alert | None:
+    def _evaluate(self, watched: _Watched, event: Tick) -> Alert | None:
+        pair, key = watched.pair, watched.key
         change_a, change_b = self.moves.mean_change(pair.a), self.moves.mean_change(pair.b)
         if change_a is None or change_b is None:
             return None
@@ -75,19 +103,13 @@ class DivergenceDetector:
         transition = self.latch.move(key, level)
         if transition is None:
             return None
-        a, b = self.side(pair.a), self.side(pair.b)
-        a_zh, b_zh = self.side(pair.a, zh=True), self.side(pair.b, zh=True)
-        notes: dict[str, str] = {}
+        a, a_zh, b, b_zh = watched.sides
         if gap > 0:
-            notes = {k: v for k, v in pair.model_dump(
-                include={"explanation", "explanation_zh", "implication", "implication_zh"}
-            ).items() if v}
+            notes = watched.reading | watched.labels
         else:
             notes = {"explanation": f"{b} leads {a} by {size:.2f} pp",
-                     "explanation_zh": f"{b_zh}领先{a_zh} {size:.2f} 个百分点"}
-        if pair.label:
-            notes["label"], notes["label_zh"] = pair.label, pair.label_zh or pair.label
-        notes |= {"side_a": a, "side_a_zh": a_zh, "side_b": b, "side_b_zh": b_zh}
+                     "explanation_zh": f"{b_zh}领先{a_zh} {size:.2f} 个百分点",
+                     **watched.labels}
         return make_alert(
             NAME, key, transition, event, (*pair.a, *pair.b),
             f"{a} {change_a:+.2f}% vs {b} {change_b:+.2f}% (gap {gap:+.2f} pp)",
@@ -97,8 +119,7 @@ class DivergenceDetector:
                 "gap": round(gap, 4), "price_a": self.moves.price(pair.a[0]) or 0.0,
                 "price_b": self.moves.price(pair.b[0]) or 0.0, "warn": pair.warn,
                 "critical": pair.critical, "resolve": pair.resolve,
-                "cross_market": float(len({self.catalog[i].region for i in pair.a}
-                                          | {self.catalog[i].region for i in pair.b}) > 1),
+                "cross_market": watched.cross_market,
             },
             notes,
         )

@@ -158,6 +158,7 @@ class GroupReader:
         self.claim_idle_ms = claim_idle_ms
         self._backlog: dict[str, bytes | str] | None = None
         self._claimed = False
+        self._link = Link(redis)  # new entries: read often, raw, on a connection of its own
         self.reset()
 
     def reset(self) -> None:
@@ -188,9 +189,9 @@ class GroupReader:
             claimed = await self._autoclaim()
             if claimed:
                 return claimed
-        return entries_of(await self.redis.xreadgroup(
-            self.group, self.consumer, dict.fromkeys(self.streams, ">"),
-            count=self.batch, block=self.block_ms))
+        return entries_of(await self._link.call(
+            "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch,
+            "BLOCK", self.block_ms, "STREAMS", *self.streams, *[">"] * len(self.streams)))
 
     def read_ahead(self, commit: Commit) -> bool:
         """Queue a read of new entries, without blocking, as the last command of the caller's

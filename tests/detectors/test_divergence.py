@@ -85,3 +85,20 @@ def test_snapshot_and_restore_resume_exactly() -> None:
 def test_unknown_ids_in_pairs_are_rejected() -> None:
     with pytest.raises(ValueError, match="unknown instrument id 'crypto:NOPE'"):
         DivergencePair(a="crypto:NOPE", b="hk:HSI", warn=1, critical=2, resolve=0.5)
+
+
+def test_notes_read_for_a_above_b_and_say_who_leads_the_other_way() -> None:
+    pair = PAIR.model_copy(update={
+        "explanation": "Crypto bid, HK tech sold", "explanation_zh": "加密走强,港股科技走弱",
+        "implication": "Risk rotates", "implication_zh": "", "label": "BTC vs HSTECH"})
+    sides = {"side_a": "Bitcoin", "side_a_zh": "比特币", "side_b": "Hang Seng TECH",
+             "side_b_zh": "恒生科技"}
+    (up,) = feed(DivergenceDetector([pair]), [3.5])
+    assert up.notes == {"explanation": "Crypto bid, HK tech sold",
+                        "explanation_zh": "加密走强,港股科技走弱", "implication": "Risk rotates",
+                        "label": "BTC vs HSTECH", "label_zh": "BTC vs HSTECH", **sides}
+    (down,) = feed(DivergenceDetector([pair]), [-3.5])
+    assert down.notes == {"explanation": "Hang Seng TECH leads Bitcoin by 3.50 pp",
+                          "explanation_zh": "恒生科技领先比特币 3.50 个百分点",
+                          "label": "BTC vs HSTECH", "label_zh": "BTC vs HSTECH", **sides}
+    assert up.values["cross_market"] == down.values["cross_market"] == 1.0

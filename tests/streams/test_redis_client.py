@@ -166,3 +166,25 @@ def test_closing_the_client_closes_its_links(redis_url: str) -> None:
         await redis.aclose()
 
     asyncio.run(main())
+
+
+def test_a_link_call_blocks_and_a_cancelled_one_leaves_no_reply_behind(redis_url: str,
+                                                                       keys: Keys) -> None:
+    async def main() -> None:
+        redis = await connect(redis_url)
+        link = Link(redis)
+        stream = keys.events("crypto")
+        assert await link.call("XREAD", "BLOCK", 50, "STREAMS", stream, "$") is None
+        reading = asyncio.create_task(link.call("XREAD", "BLOCK", 5000, "STREAMS", stream, "$"))
+        await asyncio.sleep(0.1)
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        await redis.xadd(stream, {"e": b"1"})  # what the cancelled read would have returned
+        assert await link.call("PING") == b"PONG"
+        (entry,) = (await link.call("XRANGE", stream, "-", "+"))
+        assert entry[1] == [b"e", b"1"]
+        await redis.delete(stream)
+        await redis.aclose()
+
+    asyncio.run(main())
