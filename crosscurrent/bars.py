@@ -27,7 +27,11 @@ class DailyBar(BaseModel):
     volume: float | None = None
 
     def add(self, value: float, volume: float | None, cumulative: bool) -> None:
-        self.high, self.low, self.close = max(self.high, value), min(self.low, value), value
+        if value > self.high:  # a pydantic model's attribute costs ~0.4 us to set: only
+            self.high = value  # what changes is set
+        elif value < self.low:
+            self.low = value
+        self.close = value
         if volume is not None:
             if cumulative:
                 self.volume = max(self.volume or 0.0, volume)

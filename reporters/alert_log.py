@@ -14,9 +14,9 @@ from redis import asyncio as aioredis
 from rich.text import Text
 
 from crosscurrent.events import Alert, AlertState, Severity, decode
-from streams.bus import FIELD
+from streams.bus import FIELD, entries_of
 from streams.keys import Keys
-from streams.redis_client import xread_through_outages
+from streams.redis_client import Link, xread_through_outages
 
 SEVERITY_STYLE = {
     Severity.INFO: "cyan",
@@ -82,17 +82,20 @@ async def tail_alerts(
     """Call `on_alert` for each alert as it lands (a read-only viewer: no consumer group),
     until `stop` is set (or cancellation). A Redis outage is waited out, from where it was."""
     last: bytes | str = start
-    while stop is None or not stop.is_set():
-        reply: Any = await xread_through_outages(redis, {keys.alerts: last}, 500, 100,
-                                                 "alert log")
-        for _, messages in reply or []:
-            for mid, fields in messages:
-                last = mid
+    link = Link(redis)
+    try:
+        while stop is None or not stop.is_set():
+            entries = entries_of(await xread_through_outages(link, {keys.alerts: last}, 500,
+                                                             100, "alert log"))
+            for entry in entries:
+                last = entry.id
                 try:
-                    event = decode(fields[FIELD])
-                except (ValidationError, KeyError):
+                    event = decode(entry.payload)
+                except ValidationError:
                     continue
                 if isinstance(event, Alert):
                     on_alert(event)
-        if not reply:
-            await asyncio.sleep(0)
+            if not entries:
+                await asyncio.sleep(0)
+    finally:
+        await link.release()

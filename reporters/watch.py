@@ -24,9 +24,9 @@ from crosscurrent.events import Alert, Quote, decode
 from crosscurrent.notify_config import Lang
 from reporters.board import Board
 from reporters.dashboard import render
-from streams.bus import FIELD
+from streams.bus import FIELD, entries_of
 from streams.keys import Keys
-from streams.redis_client import xread_through_outages
+from streams.redis_client import Link, xread_through_outages
 
 FPS = 4
 BACKFILL = 5000  # entries per stream read at attach time, so the board starts full
@@ -45,20 +45,22 @@ async def follow(board: Board, redis: aioredis.Redis, keys: Keys, history: bool 
         recent: Any = await redis.xrevrange(stream, count=BACKFILL if history else 1)
         if history:
             for _, fields in reversed(recent):
-                _take(board, fields)
+                _take(board, fields.get(FIELD, b""))
         cursors[stream] = recent[0][0] if recent else "0-0"
-    while True:
-        reply: Any = await xread_through_outages(redis, cursors, 2000, 250, "dashboard")
-        for stream, messages in (reply.items() if isinstance(reply, dict) else reply or []):
-            name = stream.decode() if isinstance(stream, bytes) else stream
-            for mid, fields in messages or []:  # None: the stream was deleted meanwhile
-                _take(board, fields)
-                cursors[name] = mid
+    link = Link(redis)
+    try:
+        while True:
+            for entry in entries_of(await xread_through_outages(link, cursors, 2000, 250,
+                                                                "dashboard")):
+                _take(board, entry.payload)
+                cursors[entry.stream] = entry.id
+    finally:
+        await link.release()
 
 
-def _take(board: Board, fields: dict[bytes, bytes]) -> None:
-    with contextlib.suppress(ValidationError, KeyError):
-        event = decode(fields[FIELD])
+def _take(board: Board, payload: bytes) -> None:
+    with contextlib.suppress(ValidationError):
+        event = decode(payload)
         if not isinstance(event, Quote):
             board.take(event)
 

@@ -249,7 +249,8 @@ def entries_of(reply: Any) -> list[Entry]:
     items = reply.items() if isinstance(reply, dict) else reply  # RESP3 dict, RESP2 list
     for stream, messages in items:
         name = _text(stream)
-        out.extend(Entry(name, mid, _payload(fields)) for mid, fields in messages)
+        out.extend(Entry(name, mid, _payload(fields))
+                   for mid, fields in messages or ())  # None: a stream deleted meanwhile
     return out
 
 

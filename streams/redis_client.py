@@ -121,6 +121,12 @@ class Link:
         async with self._lock:
             return await self._call(await self._connected(), *command)
 
+    async def release(self) -> None:
+        """Give the connection back to the client's pool (the next call takes one again)."""
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await self._pool.release(connection)
+
     async def _connected(self) -> aioconn.AbstractConnection:
         if self._connection is None:
             self._connection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
@@ -155,14 +161,16 @@ def reraise_cancellation() -> None:
         raise asyncio.CancelledError
 
 
-async def xread_through_outages(redis: aioredis.Redis, cursors: dict[Any, Any], count: int,
+async def xread_through_outages(link: Link, cursors: dict[Any, Any], count: int,
                                 block_ms: int, who: str) -> Any:
-    """XREAD for a read-only follower (no consumer group): a Redis outage is waited out with
-    backoff, logged once per attempt, and the read starts again from the same cursors."""
+    """XREAD for a read-only follower (no consumer group), its reply raw (`entries_of` reads
+    it): a Redis outage is waited out with backoff, logged once per attempt, and the read
+    starts again from the same cursors."""
     delay = 0.1
     while True:
         try:
-            return await redis.xread(cursors, count=count, block=block_ms)
+            return await link.call("XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS",
+                                   *cursors, *cursors.values())
         except (RedisError, OSError) as exc:
             reraise_cancellation()
             log.warning("%s: Redis error (%s); reading on in %.1fs", who, exc, delay)

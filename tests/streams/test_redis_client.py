@@ -10,6 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from streams.bus import FIELD, entries_of
 from streams.keys import Keys
 from streams.redis_client import (
     Link,
@@ -58,16 +59,17 @@ def test_a_follower_waits_a_redis_outage_out_from_its_cursor(tmp_path: Path) -> 
 
     async def main() -> list[bytes]:
         redis = client(server.url)
-        first = await redis.xadd("s", {"e": b"1"})
+        first = await redis.xadd("s", {FIELD: b"1"})
         server.kill()
-        reading = asyncio.create_task(xread_through_outages(redis, {"s": first}, 10, 100, "t"))
+        reading = asyncio.create_task(xread_through_outages(Link(redis), {"s": first}, 10, 100,
+                                                            "t"))
         await asyncio.sleep(0.5)  # failing and retrying meanwhile
         assert not reading.done()
         await asyncio.to_thread(server.start)
-        await redis.xadd("s", {"e": b"2"})
+        await redis.xadd("s", {FIELD: b"2"})
         reply = await asyncio.wait_for(reading, 15)
         await redis.aclose()
-        return [fields[b"e"] for _, messages in reply for _, fields in messages]
+        return [entry.payload for entry in entries_of(reply)]
 
     try:
         assert asyncio.run(main()) == [b"2"]  # the entry after the cursor, not the first
