@@ -48,7 +48,7 @@ class Lookup(Protocol):
     def value(self, ident: str) -> float | None: ...
 
 
-Node = Callable[[Lookup], float | bool]
+Node = Callable[[Lookup], float | bool | None]  # None: a value it needs is not known yet
 
 
 @dataclass(frozen=True)
@@ -62,15 +62,9 @@ class Rule:
         """True or False; None while a value it needs is not known."""
         try:
             result = self.run(lookup)
-        except _Unknown:
-            return None
         except ZeroDivisionError:
             return None
-        return bool(result)
-
-
-class _Unknown(Exception):
-    pass
+        return None if result is None else bool(result)
 
 
 def _where(node: ast.AST) -> int:
@@ -139,28 +133,37 @@ def _check_strings(node: ast.AST) -> None:
 
 
 def _compile(node: ast.AST) -> Node:
-    """The checked expression as a closure over its parts, built once per rule."""
+    """The checked expression as a closure over its parts, built once per rule. A value not
+    known yet makes its whole expression None (a plain return: a rule waiting for a value is
+    evaluated on every tick, and an exception costs more than the rest of it)."""
     if isinstance(node, ast.BoolOp):
         parts = [_compile(v) for v in node.values]
-        if isinstance(node.op, ast.And):
-            return lambda lookup: all([part(lookup) for part in parts])  # every value known
-        return lambda lookup: any([part(lookup) for part in parts])
+        combine = all if isinstance(node.op, ast.And) else any
+
+        def both(lookup: Lookup) -> bool | None:
+            values = [part(lookup) for part in parts]  # every value known
+            return None if None in values else combine(values)
+        return both
     if isinstance(node, ast.UnaryOp):
         operand = _compile(node.operand)
         if isinstance(node.op, ast.Not):
-            return lambda lookup: not operand(lookup)
+            return lambda lookup: None if (value := operand(lookup)) is None else not value
         if isinstance(node.op, ast.USub):
-            return lambda lookup: -operand(lookup)
+            return lambda lookup: None if (value := operand(lookup)) is None else -value
         return operand
     if isinstance(node, ast.Compare):
         first = _compile(node.left)
         steps = [(_COMPARE[type(op)], _compile(right))
                  for op, right in zip(node.ops, node.comparators, strict=True)]
 
-        def compare(lookup: Lookup) -> bool:
+        def compare(lookup: Lookup) -> bool | None:
             left = first(lookup)
+            if left is None:
+                return None
             for test, right_part in steps:
                 right = right_part(lookup)
+                if right is None:
+                    return None
                 if not test(left, right):
                     return False
                 left = right
@@ -168,7 +171,11 @@ def _compile(node: ast.AST) -> Node:
         return compare
     if isinstance(node, ast.BinOp):
         arith, left, right = _ARITH[type(node.op)], _compile(node.left), _compile(node.right)
-        return lambda lookup: arith(left(lookup), right(lookup))
+
+        def binary(lookup: Lookup) -> float | None:
+            a, b = left(lookup), right(lookup)
+            return None if a is None or b is None else arith(a, b)
+        return binary
     if isinstance(node, ast.Constant):
         assert isinstance(node.value, int | float)
         constant = float(node.value)
@@ -180,10 +187,8 @@ def _compile(node: ast.AST) -> Node:
     if name == "funding":
         ident = f"funding:{ident}"
 
-    def call(lookup: Lookup) -> float:
+    def call(lookup: Lookup) -> float | None:
         found = (lookup.change(ident) if name == "change" else
                  lookup.price(ident) if name == "price" else lookup.value(ident))
-        if found is None or not math.isfinite(found):
-            raise _Unknown
-        return found
+        return found if found is not None and math.isfinite(found) else None
     return call

@@ -43,6 +43,21 @@ def test_arithmetic_not_and_chained_comparisons() -> None:
         Values(**{"cn:TURNOVER": 1.0, "cn:ADVANCERS": 0.0})) is None  # division by zero
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ('not price("hk:HSI") > 1', None),
+    ('-value("cn:TURNOVER") < 1', None),
+    ('price("hk:HSI") * 2 > 1', None),
+    ('price("macro:VIX") > 1 or price("hk:HSI") > 1', None),  # every value known, or none
+    ('2 < price("macro:VIX") < price("hk:HSI")', False),  # settled before the unknown one
+    ('0 < price("macro:VIX") < price("hk:HSI")', None),
+    ('price("macro:VIX") > 0', True),
+])
+def test_a_value_not_known_yet_leaves_what_needs_it_undecided(text: str,
+                                                              expected: bool | None) -> None:
+    assert compile_rule(text).evaluate(Values(**{"price:macro:VIX": 1.5,
+                                                 "cn:TURNOVER": float("nan")})) is expected
+
+
 @pytest.mark.parametrize(("text", "column", "message"), [
     ('change("crypto:ETH") >', 23, "syntax error"),
     ('chnage("crypto:ETH") > 1', 1, "unknown function 'chnage'"),
