@@ -260,7 +260,9 @@ def _payload(fields: dict[bytes, bytes] | list[bytes] | None) -> bytes:
     if not fields:
         return b""
     if isinstance(fields, list):
-        for i in range(0, len(fields) - 1, 2):
+        if fields[0] == FIELD:  # the bus's own entries: that one field
+            return fields[1]
+        for i in range(2, len(fields) - 1, 2):
             if fields[i] == FIELD:
                 return fields[i + 1]
         return b""
