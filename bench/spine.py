@@ -62,6 +62,15 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
+def reference_loop(n: int = 10_000_000) -> float:
+    """Seconds a plain Python loop of `n` additions takes: how fast this (shared, virtual)
+    machine runs at the moment, so that runs on different days can be set side by side."""
+    started, total = time.perf_counter(), 0
+    for i in range(n):
+        total += i
+    return time.perf_counter() - started
+
+
 async def run_spine(config: Config, url: str, events: int, console: Console) -> list[str]:
     """The throughput run; returns the summary line."""
     cpu0 = cpu_seconds()

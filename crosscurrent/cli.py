@@ -456,11 +456,12 @@ def _doctor(args: argparse.Namespace, config: Config, console: Console) -> int:
 
 def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
     from bench.ingest import BenchInputError
-    from bench.spine import machine
+    from bench.spine import machine, reference_loop
 
     parts = sorted(_choices(args.only, BENCH_PARTS, "--only"), key=BENCH_PARTS.index)
     summary: list[str] = []
     console.print(machine(), highlight=False)
+    loop_before = reference_loop()
     with _redis(config, args) as url:
         for part in parts:
             console.print(f"[bold]{part}[/]")
@@ -472,6 +473,9 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
             from crosscurrent.app import compact
 
             asyncio.run(compact(url))
+    summary.append(f"machine speed: a loop of 10M additions took {loop_before:.2f} s before "
+                   f"and {reference_loop():.2f} s after (lower is faster; this VM varies by "
+                   "half from hour to hour)")
     console.print("[bold]summary[/]")
     for line in summary:
         console.print(line, highlight=False)

@@ -20,7 +20,7 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
                    "agent events/s from Redis in batches of 500:",
                    "agent events/s from Redis in batches of 10:", "detectors in memory:",
                    "tick-to-alert at 400 events/s", "spine events/s end to end:",
-                   "end-of-day report", "dashboard"):
+                   "end-of-day report", "dashboard", "machine speed: a loop of 10M additions"):
         assert figure in summary, figure
     # the peer, measured in the same run (scripts/test installs it into .bench-venv)
     assert "ingest usdm cryptofeed (overflow='block'):" in summary
