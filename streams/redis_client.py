@@ -88,11 +88,13 @@ class Link:
 
     redis-py spends more CPU on a command than its round trip costs: the pool's lock, a retry
     wrapper, metrics, reply callbacks (here 110–150 µs of CPU a call against 75–90 without). A
-    consumer commits once per batch and the bus writer appends once per batch, one call
-    after the other, so each keeps a connection of the client's pool (its address,
-    credentials, TLS and protocol) and reads the script's reply raw, as a script returns it.
-    A lock keeps calls from interleaving on the connection. A connection error disconnects
-    it (redis-py does) and the next call connects again; `aclose` on the client closes it."""
+    consumer commits once per batch and reads new entries, the bus writer appends once per
+    batch and a follower reads, one call after the other, so each keeps a connection of the
+    client's pool (its address, credentials, TLS and protocol) and reads the reply raw, as a
+    script returns it (`entries_of` reads a stream reply). A lock keeps calls from
+    interleaving on the connection. A connection error, or a cancellation while a reply is
+    awaited, disconnects it (redis-py does) and the next call connects again; `aclose` on the
+    client closes it."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self._pool = redis.connection_pool
@@ -123,9 +125,10 @@ class Link:
 
     async def release(self) -> None:
         """Give the connection back to the client's pool (the next call takes one again)."""
-        if self._connection is not None:
-            connection, self._connection = self._connection, None
-            await self._pool.release(connection)
+        async with self._lock:
+            if self._connection is not None:
+                connection, self._connection = self._connection, None
+                await self._pool.release(connection)
 
     async def _connected(self) -> aioconn.AbstractConnection:
         if self._connection is None:
