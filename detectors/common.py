@@ -75,6 +75,9 @@ class Latch:
                            notes)]
 
 
+_IGNORED, _SAME, _MOVED = 0, 1, 2
+
+
 class Moves:
     """Latest price and previous close of each id (tick ids), in event time: a late tick does
     not move the state back; non-finite or non-positive prices are ignored."""
@@ -82,27 +85,32 @@ class Moves:
     def __init__(self) -> None:
         self.quotes: dict[str, list[Any]] = {}  # id -> [price, prev_close or None, ts]
 
-    IGNORED, SAME, MOVED = 0, 1, 2  # what `take` did with a tick
+    IGNORED, SAME, MOVED = _IGNORED, _SAME, _MOVED  # what `take` did with a tick
 
     def take(self, tick: Tick) -> int:
         """Take a tick: IGNORED (late or unusable), SAME (the price and previous close are
         as they were: only the time moved) or MOVED."""
-        price, prev = tick.price, tick.prev_close
+        price = tick.price
         if not 0.0 < price < math.inf:  # also False for NaN
-            return Moves.IGNORED
+            return _IGNORED
+        prev = tick.prev_close
         if prev is not None and not 0.0 < prev < math.inf:
             prev = None
         quote = self.quotes.get(tick.id)
         if quote is None:
             self.quotes[tick.id] = [price, prev, tick.ts]
-            return Moves.MOVED
-        if tick.ts < quote[2]:
-            return Moves.IGNORED
-        moved = price != quote[0] or (prev is not None and prev != quote[1])
-        quote[0], quote[2] = price, tick.ts
-        if prev is not None:
-            quote[1] = prev
-        return Moves.MOVED if moved else Moves.SAME
+            return _MOVED
+        ts = tick.ts
+        if ts < quote[2]:
+            return _IGNORED
+        quote[2] = ts
+        if prev is None or prev == quote[1]:
+            if price == quote[0]:
+                return _SAME
+            quote[0] = price
+            return _MOVED
+        quote[0], quote[1] = price, prev
+        return _MOVED
 
     def update(self, tick: Tick) -> bool:
         """Take a tick; False when it is ignored (late or unusable)."""
