@@ -19,7 +19,6 @@ from rich.console import Console
 from bench.spine import cpu_seconds, synthetic_tape
 from crosscurrent.app import build_agents, build_detectors, clear_namespace
 from crosscurrent.config import Config
-from crosscurrent.heap import settled_heap
 from detectors.agent import DetectorSet
 from streams.bus import StreamWriter
 from streams.keys import Keys
@@ -32,11 +31,10 @@ def detectors_rate(config: Config, events: int) -> float:
     found = DetectorSet(build_detectors(config))
     ticks = [direct_event(e) for e in synthetic_tape(events, 1.0, time.time_ns() // 10**6)
              .events]
-    with settled_heap():
-        started = time.process_time()
-        for tick in ticks:
-            found.on_event(tick)
-        return events / (time.process_time() - started)
+    started = time.process_time()
+    for tick in ticks:
+        found.on_event(tick)
+    return events / (time.process_time() - started)
 
 
 SMALL_BATCH = 10  # about the agent's batches at 10,000 events/s live: the cost per batch
@@ -58,12 +56,11 @@ async def through_agent(config: Config, url: str, events: int, batch: int
     config = config.model_copy(update={"agent": config.agent.model_copy(
         update={"batch": batch})})
     (agent,) = build_agents(config, redis, keys)
-    with settled_heap():  # as `crosscurrent run` has it
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
-        running = asyncio.create_task(agent.run())
-        while agent.processed < events:
-            await asyncio.sleep(0.005)
-        wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    running = asyncio.create_task(agent.run())
+    while agent.processed < events:
+        await asyncio.sleep(0.005)
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
     agent.stop()
     await asyncio.wait_for(running, 5)
     await clear_namespace(redis, keys)

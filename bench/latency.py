@@ -28,7 +28,6 @@ from crosscurrent.app import build_agents, clear_namespace
 from crosscurrent.catalog import family
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
-from crosscurrent.heap import settled_heap
 from detectors.agent import Agent
 from reporters.alert_log import tail_alerts
 from streams.binance import BinanceProtocol
@@ -117,8 +116,7 @@ async def pipeline(config: Config, url: str, rate: float, seconds: float, namesp
         writer.run(), feed.run(), *(c.run() for c in consumers),
         tail_alerts(redis, keys, running.on_alert, start="$", stop=stop_log))]
     try:
-        with settled_heap():
-            yield running
+        yield running
     finally:
         for consumer in consumers:
             consumer.stop()

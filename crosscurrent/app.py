@@ -29,7 +29,6 @@ from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
-from crosscurrent.heap import settled_heap
 from crosscurrent.notify_config import Lang
 from crosscurrent.sources import Feed, build_feeds, history_sources, live_feeds, wall_clock_ms
 from detectors.agent import Agent
@@ -283,9 +282,8 @@ async def replay(
                         log_done.set)
             notifier, senders = await _start_notifications(
                 config, notify, redis, keys, tasks, player.tape_now)
-            with settled_heap():
-                await player.play(view.progress)
-                await _drain(tasks, simulators, feeds, writer, agents)
+            await player.play(view.progress)
+            await _drain(tasks, simulators, feeds, writer, agents)
             alerts = await read_alerts(redis, keys)
             await _until(lambda: len(seen) >= len(alerts), tasks, "the alert log")
             delivered = await _finish_notifications(notifier, senders, tasks, tape.end_ms)
@@ -507,11 +505,10 @@ async def run_live(
             log_done = asyncio.Event()
             tasks.start(tail_alerts(redis, keys, view.alert, start="$", stop=log_done),
                         "alert log", log_done.set)
-            with settled_heap():
-                while not stop.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 0.5)
-                    tasks.check()
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+                tasks.check()
         finally:
             for task in feeds:
                 task.cancel()
