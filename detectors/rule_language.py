@@ -140,10 +140,10 @@ def _compile(node: ast.AST) -> Node:
         parts = [_compile(v) for v in node.values]
         combine = all if isinstance(node.op, ast.And) else any
 
-        def both(lookup: Lookup) -> bool | None:
+        def boolean(lookup: Lookup) -> bool | None:
             values = [part(lookup) for part in parts]  # every value known
             return None if None in values else combine(values)
-        return both
+        return boolean
     if isinstance(node, ast.UnaryOp):
         operand = _compile(node.operand)
         if isinstance(node.op, ast.Not):
