@@ -180,3 +180,17 @@ def test_unreachable_redis_is_one_line_that_says_what_to_do(tmp_path: Path) -> N
 def test_redact_hides_passwords() -> None:
     assert redact("redis://user:pw@host:1/0") == "redis://user:***@host:1/0"
     assert redact("redis://host:1/0") == "redis://host:1/0"
+
+
+def test_entries_of_reads_every_reply_shape() -> None:
+    """Raw (a script's or a link's), as redis-py parses it (RESP2 and RESP3), other fields
+    beside ours, a trimmed entry, and a stream deleted while it was read."""
+    raw = [[b"s", [[b"1-0", [b"e", b"a"]], [b"2-0", [b"x", b"1", b"e", b"b"]],
+                   [b"3-0", None], [b"4-0", [b"x", b"1"]]]], [b"gone", None]]
+    parsed = [[b"s", [(b"1-0", {b"e": b"a"}), (b"2-0", {b"x": b"1", b"e": b"b"})]]]
+    resp3 = {b"s": [[b"1-0", {b"e": b"a"}]]}
+    assert [(e.stream, e.id, e.payload) for e in entries_of(raw)] == [
+        ("s", b"1-0", b"a"), ("s", b"2-0", b"b"), ("s", b"3-0", b""), ("s", b"4-0", b"")]
+    assert [e.payload for e in entries_of(parsed)] == [b"a", b"b"]
+    assert [e.payload for e in entries_of(resp3)] == [b"a"]
+    assert entries_of(None) == []
