@@ -175,8 +175,6 @@ class GroupReader:
                     raise
 
     async def read(self) -> list[Entry]:
-        if self._link.pending:  # the read sent with the last commit
-            return entries_of(await self._link.receive())
         if self._backlog is not None:  # own pending entries first, walking past each batch
             cursors: dict[Any, Any] = self._backlog
             entries = entries_of(await self.redis.xreadgroup(
@@ -191,21 +189,19 @@ class GroupReader:
             claimed = await self._autoclaim()
             if claimed:
                 return claimed
-        return entries_of(await self._link.call(*self._read_new()))
+        return entries_of(await self._link.call(
+            "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch,
+            "BLOCK", self.block_ms, "STREAMS", *self.streams, *[">"] * len(self.streams)))
 
-    def _read_new(self) -> tuple[Any, ...]:
-        return ("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch,
-                "BLOCK", self.block_ms, "STREAMS", *self.streams, *[">"] * len(self.streams))
-
-    async def commit_then_read(self, commit: Commit) -> bool:
-        """Run `commit` with the blocking read of new entries sent in the same write, on this
-        reader's link: the read is waiting in Redis when the next entries land, and the next
-        `read` returns its reply. (Entries it delivered but the caller never handled, after a
-        crash or a stop, stay pending: a restarted consumer reads them first.) False, and
-        nothing done, while own pending entries or claims are still to come first."""
+    def read_ahead(self, commit: Commit) -> bool:
+        """Queue a read of new entries, without blocking, as the last command of the caller's
+        commit (its reply is then the commit's): under load the next batch costs no round
+        trip of its own. False (nothing queued) while own pending or claimed entries are
+        still to come first."""
         if self._backlog is not None or not self._claimed:
             return False
-        await commit.run_then(self._link, self._read_new())
+        commit.call("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch,
+                    "STREAMS", *self.streams, *[">"] * len(self.streams))
         return True
 
     async def _autoclaim(self) -> list[Entry]:

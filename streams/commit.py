@@ -10,7 +10,7 @@ a pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from streams.redis_client import Link
@@ -65,7 +65,3 @@ class Commit:
     async def run(self, link: Link) -> Any:
         """Apply the commands; the reply of the last one, raw (as the script returns it)."""
         return await link.script(COMMIT, args=self.args)
-
-    async def run_then(self, link: Link, then: Sequence[Any]) -> Any:
-        """`run`, with the command `then` sent in the same write (see `Link.script_then`)."""
-        return await link.script_then(COMMIT, self.args, then)

@@ -5,9 +5,9 @@ script call (`streams/commit.py`) together with the XACKs. A crash before the ca
 the entries pending and the committed state as it was, so a restarted consumer re-reads
 exactly those entries from the same state: no event skipped, nothing written twice. After a
 Redis error the running process does the same: it restores the committed state and starts
-over. The blocking read of the next new entries goes out in the same write as the commit
-(on the reader's own connection): what it delivers becomes pending with it (a crash leaves
-it to be re-read like any other), and a batch costs one round trip's system calls, not two.
+over. The commit also reads the next new entries, without blocking: they become pending with
+it (a crash leaves them to be re-read like any other), and under load a batch costs one round
+trip, not two.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Metric, Tick, decode
-from streams.bus import Entry, GroupReader
+from streams.bus import Entry, GroupReader, entries_of
 from streams.commit import Commit
 from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
 from streams.redis_client import Link, reraise_cancellation
@@ -53,8 +53,8 @@ class GroupConsumer(Generic[E]):
     accepts: tuple[type[Any], ...] = (Tick, Metric)
     pace_s = 0.0
     """For a consumer off the alert path: after a batch short of the reader's `batch`, wait
-    this long before the next read (which is then not sent with the commit), so that batches
-    come bigger and round trips fewer. Each costs a consumer the CPU of some ten events, CPU the
+    this long before the next read (which is then not read ahead), so that batches come
+    bigger and round trips fewer. Each costs a consumer the CPU of some ten events, CPU the
     consumers on the alert path in the same process then have."""
 
     def __init__(
@@ -78,6 +78,7 @@ class GroupConsumer(Generic[E]):
         self.malformed = 0
         self._malformed_counted = 0
         self.resumes = 0
+        self._ahead: list[Entry] = []  # read in the last commit, handled next
         self.link = Link(redis)  # the commits' own connection
 
     # -- to override -----------------------------------------------------------------------
@@ -100,6 +101,7 @@ class GroupConsumer(Generic[E]):
     async def start(self) -> None:
         """Create the groups and restore the last committed state."""
         self.reader.reset()
+        self._ahead = []  # left pending in Redis: re-read first
         await self.reader.ensure_groups()
         await self.restore()
 
@@ -127,7 +129,7 @@ class GroupConsumer(Generic[E]):
 
     async def step(self) -> int:
         """Read, handle and commit one batch; returns the number of entries handled."""
-        entries = await self.reader.read()
+        entries, self._ahead = self._ahead or await self.reader.read(), []
         if entries:
             events = self.decode(entries)
             await self.prepare(events)
@@ -172,8 +174,9 @@ class GroupConsumer(Generic[E]):
         if self.malformed > self._malformed_counted:
             count(commit, self.keys, f"agent.{self.name}.malformed",
                   self.malformed - self._malformed_counted)
-        if self.pace_s or not await self.reader.commit_then_read(commit):
-            await commit.run(self.link)
+        ahead = not self.pace_s and self.reader.read_ahead(commit)
+        reply = await commit.run(self.link)
+        self._ahead = entries_of(reply) if ahead else []
         self.processed = processed
         self._malformed_counted = self.malformed
         await self.committed()

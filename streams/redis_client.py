@@ -101,16 +101,16 @@ class Link:
         self._connection: aioconn.AbstractConnection | None = None
         self._lock = asyncio.Lock()
         self._shas: dict[str, str] = {}
-        self.pending = False  # a reply `script_then` left on the connection for `receive`
-        self._held: tuple[Any] | None = None  # that reply, when it had to be read already
 
     async def script(self, source: str, keys: Sequence[Any] = (), args: Sequence[Any] = ()
                      ) -> Any:
         """The reply of `source` run on `keys` and `args` (loaded first when Redis lacks it);
         an error reply is raised as redis-py's `ResponseError`."""
-        sha = self._sha(source)
+        sha = self._shas.get(source)
+        if sha is None:
+            sha = self._shas[source] = hashlib.sha1(source.encode()).hexdigest()
         async with self._lock:
-            connection = await self._ready()
+            connection = await self._connected()
             try:
                 return await self._call(connection, "EVALSHA", sha, len(keys), *keys, *args)
             except NoScriptError:
@@ -121,64 +121,16 @@ class Link:
         """The raw reply of one command (a blocking read holds the connection while it
         waits)."""
         async with self._lock:
-            return await self._call(await self._ready(), *command)
-
-    async def script_then(self, source: str, args: Sequence[Any], then: Sequence[Any]) -> Any:
-        """The reply of `source` run on `args` (no keys), with the command `then` sent in the
-        same write: its reply stays on the connection for `receive`, which must come next. A
-        caller that would send `then` right after saves a round trip's system calls, and
-        Redis has `then` (a blocking read, say) waiting already. An error drops the
-        connection, and `then`'s reply with it."""
-        sha = self._sha(source)
-        async with self._lock:
-            connection = await self._ready()
-            await connection.send_packed_command(
-                [*connection.pack_command("EVALSHA", sha, 0, *args),
-                 *connection.pack_command(*then)], check_health=False)
-            try:
-                try:
-                    reply = await connection.read_response()
-                except NoScriptError:  # `then` ran all the same: hold its reply, load, again
-                    self._held = (await connection.read_response(),)
-                    await self._call(connection, "SCRIPT", "LOAD", source)
-                    reply = await self._call(connection, "EVALSHA", sha, 0, *args)
-            except BaseException:
-                self._held = None
-                await connection.disconnect()
-                raise
-            self.pending = True
-            return reply
-
-    async def receive(self) -> Any:
-        """The reply of the command `script_then` sent after its script."""
-        async with self._lock:
-            assert self.pending and self._connection is not None
-            self.pending = False
-            if self._held is not None:
-                (held,), self._held = self._held, None
-                return held
-            return await self._connection.read_response()
+            return await self._call(await self._connected(), *command)
 
     async def release(self) -> None:
         """Give the connection back to the client's pool (the next call takes one again)."""
         async with self._lock:
             if self._connection is not None:
                 connection, self._connection = self._connection, None
-                if self.pending:  # not a reply for the pool's next user
-                    self.pending, self._held = False, None
-                    await connection.disconnect()
                 await self._pool.release(connection)
 
-    def _sha(self, source: str) -> str:
-        sha = self._shas.get(source)
-        if sha is None:
-            sha = self._shas[source] = hashlib.sha1(source.encode()).hexdigest()
-        return sha
-
-    async def _ready(self) -> aioconn.AbstractConnection:
-        """The connection, with no reply pending on it."""
-        if self.pending:
-            raise RuntimeError("a reply is pending on this link: receive() it first")
+    async def _connected(self) -> aioconn.AbstractConnection:
         if self._connection is None:
             self._connection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
         return self._connection

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from redis import asyncio as aioredis
 
-from crosscurrent.events import Tick, decode, encode
-from streams.bus import FIELD, GroupReader, StreamWriter, entries_of
+from crosscurrent.events import Tick, decode
+from streams.bus import GroupReader, StreamWriter, entries_of
 from streams.commit import Commit
 from streams.keys import Keys
-from streams.redis_client import BusUnavailableError, client, connect, redact
+from streams.redis_client import BusUnavailableError, Link, client, connect, redact
 from streams.redis_server import EmbeddedRedis
 from tests.conftest import stream_events
 
@@ -133,54 +133,21 @@ def test_group_reader_redelivers_unacknowledged_entries(redis_url: str, keys: Ke
     asyncio.run(main())
 
 
-def test_a_commit_sends_the_next_read_with_it_and_leaves_what_it_read_pending(
-        redis_url: str, keys: Keys) -> None:
+def test_a_commit_reads_the_next_entries_ahead_and_leaves_them_pending(redis_url: str,
+                                                                      keys: Keys) -> None:
     async def main() -> None:
         redis, stream, reader = await reading(redis_url, keys, 30, "c1", batch=10)
-        assert not await reader.commit_then_read(Commit())  # own pending entries, claims first
+        assert not reader.read_ahead(Commit())  # own pending entries and claims come first
         first = await reader.read()
         commit = Commit()
         commit.xack(stream, "g", *[e.id for e in first])
-        assert await reader.commit_then_read(commit)
-        ahead = await reader.read()  # the read that went out with the commit
+        assert reader.read_ahead(commit)
+        ahead = entries_of(await commit.run(Link(redis)))
         assert [decode(e.payload).ts for e in ahead] == list(range(10, 20))
-        assert await reader.lag() == 20  # 10 read, not acknowledged; 10 not delivered
+        assert await reader.lag() == 20  # 10 read ahead, not acknowledged; 10 not delivered
         # a crash before they were handled: the restarted consumer reads them first
         restarted = GroupReader(redis, [stream], "g", "c1", batch=10)
         assert [e.id for e in await restarted.read()] == [e.id for e in ahead]
-        await redis.aclose()
-
-    asyncio.run(main())
-
-
-def test_the_read_sent_with_a_commit_waits_for_new_entries(redis_url: str,
-                                                           keys: Keys) -> None:
-    """It blocks in Redis until entries land, and a link with its reply still to come takes
-    no other call; lost with its connection, what it delivered is read again by a restart."""
-
-    async def main() -> None:
-        redis, stream, reader = await reading(redis_url, keys, 10, "c1", batch=10)
-        reader.block_ms = 5000
-        first = await reader.read()
-        commit = Commit()
-        commit.xack(stream, "g", *[e.id for e in first])
-        assert await reader.commit_then_read(commit)
-        with pytest.raises(RuntimeError, match="pending"):
-            await reader._link.call("PING")
-        waiting = asyncio.create_task(reader.read())
-        await asyncio.sleep(0.2)
-        assert not waiting.done()
-        new = await redis.xadd(stream, {FIELD: encode(Tick(id="crypto:BTC", ts=99,
-                                                            price=1.0))})
-        assert [e.id for e in await asyncio.wait_for(waiting, 5)] == [new]
-        assert await reader.lag() == 1
-        # sent again, then the connection dropped: the entry it delivers stays pending
-        assert await reader.commit_then_read(Commit())
-        newer = await redis.xadd(stream, {FIELD: encode(Tick(id="crypto:BTC", ts=100,
-                                                              price=1.0))})
-        await reader._link.release()
-        restarted = GroupReader(redis, [stream], "g", "c1", batch=10)
-        assert [e.id for e in await restarted.read()] == [new, newer]
         await redis.aclose()
 
     asyncio.run(main())

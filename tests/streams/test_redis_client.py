@@ -190,31 +190,3 @@ def test_a_link_call_blocks_and_a_cancelled_one_leaves_no_reply_behind(redis_url
         await redis.aclose()
 
     asyncio.run(main())
-
-
-def test_a_script_with_a_command_sent_after_it(redis_url: str, keys: Keys) -> None:
-    """The command's reply waits for `receive`, also when Redis had lost the script (its
-    reply is then held while the script is loaded and run again); an error reply drops the
-    connection and the command's reply with it, and the link goes on."""
-
-    async def main() -> None:
-        redis = await connect(redis_url)
-        link = Link(redis)
-        assert await link.script_then(ECHO, [b"x"], ("ECHO", b"after")) == b"x"
-        assert link.pending and await link.receive() == b"after"
-        await redis.script_flush()
-        assert await link.script_then(ECHO, [b"y"], ("ECHO", b"held")) == b"y"
-        assert await link.receive() == b"held"
-        await redis.script_flush()  # and a held reply that is nil
-        assert await link.script_then(ECHO, [b"z"], ("GET", keys.state("none"))) == b"z"
-        assert await asyncio.wait_for(link.receive(), 5) is None
-        await redis.xadd(keys.alerts, {"e": b"1"})
-        with pytest.raises(ResponseError, match="WRONGTYPE"):
-            await link.script_then(f"return redis.call('HINCRBY', '{keys.alerts}', 'f', 1)",
-                                   [], ("ECHO", b"lost"))
-        assert not link.pending
-        assert await link.call("ECHO", b"next") == b"next"
-        await redis.delete(keys.alerts)
-        await redis.aclose()
-
-    asyncio.run(main())
