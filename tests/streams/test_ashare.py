@@ -15,6 +15,7 @@ from streams.ashare import AshareFeed, breadth, northbound, proxy_env, turnover
 from streams.feed import FrameError
 from streams.simulators.eastmoney import EastmoneySimulator
 from streams.tape import TapeEvent
+from tests.streams.test_feed import until
 
 IDS = ["cn:ADVANCERS", "cn:DECLINERS", "cn:TURNOVER", "cn:NORTHBOUND"]
 FAST = FeedsConfig(backoff_initial_s=0.02, backoff_max_s=0.1, stale_after_s=5)
@@ -103,7 +104,8 @@ def test_every_published_value_arrives_once_through_akshare() -> None:
             ts = TS + minute * 600_000
             for ident, value in zip(IDS, (up, down, amount), strict=False):
                 await sim.publish(TapeEvent(ts=ts, id=ident, value=value))
-        await asyncio.sleep(0.1)
+        await until(lambda: len(events) >= 6)
+        await asyncio.sleep(0.05)  # and nothing more: each value once
         values = [(e.id, e.value) for e in events if isinstance(e, Metric)]
         assert values == [("cn:ADVANCERS", 1215), ("cn:DECLINERS", 3800),
                           ("cn:TURNOVER", 5.07e10), ("cn:ADVANCERS", 1230),
@@ -120,7 +122,7 @@ def test_northbound_is_reported_when_published() -> None:
     async def check(sim: EastmoneySimulator, feed: AshareFeed, events: list[MarketEvent],
                     statuses: list[FeedStatus]) -> None:
         await sim.publish(TapeEvent(ts=TS, id="cn:NORTHBOUND", value=-3.2e9))
-        await asyncio.sleep(0.05)
+        await until(lambda: any(e.id == "cn:NORTHBOUND" for e in events))
         (flow,) = [e for e in events if e.id == "cn:NORTHBOUND"]
         assert isinstance(flow, Metric) and flow.value == pytest.approx(-3.2e9)
 
@@ -136,7 +138,7 @@ def test_server_errors_and_garbage_are_counted_and_ridden_out(
         sim.fail_next(200)  # a 200 whose body is not the page
         await sim.publish(TapeEvent(ts=TS, id="cn:TURNOVER", value=6e11))
         await sim.publish(TapeEvent(ts=TS, id="cn:TURNOVER", value=7e11))
-        await asyncio.sleep(0.05)  # served: now parsed
+        await until(lambda: len(events) == 2)  # served: now parsed
         assert feed.errors == 3 and feed.reconnects == 3
         assert [e.value for e in events if isinstance(e, Metric)] == [6e11, 7e11]
         assert any(s.state == FeedState.DISCONNECTED for s in statuses)
@@ -150,8 +152,8 @@ def test_outside_the_session_the_feed_is_closed() -> None:
     async def check(sim: EastmoneySimulator, feed: AshareFeed, events: list[MarketEvent],
                     statuses: list[FeedStatus]) -> None:
         await sim.publish(TapeEvent(ts=TS, id="cn:ADVANCERS", value=2000))
-        await asyncio.sleep(0.05)
-        assert statuses[-1].state == FeedState.CLOSED
+        await until(lambda: bool(statuses) and statuses[-1].state == FeedState.CLOSED)
+        assert not events
 
     asyncio.run(with_feed(check, market_open=False))
 
