@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -129,13 +130,20 @@ def test_a_link_calls_scripts_on_its_own_connection(redis_url: str, keys: Keys) 
     asyncio.run(main())
 
 
+async def linked_client(redis_url: str, prefix: str, echo: bytes
+                        ) -> tuple[str, aioredis.Redis, Link]:
+    """A client under a name of its own and a link of it that has run a script."""
+    name = f"{prefix}-{os.getpid()}"
+    linked = client(redis_url, client_name=name)
+    link = Link(linked)
+    assert await link.script(ECHO, args=[echo]) == echo
+    return name, linked, link
+
+
 def test_a_link_connects_again_after_losing_its_connection(redis_url: str) -> None:
     async def main() -> None:
         redis = await connect(redis_url)
-        name = f"link-{os.getpid()}"
-        linked = client(redis_url, client_name=name)
-        link = Link(linked)
-        assert await link.script(ECHO, args=[b"1"]) == b"1"
+        name, linked, link = await linked_client(redis_url, "link", b"1")
         (link_id,) = [c["id"] for c in await redis.client_list() if c["name"] == name]
         assert await redis.client_kill_filter(_id=link_id) == 1
         with pytest.raises(RedisConnectionError):
@@ -150,10 +158,7 @@ def test_a_link_connects_again_after_losing_its_connection(redis_url: str) -> No
 def test_closing_the_client_closes_its_links(redis_url: str) -> None:
     async def main() -> None:
         redis = await connect(redis_url)
-        name = f"closing-{os.getpid()}"
-        linked = client(redis_url, client_name=name)
-        link = Link(linked)
-        await link.script(ECHO, args=[b"x"])
+        name, linked, _ = await linked_client(redis_url, "closing", b"x")
 
         async def named() -> int:
             return sum(1 for c in await redis.client_list() if c["name"] == name)
