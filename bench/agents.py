@@ -4,9 +4,11 @@ N synthetic tape events (the spine's BTC/ETH tape: the ETH/BTC divergence fires 
 every ~40 events) are written to the event streams first; then the agent of the default
 config (every detector) reads them through its consumer group, runs the detectors, writes
 its alerts and acknowledges, until all are acknowledged. Its events/s and CPU are the
-agent's alone (the writing is done before the clock starts). Twice: in batches of
-`agent.batch`, and of 10, about the size they have live at 10,000 events/s, where the cost of
-each batch's round trips counts. Also: the detectors in memory, with no Redis at all.
+agent's alone (the writing is done before the clock starts). Twice: as a backlog is read
+(written in the bus writer's batches, `redis.pack` events an entry, read `agent.batch`
+entries at a time), and as live at 10,000 events/s, where the bus writer's batches hold
+about 10 events and the agent reads one entry a batch, so the cost of each batch's round
+trips counts. Also: the detectors in memory, with no Redis at all.
 """
 
 from __future__ import annotations
@@ -17,10 +19,9 @@ import time
 from rich.console import Console
 
 from bench.spine import cpu_seconds, synthetic_tape
-from crosscurrent.app import build_agents, build_detectors, clear_namespace
+from crosscurrent.app import build_agents, build_detectors, clear_namespace, stream_writer
 from crosscurrent.config import Config
 from detectors.agent import DetectorSet
-from streams.bus import StreamWriter
 from streams.keys import Keys
 from streams.redis_client import connect
 from streams.replay import direct_event
@@ -37,24 +38,26 @@ def detectors_rate(config: Config, events: int) -> float:
     return events / (time.process_time() - started)
 
 
-SMALL_BATCH = 10  # about the agent's batches at 10,000 events/s live: the cost per batch
+LIVE_BATCH = 10  # events a batch, written and read, live at 10,000 events/s
 
 
-async def through_agent(config: Config, url: str, events: int, batch: int
+async def through_agent(config: Config, url: str, events: int, live: bool
                         ) -> tuple[float, float, int]:
-    """A backlog of `events` through the agent reading `batch` entries at a time: (seconds,
-    CPU seconds, alerts)."""
+    """A backlog of `events` through the agent, read as a backlog or in batches the size
+    they have `live`: (seconds, CPU seconds, alerts)."""
     redis = await connect(url)
     keys = Keys(config.redis.prefix, "bench-agents")
     await clear_namespace(redis, keys)
-    writer = StreamWriter(redis, keys, batch_size=config.redis.batch_size)
+    if live:
+        config = config.model_copy(update={
+            "redis": config.redis.model_copy(update={"batch_size": LIVE_BATCH}),
+            "agent": config.agent.model_copy(update={"batch": 1})})
+    writer = stream_writer(config, redis, keys)
     writing = asyncio.create_task(writer.run())
     for event in synthetic_tape(events, 1.0, time.time_ns() // 10**6).events:
         await writer.put(direct_event(event))
     await writer.flush()
     writing.cancel()
-    config = config.model_copy(update={"agent": config.agent.model_copy(
-        update={"batch": batch})})
     (agent,) = build_agents(config, redis, keys)
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
     running = asyncio.create_task(agent.run())
@@ -70,12 +73,14 @@ async def through_agent(config: Config, url: str, events: int, batch: int
 
 async def run_agents(config: Config, url: str, events: int, console: Console) -> list[str]:
     summary = []
-    for batch in (config.agent.batch, SMALL_BATCH):
-        wall, cpu, alerts = await through_agent(config, url, events, batch)
-        console.print(f"agents: {events} events from Redis through every detector in batches "
-                      f"of {batch}, {alerts} alerts, {wall:.2f} s wall, {cpu:.2f} s CPU",
-                      highlight=False)
-        summary.append(f"agent events/s from Redis in batches of {batch}: {events / wall:,.0f} "
+    backlog = config.agent.batch * min(config.redis.pack, config.redis.batch_size)
+    for live, label in ((False, f"batches of up to {backlog:,} ({config.agent.batch} entries "
+                                f"of {config.redis.pack})"),
+                        (True, f"batches of {LIVE_BATCH} (one entry, as live at 10k/s)")):
+        wall, cpu, alerts = await through_agent(config, url, events, live)
+        console.print(f"agents: {events} events from Redis through every detector in {label}, "
+                      f"{alerts} alerts, {wall:.2f} s wall, {cpu:.2f} s CPU", highlight=False)
+        summary.append(f"agent events/s from Redis in {label}: {events / wall:,.0f} "
                        f"({events / cpu:,.0f} per CPU second)")
     in_memory = detectors_rate(config, events)
     return [*summary, f"detectors in memory: {in_memory:,.0f} events/s on one core"]

@@ -76,6 +76,7 @@ class Contender:
     streams: tuple[str, ...]  # what it subscribes to (for the count it must land)
     command: tuple[str, ...]
     keys: tuple[str, ...]  # the Redis streams it writes
+    stats: str | None = None  # ours: the counters of the events each stream was added
 
 
 @dataclass
@@ -108,7 +109,7 @@ def contenders(market: str, port: int, url: str, config: Config, cafile: str,
         out.append(Contender(
             f"crosscurrent {label}", tuple(f"{symbol}@{s}" for s in streams),
             (*ours, "--namespace", keys.namespace, path),
-            (keys.events(spec.family), keys.quotes(spec.family))))
+            (keys.events(spec.family), keys.quotes(spec.family)), keys.stats))
     if peer_python is not None:
         exchange, pair = CRYPTOFEED[market]
         for overflow, label in (("block", "overflow='block'"), ("", "default queue")):
@@ -148,9 +149,14 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
-def _landed(client: redis.Redis, keys: tuple[str, ...]) -> int:
+def _landed(client: redis.Redis, contender: Contender) -> int:
+    """Events in its streams: ours counts them (an entry holds several), the peer's hold
+    one an entry."""
+    if contender.stats is not None:
+        counted = client.hmget(contender.stats, [f"bus.{k}.added" for k in contender.keys])
+        return sum(int(n or 0) for n in counted)
     pipe = client.pipeline(transaction=False)
-    for key in keys:
+    for key in contender.keys:
         pipe.xlen(key)
     return sum(pipe.execute())
 
@@ -159,6 +165,8 @@ def measure(contender: Contender, sent: int, client: redis.Redis,
             starts: multiprocessing.Queue[float], cafile: str) -> tuple[int, float, float]:
     """One run: (frames landed, frames/s, client CPU s per 100k frames)."""
     client.delete(*contender.keys)
+    if contender.stats is not None:
+        client.delete(contender.stats)
     while not starts.empty():
         starts.get_nowait()
     env = dict(os.environ, SSL_CERT_FILE=cafile, REQUESTS_CA_BUNDLE=cafile,
@@ -174,7 +182,7 @@ def measure(contender: Contender, sent: int, client: redis.Redis,
         landed, last_change = 0, time.time()
         while landed < sent and time.time() - last_change < STALL_S:
             time.sleep(0.01)
-            now = _landed(client, contender.keys)
+            now = _landed(client, contender)
             if now != landed:
                 landed, last_change = now, time.time()
         cpu = _cpu_of(process.pid) - ready_cpu

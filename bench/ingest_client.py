@@ -13,9 +13,9 @@ import asyncio
 from dataclasses import dataclass
 
 from bench.spine import cpu_seconds
+from crosscurrent.app import stream_writer
 from crosscurrent.config import load_config
 from streams.binance import BinanceProtocol
-from streams.bus import StreamWriter
 from streams.ccxt_feed import CcxtFeed
 from streams.feed import WebsocketFeed
 from streams.keys import Keys
@@ -43,9 +43,7 @@ async def run(path: str, market: Market, url: str, redis_url: str, namespace: st
               cafile: str, expected: int) -> None:
     config = load_config(env={})
     redis = await connect(redis_url)
-    writer = StreamWriter(redis, Keys(config.redis.prefix, namespace),
-                          maxlen=config.redis.stream_maxlen,
-                          batch_size=config.redis.batch_size, buffer=config.redis.buffer)
+    writer = stream_writer(config, redis, Keys(config.redis.prefix, namespace))
     feed: CcxtFeed | WebsocketFeed
     if path == "ccxt":
         feed = CcxtFeed(market.ccxt_id, {market.ident: market.ccxt_symbol}, writer.put,

@@ -24,14 +24,13 @@ from hdrh.histogram import HdrHistogram
 from rich.console import Console
 
 from bench.spine import cpu_seconds, synthetic_event
-from crosscurrent.app import build_agents, clear_namespace
+from crosscurrent.app import build_agents, clear_namespace, stream_writer
 from crosscurrent.catalog import family
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
 from detectors.agent import Agent
 from reporters.alert_log import tail_alerts
 from streams.binance import BinanceProtocol
-from streams.bus import StreamWriter
 from streams.feed import WebsocketFeed
 from streams.history import HistoryRecorder, HistoryStore
 from streams.keys import Keys
@@ -100,9 +99,7 @@ async def pipeline(config: Config, url: str, rate: float, seconds: float, namesp
     redis = await connect(url)
     keys = Keys(config.redis.prefix, namespace)
     await clear_namespace(redis, keys)
-    writer = StreamWriter(redis, keys, maxlen=config.redis.stream_maxlen,
-                          batch_size=config.redis.batch_size, flush_ms=config.redis.flush_ms,
-                          buffer=config.redis.buffer)
+    writer = stream_writer(config, redis, keys)
     port = await asyncio.to_thread(receive.recv)
     feed = WebsocketFeed(BinanceProtocol(f"ws://127.0.0.1:{port}", IDS), writer.put,
                          config.feeds)

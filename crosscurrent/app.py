@@ -210,15 +210,20 @@ class _Tasks:
                         timeout)
 
 
+def stream_writer(config: Config, redis: aioredis.Redis, keys: Keys) -> StreamWriter:
+    """The bus writer as `config.redis` sets it up."""
+    settings = config.redis
+    return StreamWriter(redis, keys, maxlen=settings.stream_maxlen,
+                        batch_size=settings.batch_size, flush_ms=settings.flush_ms,
+                        buffer=settings.buffer, pack=settings.pack)
+
+
 @contextlib.asynccontextmanager
 async def _bus(config: Config, url: str, namespace: str) -> AsyncIterator[
         tuple[aioredis.Redis, Keys, StreamWriter]]:
     redis = await connect(url)
     keys = Keys(config.redis.prefix, namespace)
-    writer = StreamWriter(
-        redis, keys, maxlen=config.redis.stream_maxlen, batch_size=config.redis.batch_size,
-        flush_ms=config.redis.flush_ms, buffer=config.redis.buffer,
-    )
+    writer = stream_writer(config, redis, keys)
     try:
         yield redis, keys, writer
     finally:

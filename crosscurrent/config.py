@@ -35,6 +35,7 @@ class RedisConfig(_Section):
     batch_size: int = Field(500, ge=1)
     flush_ms: float = Field(0, ge=0)
     buffer: int = Field(100_000, ge=1)
+    pack: int = Field(20, ge=1, le=1000)
 
 
 class EmbeddedConfig(_Section):
@@ -102,7 +103,7 @@ class FeedsConfig(_Section):
 
 
 class AgentConfig(_Section):
-    batch: int = Field(500, ge=1)
+    batch: int = Field(50, ge=1)
     block_ms: int = Field(200, ge=1)
     claim_idle_ms: int = Field(30_000, ge=0)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 ID_PATTERN = r"^[a-z]+:[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 CanonicalId = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -138,3 +140,44 @@ _VALIDATE_JSON = EVENT_ADAPTER.validator.validate_json
 def decode(data: bytes | str) -> AnyEvent:
     """Parse an event from JSON; raises pydantic.ValidationError on bad input."""
     return cast(AnyEvent, _VALIDATE_JSON(data))
+
+
+def pack(encoded: Sequence[bytes]) -> bytes:
+    """One bus entry holding several encoded events: a JSON array (one is left as it is)."""
+    return encoded[0] if len(encoded) == 1 else b"[" + b",".join(encoded) + b"]"
+
+
+_VALIDATE_MANY = TypeAdapter(list[Event]).validator.validate_json
+_VALIDATE_ONE = EVENT_ADAPTER.validator.validate_python
+
+
+def decode_entry(data: bytes) -> tuple[list[AnyEvent], list[str]]:
+    """The events of one bus entry (one event, or several `pack`ed), and what is wrong with
+    each one that does not parse: a bad event costs only itself, not its neighbours."""
+    if data[:1] != b"[":
+        try:
+            return [_VALIDATE_JSON(data)], []
+        except ValidationError as exc:
+            return [], [_problem(exc)]
+    try:
+        return _VALIDATE_MANY(data), []
+    except ValidationError:
+        pass
+    try:
+        items = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return [], [f"not JSON ({exc})"]
+    events: list[AnyEvent] = []
+    problems: list[str] = []
+    for i, item in enumerate(items):
+        try:
+            events.append(_VALIDATE_ONE(item))
+        except ValidationError as exc:
+            problems.append(f"event {i + 1} of {len(items)}: {_problem(exc)}")
+    return events, problems
+
+
+def _problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]

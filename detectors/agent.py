@@ -157,7 +157,7 @@ class Agent(GroupConsumer[Tick | Metric]):
             "detectors": orjson.dumps(snapshot), "processed": processed, "pid": os.getpid(),
         })
         if self._raised:
-            count(tx, self.keys, f"agent.{self.name}.alerts", len(self._raised))
+            count(tx, self.keys, {f"agent.{self.name}.alerts": len(self._raised)})
 
     async def committed(self) -> None:
         self.alerts += len(self._raised)

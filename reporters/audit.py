@@ -4,12 +4,14 @@ and any loss among them.
   feeds      frames each source received, malformed and parsed, summed over every run (the
              counters are flushed once a second; a source that never flushed shows its
              latest status's counts, for the run that sent it)
-  bus        per stream, entries ever added (XINFO STREAM entries-added) and still kept
-  consumers  per stream and group: delivered (added minus lag), acknowledged, pending
-             (delivered, not acknowledged) and lag (not delivered yet)
-  agents     the events each consumer committed (counted in the transaction that acknowledges
-             them) against what its group acknowledged in Redis, and the alerts raised
-             against what the alerts stream received
+  bus        per stream, events ever added (the bus writer's counter; one entry holds up to
+             `redis.pack` of them), entries ever added (XINFO STREAM entries-added) and
+             entries still kept
+  consumers  per stream and group, in entries: delivered (added minus lag), acknowledged,
+             pending (delivered, not acknowledged) and lag (not delivered yet)
+  agents     the events and entries each consumer committed (counted in the transaction
+             that acknowledges them), its entries against what its group acknowledged in
+             Redis, and the alerts raised against what the alerts stream received
   (receivers' outboxes and the notifier are streams and groups like the others)
 
 Everything here is cumulative since the namespace began. A stream trimmed by retention keeps
@@ -17,8 +19,9 @@ its `entries-added`, so the counts hold after trimming; an entry trimmed before 
 read it leaves the lag unknown, and the line says so.
 
 `audit_window` counts the same stages within a time range, from the counters' minute
-buckets (`stats:<minute>`, kept 8 days), whole minutes: what each feed received, each stream
-was added, each agent consumed and raised, and the alerts that reached the alerts stream.
+buckets (`stats:<minute>`, kept 8 days), whole minutes: what each feed received, the events
+each stream was added, the events and entries each agent consumed and the alerts it raised,
+and the alerts that reached the alerts stream.
 Stages are not reconciled against one another within a window (an event added at 10:59:59
 may be consumed at 11:00:00), except the alerts, which an agent raises and appends in one
 transaction.
@@ -91,7 +94,9 @@ async def audit(redis: aioredis.Redis, keys: Keys) -> Audit:
         info = await redis.xinfo_stream(stream)
         added = int(info["entries-added"])
         short = stream.removeprefix(keys.base + ":")
-        out.lines.append(Line("bus", short, {"added": added, "kept": int(info["length"])}))
+        events = stats.get(f"bus.{stream}.added", added)  # streams not packed: one an entry
+        out.lines.append(Line("bus", short, {"added": events, "entries": added,
+                                             "entries kept": int(info["length"])}))
         try:
             groups = await redis.xinfo_groups(stream)
         except ResponseError:
@@ -111,12 +116,14 @@ async def audit(redis: aioredis.Redis, keys: Keys) -> Audit:
     for agent in sorted({k.split(".")[1] for k in stats if k.startswith("agent.")}):
         counts = {what: stats.get(f"agent.{agent}.{what}", 0)
                   for what in ("consumed", "malformed", "alerts")}
+        # before entries held several events, consumed counted entries
+        counts["entries"] = stats.get(f"agent.{agent}.entries", counts["consumed"])
         raised += counts["alerts"]
         acked = acknowledged.get(agent)
         out.lines.append(Line(
             "agent", agent, counts | ({} if acked is None else {"acknowledged": acked}),
-            loss=0 if acked is None else abs(acked - counts["consumed"]),
-            note="" if acked is None or acked == counts["consumed"] else
+            loss=0 if acked is None else abs(acked - counts["entries"]),
+            note="" if acked is None or acked == counts["entries"] else
             "committed and acknowledged counts differ"))
     on_bus = int((await redis.xinfo_stream(keys.alerts))["entries-added"]) \
         if await redis.exists(keys.alerts) else 0
@@ -151,7 +158,7 @@ async def audit_window(redis: aioredis.Redis, keys: Keys, since_ms: int, until_m
     raised = 0
     for agent in sorted({k.split(".")[1] for k in grown if k.startswith("agent.")}):
         counts = {what: grown.get(f"agent.{agent}.{what}", 0)
-                  for what in ("consumed", "malformed", "alerts")}
+                  for what in ("consumed", "entries", "malformed", "alerts")}
         raised += counts["alerts"]
         out.lines.append(Line("agent", agent, counts))
     on_bus = grown.get(f"bus.{keys.alerts}.added", 0)

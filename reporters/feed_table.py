@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
 from redis import asyncio as aioredis
 from rich.table import Table
 from rich.text import Text
 
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
-from crosscurrent.events import FeedState, FeedStatus, decode
+from crosscurrent.events import FeedState, FeedStatus, decode_entry
 from streams.bus import FIELD
 from streams.keys import Keys
 
@@ -41,12 +40,9 @@ async def latest_statuses(redis: aioredis.Redis, keys: Keys, scan: int = 5000
     newest: dict[str, FeedStatus] = {}
     entries: Any = await redis.xrevrange(keys.status, count=scan)
     for _, fields in entries:
-        try:
-            event = decode(fields[FIELD])
-        except (ValidationError, KeyError):
-            continue
-        if isinstance(event, FeedStatus) and event.source not in newest:
-            newest[event.source] = event
+        for event in reversed(decode_entry(fields.get(FIELD, b""))[0]):
+            if isinstance(event, FeedStatus) and event.source not in newest:
+                newest[event.source] = event
     return newest
 
 

@@ -13,14 +13,13 @@ import tty
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import ValidationError
 from redis import asyncio as aioredis
 from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
 from crosscurrent.catalog import default_catalog, family
-from crosscurrent.events import Alert, Quote, decode
+from crosscurrent.events import Alert, Quote, decode_entry
 from crosscurrent.notify_config import Lang
 from reporters.board import Board
 from reporters.dashboard import render
@@ -59,8 +58,7 @@ async def follow(board: Board, redis: aioredis.Redis, keys: Keys, history: bool 
 
 
 def _take(board: Board, payload: bytes) -> None:
-    with contextlib.suppress(ValidationError):
-        event = decode(payload)
+    for event in decode_entry(payload)[0]:
         if not isinstance(event, Quote):
             board.take(event)
 

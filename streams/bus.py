@@ -4,46 +4,76 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from crosscurrent.events import AnyEvent, encode
+from crosscurrent.events import AnyEvent, encode, pack
 from streams.commit import Commit
 from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
 from streams.redis_client import Link, reraise_cancellation
 
 log = logging.getLogger(__name__)
 
-FIELD = b"e"  # every stream entry holds one field: the event as JSON
+FIELD = b"e"  # every stream entry holds one field: an event as JSON, or several (`pack`)
 ALERTS_MAXLEN = 100_000  # alert transitions kept on the alerts stream
 
 # One call appends a whole batch: a pipeline of N XADDs costs N replies to parse in Python,
-# which is most of the writer's CPU; this costs one. KEYS[1]: the minute's counters (each
-# stream's entries added, for `audit --since`); KEYS[i + 1] gets ARGV[i + 2]. ARGV[1]:
-# MAXLEN, ARGV[2]: how long the minute's counters are kept.
+# which is most of the writer's CPU; this costs one. KEYS[1]: the minute's counters, KEYS[2]:
+# the all-time ones (each stream's events added, for `audit`); KEYS[i + 2] gets entry i.
+# ARGV[1]: how long the minute's counters are kept; then three per entry: the id below which
+# its stream may be trimmed ("0": nothing yet), how many events it holds, its payload.
+# Returns the ids of the entries added.
 XADD_BATCH = """
-local maxlen = ARGV[1]
-local added = {}
-for i = 2, #KEYS do
-  redis.call('XADD', KEYS[i], 'MAXLEN', '~', maxlen, '*', 'e', ARGV[i + 1])
-  added[KEYS[i]] = (added[KEYS[i]] or 0) + 1
+local added, ids = {}, {}
+for i = 3, #KEYS do
+  local at = 3 * (i - 2) - 1
+  ids[i - 2] = redis.call('XADD', KEYS[i], 'MINID', '~', ARGV[at], '*', 'e', ARGV[at + 2])
+  added[KEYS[i]] = (added[KEYS[i]] or 0) + tonumber(ARGV[at + 1])
 end
 for stream, n in pairs(added) do
   redis.call('HINCRBY', KEYS[1], 'bus.' .. stream .. '.added', n)
+  redis.call('HINCRBY', KEYS[2], 'bus.' .. stream .. '.added', n)
 end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return #KEYS - 1
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return ids
 """
 
 
+class Retention:
+    """Where to trim one stream so that it keeps about `maxlen` events, however many each
+    entry holds: a mark (events written so far, entry id) every hundredth of `maxlen`;
+    once a mark is `maxlen` events back, the entries before it can go. Never fewer than
+    `maxlen` events are kept; at most about a hundredth more, plus Redis's `~` slack. A
+    writer that starts again trims nothing until it has written `maxlen` events."""
+
+    def __init__(self, maxlen: int) -> None:
+        self.maxlen = maxlen
+        self.floor: bytes = b"0"  # entries below this id can go
+        self._step = max(1, maxlen // 100)
+        self._written = 0
+        self._next_mark = 0
+        self._marks: deque[tuple[int, bytes]] = deque()
+
+    def added(self, entry_id: bytes, events: int) -> None:
+        self._written += events
+        if self._written >= self._next_mark:
+            self._marks.append((self._written, entry_id))
+            self._next_mark = self._written + self._step
+        while self._marks and self._written - self._marks[0][0] >= self.maxlen:
+            self.floor = self._marks.popleft()[1]
+
+
 class StreamWriter:
-    """Writes events to their streams in pipelined batches.
+    """Writes events to their streams in batches, each stream's events of a batch in entries
+    of up to `pack` events.
 
     `put` waits while `buffer` events are queued (backpressure, nothing dropped). A batch that
-    fails because Redis is away is retried with backoff until it lands.
+    fails because Redis is away is retried with backoff until it lands. Each stream keeps
+    about `maxlen` events (`Retention`).
     """
 
     def __init__(
@@ -55,15 +85,18 @@ class StreamWriter:
         batch_size: int = 500,
         flush_ms: float = 0,
         buffer: int = 100_000,
+        pack: int = 20,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.maxlen = maxlen
         self.batch_size = batch_size
         self.flush_s = flush_ms / 1000
+        self.pack = pack
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(buffer)
         self._link = Link(redis)
         self._writing = 0
+        self._retention: dict[str, Retention] = {}
         self.retries = 0
 
     async def put(self, event: AnyEvent) -> None:
@@ -101,15 +134,34 @@ class StreamWriter:
             for _ in batch:
                 queue.task_done()
 
+    def _entries(self, batch: list[tuple[str, bytes]]) -> list[tuple[str, int, bytes]]:
+        """(stream, events, payload) of each entry: each stream's events in order, `pack`
+        at a time."""
+        by_stream: dict[str, list[bytes]] = {}
+        for stream, payload in batch:
+            by_stream.setdefault(stream, []).append(payload)
+        step = self.pack
+        return [(stream, len(part), pack(part))
+                for stream, payloads in by_stream.items()
+                for part in (payloads[i:i + step] for i in range(0, len(payloads), step))]
+
     async def _write(self, batch: list[tuple[str, bytes]]) -> None:
+        entries = self._entries(batch)
+        retention = self._retention
+        for stream, _, _ in entries:
+            if stream not in retention:
+                retention[stream] = Retention(self.maxlen)
+        args: list[Any] = [MINUTE_STATS_TTL_S]
+        for stream, events, payload in entries:
+            args += (retention[stream].floor, events, payload)
         delay = 0.05
         while True:
             try:
-                await self._link.script(
+                ids = await self._link.script(
                     XADD_BATCH,
-                    keys=[self.keys.stats_at(this_minute()), *(stream for stream, _ in batch)],
-                    args=[self.maxlen, MINUTE_STATS_TTL_S, *(payload for _, payload in batch)],
-                )
+                    keys=[self.keys.stats_at(this_minute()), self.keys.stats,
+                          *(stream for stream, _, _ in entries)],
+                    args=args)
             except (RedisError, OSError) as exc:
                 reraise_cancellation()
                 self.retries += 1
@@ -118,12 +170,14 @@ class StreamWriter:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            for (stream, events, _), entry_id in zip(entries, ids, strict=True):
+                retention[stream].added(entry_id, events)
             return
 
 
 class Entry(NamedTuple):
     """One stream entry; an empty payload means it was trimmed before it was read. (A named
-    tuple: the agent makes one per event, and a frozen dataclass costs three times more.)"""
+    tuple: the agent makes one per entry, and a frozen dataclass costs three times more.)"""
 
     stream: str
     id: bytes

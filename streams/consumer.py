@@ -15,17 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
-from pydantic import ValidationError
 from redis import asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from crosscurrent.config import AgentConfig
-from crosscurrent.events import Alert, Metric, Tick, decode
+from crosscurrent.events import Alert, Metric, Tick, decode_entry
 from streams.bus import Entry, GroupReader, entries_of
 from streams.commit import Commit
 from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
@@ -37,11 +36,13 @@ E = TypeVar("E", Tick | Metric, Alert)
 BY_TIME = attrgetter("ts")
 
 
-def count(tx: Pipeline | Commit, keys: Keys, counter: str, n: int) -> None:
-    """Queue `n` more on a stats counter, in all and in this minute's bucket."""
+def count(tx: Pipeline | Commit, keys: Keys, counters: Mapping[str, int]) -> None:
+    """Queue more on stats counters (name: how many more), in all and in this minute's
+    bucket."""
     minute = keys.stats_at(this_minute())
-    tx.hincrby(keys.stats, counter, n)
-    tx.hincrby(minute, counter, n)
+    for counter, n in counters.items():
+        tx.hincrby(keys.stats, counter, n)
+        tx.hincrby(minute, counter, n)
     tx.expire(minute, MINUTE_STATS_TTL_S)
 
 
@@ -74,7 +75,8 @@ class GroupConsumer(Generic[E]):
             batch=config.batch, block_ms=config.block_ms, claim_idle_ms=config.claim_idle_ms,
         )
         self.stopping = asyncio.Event()
-        self.processed = 0
+        self.processed = 0  # events read and committed
+        self.read = 0  # events read in the batch under way
         self.malformed = 0
         self._malformed_counted = 0
         self.resumes = 0
@@ -140,29 +142,30 @@ class GroupConsumer(Generic[E]):
         return len(entries)
 
     def decode(self, entries: list[Entry]) -> list[E]:
-        """The batch's events of the accepted kinds by event time; bad entries counted and
-        logged."""
+        """The batch's events of the accepted kinds by event time; bad entries and events
+        counted and logged. Sets `read`: the events taken off the bus, bad ones included."""
         events: list[E] = []
+        read = 0
         for entry in entries:
             if not entry.payload:
                 self.malformed += 1
+                read += 1
                 log.warning("%s: entry %s of %s was trimmed before it was read",
                             self.name, entry.id.decode(), entry.stream)
                 continue
-            try:
-                event = decode(entry.payload)
-            except ValidationError as exc:
+            found, problems = decode_entry(entry.payload)
+            for problem in problems:
                 self.malformed += 1
-                log.warning("%s: bad entry %s in %s skipped: %s", self.name,
-                            entry.id.decode(), entry.stream, exc.errors()[0]["msg"])
-                continue
-            if isinstance(event, self.accepts):
-                events.append(event)
+                log.warning("%s: a bad event of entry %s in %s skipped: %s", self.name,
+                            entry.id.decode(), entry.stream, problem)
+            read += len(found) + len(problems)
+            events.extend(e for e in found if isinstance(e, self.accepts))
+        self.read = read
         events.sort(key=BY_TIME)  # several streams in one batch: merge by event time
         return events
 
     async def _commit(self, entries: list[Entry]) -> None:
-        processed = self.processed + len(entries)
+        processed = self.processed + self.read
         by_stream: dict[str, list[bytes]] = {}
         for entry in entries:
             by_stream.setdefault(entry.stream, []).append(entry.id)
@@ -170,10 +173,11 @@ class GroupConsumer(Generic[E]):
         self.write(commit, processed)
         for stream, ids in by_stream.items():
             commit.xack(stream, self.reader.group, *ids)
-        count(commit, self.keys, f"agent.{self.name}.consumed", len(entries))
+        counters = {f"agent.{self.name}.consumed": self.read,  # events
+                    f"agent.{self.name}.entries": len(entries)}  # as the group acknowledges
         if self.malformed > self._malformed_counted:
-            count(commit, self.keys, f"agent.{self.name}.malformed",
-                  self.malformed - self._malformed_counted)
+            counters[f"agent.{self.name}.malformed"] = self.malformed - self._malformed_counted
+        count(commit, self.keys, counters)
         ahead = not self.pace_s and self.reader.read_ahead(commit)
         reply = await commit.run(self.link)
         self._ahead = entries_of(reply) if ahead else []

@@ -50,8 +50,8 @@ class FeedCounts:
         if not growth:
             return True
         tx = self.redis.pipeline(transaction=True)
-        for (index, counter), grew in growth.items():
-            count(tx, self.keys, f"feed.{self.feeds[index].source}.{COUNTERS[counter]}", grew)
+        count(tx, self.keys, {f"feed.{self.feeds[index].source}.{COUNTERS[counter]}": grew
+                              for (index, counter), grew in growth.items()})
         try:
             await tx.execute()
         except (RedisError, OSError) as exc:

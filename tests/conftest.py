@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from redis import asyncio as aioredis
 
-from crosscurrent.events import Alert, AnyEvent, MarketEvent, Tick, decode
+from crosscurrent.events import Alert, AnyEvent, MarketEvent, Tick, decode_entry
 from streams.bus import FIELD
 from streams.keys import Keys
 from streams.redis_server import EmbeddedRedis
@@ -61,7 +61,7 @@ async def stream_events(redis: aioredis.Redis, stream: str
                         ) -> list[AnyEvent]:
     """Every event of a stream, oldest first."""
     raw: Any = await redis.xrange(stream)
-    return [decode(fields[FIELD]) for _, fields in raw]
+    return [event for _, fields in raw for event in decode_entry(fields[FIELD])[0]]
 
 
 def ticks_only(events: Sequence[MarketEvent]) -> list[Tick]:

@@ -17,6 +17,7 @@ from streams.redis_client import connect
 from streams.redis_server import EmbeddedRedis
 from streams.simulators.binance import BinanceSimulator
 from streams.tape import TapeEvent
+from tests.conftest import stream_events
 
 
 def test_sigterm_writes_what_the_bus_writer_holds_and_exits_cleanly(
@@ -42,7 +43,7 @@ def test_sigterm_writes_what_the_bus_writer_holds_and_exits_cleanly(
                 await sim.publish(TapeEvent(ts=1775635200000 + n, id="crypto:BTC",
                                             value=70000.0 + n, prev_close=68000.0))
             async with asyncio.timeout(30):
-                while await redis.xlen(keys.events("crypto")) < sim.frames_sent:
+                while len(await stream_events(redis, keys.events("crypto"))) < sim.frames_sent:
                     await asyncio.sleep(0.05)
             await redis.client_pause(3000, all=False)  # writes stall, reads go on
             for n in range(20, 220):
@@ -51,7 +52,7 @@ def test_sigterm_writes_what_the_bus_writer_holds_and_exits_cleanly(
             await asyncio.sleep(0.5)  # read by the feed, held by the writer
             process.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(process.communicate(), 30)
-            landed = await redis.xlen(keys.events("crypto"))
+            landed = len(await stream_events(redis, keys.events("crypto")))
             return process.returncode or 0, out.decode() + err.decode(), landed, sim.frames_sent
         finally:
             if process.returncode is None:

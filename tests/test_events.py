@@ -11,7 +11,9 @@ from crosscurrent.events import (
     Severity,
     Tick,
     decode,
+    decode_entry,
     encode,
+    pack,
 )
 
 
@@ -44,3 +46,26 @@ def test_alert_uid_names_the_transition() -> None:
     alert = Alert(ts=3, detector="d", key="k", state=AlertState.RESOLVED,
                   severity=Severity.CRITICAL, ids=("a:B",), title="t")
     assert alert.uid == "k|resolved|critical|3"
+
+
+def test_a_packed_entry_holds_several_events_and_one_is_left_as_it_is() -> None:
+    ticks = [Tick(id="crypto:BTC", ts=n, price=100.0 + n) for n in range(3)]
+    assert decode_entry(pack([encode(t) for t in ticks])) == (ticks, [])
+    assert pack([encode(ticks[0])]) == encode(ticks[0])
+    assert decode_entry(encode(ticks[0])) == ([ticks[0]], [])
+
+
+def test_a_bad_event_in_a_packed_entry_costs_only_itself() -> None:
+    good = [Tick(id="crypto:BTC", ts=n, price=1.0) for n in range(2)]
+    entry = pack([encode(good[0]), b'{"kind":"tick","id":"BTC","ts":1,"price":1}',
+                  encode(good[1])])
+    events, problems = decode_entry(entry)
+    assert events == good
+    assert problems == ["event 2 of 3: tick.id: String should match pattern "
+                        "'^[a-z]+:[A-Za-z0-9][A-Za-z0-9_.\\-]*$'"]
+
+
+@pytest.mark.parametrize("payload", [b"[{", b"{}", b"", b"[1]"])
+def test_an_entry_that_does_not_parse_is_one_problem_per_event(payload: bytes) -> None:
+    events, problems = decode_entry(payload)
+    assert events == [] and len(problems) == 1

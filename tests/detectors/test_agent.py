@@ -18,7 +18,7 @@ from crosscurrent.app import build_detectors
 from crosscurrent.bars import DailyBar
 from crosscurrent.baselines import Baseline
 from crosscurrent.config import AgentConfig, load_config
-from crosscurrent.events import Alert, Metric, Tick, encode
+from crosscurrent.events import Alert, Metric, Tick, encode, pack
 from detectors.agent import Agent, DetectorSet
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts
@@ -124,6 +124,30 @@ def test_bad_entries_are_counted_and_skipped(redis_url: str, keys: Keys) -> None
         assert await agent.step() == 2
         assert agent.malformed == 1 and agent.processed == 2
         assert await redis.hget(keys.stats, "agent.divergence.malformed") == b"1"
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_bad_event_in_a_packed_entry_is_counted_and_its_neighbours_handled(
+        redis_url: str, keys: Keys) -> None:
+    async def main() -> None:
+        redis = await connect(redis_url)
+        stream = keys.events("crypto")
+        good = oscillating(4)
+        await redis.xadd(stream, {FIELD: pack([encode(good[0]), b'{"kind":"tick"}',
+                                               *(encode(e) for e in good[1:])])})
+        agent = Agent("divergence", [DivergenceDetector(load_config(env={}).detectors
+                                                        .divergence.pairs)],
+                      redis, keys, AgentConfig())
+        await agent.start()
+        assert await agent.step() == 1  # one entry
+        assert agent.malformed == 1 and agent.processed == 5
+        stats: dict[bytes, bytes] = await redis.hgetall(keys.stats)  # type: ignore[assignment]
+        assert {k: int(v) for k, v in stats.items() if k.startswith(b"agent.")} == {
+            b"agent.divergence.malformed": 1, b"agent.divergence.consumed": 5,
+            b"agent.divergence.entries": 1}
+        assert await agent.lag() == 0
         await redis.aclose()
 
     asyncio.run(main())

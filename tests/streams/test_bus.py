@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis import asyncio as aioredis
 
-from crosscurrent.events import Tick, decode
-from streams.bus import GroupReader, StreamWriter, entries_of
+from crosscurrent.events import Tick, decode, decode_entry
+from streams.bus import FIELD, GroupReader, Retention, StreamWriter, entries_of
 from streams.commit import Commit
 from streams.keys import Keys
 from streams.redis_client import BusUnavailableError, Link, client, connect, redact
@@ -31,27 +32,63 @@ async def write(url: str, keys: Keys, events: list[Tick], **options: int) -> Str
     return writer
 
 
-def test_writer_batches_into_family_streams_with_counters(redis_url: str, keys: Keys) -> None:
+def test_writer_packs_each_streams_events_into_entries_with_counters(redis_url: str,
+                                                                     keys: Keys) -> None:
     async def main() -> None:
-        await write(redis_url, keys, ticks(1000) + ticks(10, "hk:HSI"), batch_size=64)
+        await write(redis_url, keys, ticks(1000) + ticks(10, "hk:HSI"), batch_size=64, pack=20)
         redis = await connect(redis_url)
-        assert await redis.xlen(keys.events("crypto")) == 1000
-        assert await redis.xlen(keys.events("hk")) == 10
-        assert (await stream_events(redis, keys.events("crypto")))[0] == ticks(1)[0]
+        crypto = keys.events("crypto")
+        assert await stream_events(redis, crypto) == ticks(1000)  # all, in order
+        assert await stream_events(redis, keys.events("hk")) == ticks(10, "hk:HSI")
+        raw: Any = await redis.xrange(crypto)
+        sizes = [len(decode_entry(fields[FIELD])[0]) for _, fields in raw]
+        assert max(sizes) == 20 and len(sizes) < 1000 / 10
+        stats = await redis.hgetall(keys.stats)
+        assert int(stats[f"bus.{crypto}.added".encode()]) == 1000
+        assert int(stats[f"bus.{keys.events('hk')}.added".encode()]) == 10
         await redis.aclose()
 
     asyncio.run(main())
 
 
-def test_retention_trims_streams_approximately(redis_url: str, keys: Keys) -> None:
+def test_pack_1_writes_an_entry_per_event(redis_url: str, keys: Keys) -> None:
     async def main() -> None:
-        await write(redis_url, keys, ticks(5000), maxlen=1000, batch_size=500)
+        await write(redis_url, keys, ticks(100), batch_size=64, pack=1)
         redis = await connect(redis_url)
-        length = await redis.xlen(keys.events("crypto"))
-        assert 1000 <= length < 5000
+        assert await redis.xlen(keys.events("crypto")) == 100
+        assert await stream_events(redis, keys.events("crypto")) == ticks(100)
         await redis.aclose()
 
     asyncio.run(main())
+
+
+def test_retention_keeps_at_least_maxlen_events_whatever_the_packing(redis_url: str,
+                                                                     keys: Keys) -> None:
+    async def main() -> None:
+        await write(redis_url, keys, ticks(20_000), maxlen=1000, batch_size=500, pack=20)
+        redis = await connect(redis_url)
+        kept = await stream_events(redis, keys.events("crypto"))
+        assert 1000 <= len(kept) < 20_000 / 4  # trimmed, never below maxlen
+        assert kept == ticks(20_000)[-len(kept):]  # the newest
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("sizes", [[1] * 50, [20] * 50, [1] * 30 + [20] * 30, [20] * 30 + [1] * 60,
+                                   [(i * 7) % 20 + 1 for i in range(200)]])
+def test_retention_floor_never_leaves_fewer_than_maxlen_events(sizes: list[int]) -> None:
+    retention = Retention(maxlen=100)
+    written: list[tuple[bytes, int]] = []
+    for n, size in enumerate(sizes):
+        entry_id = f"{n + 1}-0".encode()
+        retention.added(entry_id, size)
+        written.append((entry_id, size))
+        floor = int(retention.floor.split(b"-")[0])
+        kept = sum(size for entry_id, size in written if int(entry_id.split(b"-")[0]) >= floor)
+        assert kept >= min(100, sum(s for _, s in written))
+        if sum(s for _, s in written) > 300:  # trimming has begun, within a mark and an entry
+            assert kept <= 100 + 1 + 20 + 20
 
 
 def test_a_full_buffer_makes_producers_wait_instead_of_dropping(redis_url: str, keys: Keys
@@ -66,7 +103,7 @@ def test_a_full_buffer_makes_producers_wait_instead_of_dropping(redis_url: str, 
         task = asyncio.create_task(writer.run())
         await writer.flush()
         task.cancel()
-        assert await redis.xlen(keys.events("crypto")) == 10
+        assert await stream_events(redis, keys.events("crypto")) == ticks(10)
         await redis.aclose()
 
     asyncio.run(main())
@@ -106,8 +143,8 @@ def test_writer_rides_out_a_redis_restart(tmp_path: Path) -> None:
 
 async def reading(url: str, keys: Keys, events: int, consumer: str, batch: int
                   ) -> tuple[aioredis.Redis, str, GroupReader]:
-    """`events` ticks on the crypto stream, and a reader of group "g" on it."""
-    await write(url, keys, ticks(events))
+    """`events` ticks on the crypto stream, an entry each, and a reader of group "g" on it."""
+    await write(url, keys, ticks(events), pack=1)
     redis = await connect(url)
     stream = keys.events("crypto")
     reader = GroupReader(redis, [stream], "g", consumer, batch=batch)

@@ -17,6 +17,7 @@ from streams.redis_client import connect
 from streams.simulators.binance import BinanceSimulator
 from streams.simulators.kafka import mock_broker
 from streams.tape import TapeEvent
+from tests.conftest import stream_events
 from tests.test_cli import crosscurrent
 
 START = 1775635200000
@@ -60,7 +61,7 @@ def test_run_on_the_kafka_bus_publishes_every_event_keyed_by_id(redis_url: str, 
             process.send_signal(signal.SIGTERM)
             said, _ = await asyncio.wait_for(process.communicate(), 30)
             redis = await connect(redis_url)
-            on_redis = int((await redis.xinfo_stream(ours.events("crypto")))["entries-added"])
+            on_redis = len(await stream_events(redis, ours.events("crypto")))
             consumed = int(await redis.hget(ours.stats, "agent.detectors.consumed") or 0)
             await redis.aclose()
             return keyed, on_redis, consumed, said.decode()
