@@ -4,6 +4,8 @@ The same frames of shared/data (USD-M futures and spot, trade and bookTicker), s
 frame server process as fast as each client reads, to each contender in turn, in one run:
 
   crosscurrent fast path   the live code path: WebsocketFeed + BinanceProtocol + StreamWriter
+                           (up to `redis.pack` events an entry), and the same with an entry
+                           per frame, as cryptofeed writes them
   crosscurrent ccxt.pro    ccxt.pro `watch_trades` + StreamWriter (trades only)
   cryptofeed               cryptofeed 3's Binance feed with its own Redis Streams backend,
                            with `overflow='block'` (nothing dropped) and with its default
@@ -103,12 +105,15 @@ def contenders(market: str, port: int, url: str, config: Config, cafile: str,
     ours = (sys.executable, "-m", "bench.ingest_client", "--market", market,
             "--url", f"wss://127.0.0.1:{port}", "--redis", url, "--cafile", cafile)
     out = []
-    for path, streams, label in (("fast", ("trade", "bookTicker"), "fast path"),
-                                 ("ccxt", ("trade",), "ccxt.pro (trades)")):
-        keys = Keys(config.redis.prefix, f"bench-ingest-{path}")
+    for name, path, streams, label, options in (
+            ("fast", "fast", ("trade", "bookTicker"), "fast path", ()),
+            ("fast-pack1", "fast", ("trade", "bookTicker"), "fast path, an entry per frame",
+             ("--pack", "1")),
+            ("ccxt", "ccxt", ("trade",), "ccxt.pro (trades)", ())):
+        keys = Keys(config.redis.prefix, f"bench-ingest-{name}")
         out.append(Contender(
             f"crosscurrent {label}", tuple(f"{symbol}@{s}" for s in streams),
-            (*ours, "--namespace", keys.namespace, path),
+            (*ours, "--namespace", keys.namespace, path, *options),
             (keys.events(spec.family), keys.quotes(spec.family)), keys.stats))
     if peer_python is not None:
         exchange, pair = CRYPTOFEED[market]

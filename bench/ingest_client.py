@@ -40,8 +40,8 @@ MARKETS = {
 
 
 async def run(path: str, market: Market, url: str, redis_url: str, namespace: str,
-              cafile: str, expected: int) -> None:
-    config = load_config(env={})
+              cafile: str, expected: int, pack: int | None) -> None:
+    config = load_config(env={} if pack is None else {"CROSSCURRENT_REDIS_PACK": str(pack)})
     redis = await connect(redis_url)
     writer = stream_writer(config, redis, Keys(config.redis.prefix, namespace))
     feed: CcxtFeed | WebsocketFeed
@@ -65,9 +65,10 @@ def main() -> None:
     parser.add_argument("--namespace", required=True)
     parser.add_argument("--cafile", required=True)
     parser.add_argument("--expected", type=int, default=100_000)
+    parser.add_argument("--pack", type=int, help="events an entry (default: the config's)")
     args = parser.parse_args()
     asyncio.run(run(args.path, MARKETS[args.market], args.url, args.redis, args.namespace,
-                    args.cafile, args.expected))
+                    args.cafile, args.expected, args.pack))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
     assert result.returncode == 0, result.stderr
     summary = " ".join(result.stdout.split("summary", 1)[1].split())
     for figure in ("parser alone:", "ingest usdm crosscurrent fast path:", "0 lost of 87402",
+                   "ingest usdm crosscurrent fast path, an entry per frame:",
                    "ingest usdm crosscurrent ccxt.pro (trades):", "0 lost of 21313",
-                   "agent events/s from Redis in batches of 500:",
-                   "agent events/s from Redis in batches of 10:", "detectors in memory:",
+                   "agent events/s from Redis in batches of up to 1,000 (50 entries of 20):",
+                   "agent events/s from Redis in batches of 10 (one entry, as live at 10k/s):",
+                   "detectors in memory:",
                    "tick-to-alert at 400 events/s", "spine events/s end to end:",
                    "end-of-day report", "dashboard", "machine speed: a loop of 10M additions"):
         assert figure in summary, figure
