@@ -128,8 +128,9 @@ EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(Event)
 
 
 def encode(event: _Event) -> bytes:
-    """Serialise an event to compact JSON bytes."""
-    return event.__pydantic_serializer__.to_json(event)
+    """Serialise an event to compact JSON bytes; fields that are None are left out (they
+    decode back to None: a sixth less to parse for a tick without volumes)."""
+    return event.__pydantic_serializer__.to_json(event, exclude_none=True)
 
 
 # The adapter's validator itself: its Python wrapper costs ~0.3 us, and every event is decoded
