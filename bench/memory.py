@@ -70,4 +70,4 @@ async def run_memory(config: Config, url: str, rate: float, minutes: float, cons
     return [f"memory soak {minutes:g} min at {rate:,.0f} events/s ({sent:,} sent, agent "
             f"{lag:,} behind at the end): pipeline RSS {half[1]:.0f} -> {last[1]:.0f} MB, "
             f"Redis used_memory {half[4]:.0f} -> {last[4]:.0f} MB from half-time to the end "
-            f"(streams capped at {config.redis.stream_maxlen:,} entries)"]
+            f"(streams capped at {config.redis.stream_maxlen:,} events)"]
