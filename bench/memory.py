@@ -1,7 +1,7 @@
 """Memory over a soak: the latency bench's source and pipeline at a steady rate for M minutes,
 sampling the RSS of each process (the pipeline, the source, redis-server) and Redis's
-`used_memory`. Memory must level off: the streams are capped at `redis.stream_maxlen`
-entries (approximate trimming), the buffers are bounded, and nothing else grows with time.
+`used_memory`. Memory must level off: the streams keep about `redis.stream_maxlen` events
+(trimmed by whole entries), the buffers are bounded, and nothing else grows with time.
 """
 
 from __future__ import annotations
