@@ -76,7 +76,6 @@ class GroupConsumer(Generic[E]):
         )
         self.stopping = asyncio.Event()
         self.processed = 0  # events read and committed
-        self.read = 0  # events read in the batch under way
         self.malformed = 0
         self._malformed_counted = 0
         self.resumes = 0
@@ -133,17 +132,17 @@ class GroupConsumer(Generic[E]):
         """Read, handle and commit one batch; returns the number of entries handled."""
         entries, self._ahead = self._ahead or await self.reader.read(), []
         if entries:
-            events = self.decode(entries)
+            events, read = self.decode(entries)
             await self.prepare(events)
             self.handle(events)
-            await self._commit(entries)
+            await self._commit(entries, read)
         if self.pace_s and len(entries) < self.reader.batch:
             await asyncio.sleep(self.pace_s)
         return len(entries)
 
-    def decode(self, entries: list[Entry]) -> list[E]:
-        """The batch's events of the accepted kinds by event time; bad entries and events
-        counted and logged. Sets `read`: the events taken off the bus, bad ones included."""
+    def decode(self, entries: list[Entry]) -> tuple[list[E], int]:
+        """The batch's events of the accepted kinds by event time, and how many events were
+        taken off the bus (bad ones included); bad entries and events counted and logged."""
         events: list[E] = []
         read = 0
         for entry in entries:
@@ -160,12 +159,11 @@ class GroupConsumer(Generic[E]):
                             entry.id.decode(), entry.stream, problem)
             read += len(found) + len(problems)
             events.extend(e for e in found if isinstance(e, self.accepts))
-        self.read = read
         events.sort(key=BY_TIME)  # several streams in one batch: merge by event time
-        return events
+        return events, read
 
-    async def _commit(self, entries: list[Entry]) -> None:
-        processed = self.processed + self.read
+    async def _commit(self, entries: list[Entry], read: int) -> None:
+        processed = self.processed + read
         by_stream: dict[str, list[bytes]] = {}
         for entry in entries:
             by_stream.setdefault(entry.stream, []).append(entry.id)
@@ -173,7 +171,7 @@ class GroupConsumer(Generic[E]):
         self.write(commit, processed)
         for stream, ids in by_stream.items():
             commit.xack(stream, self.reader.group, *ids)
-        counters = {f"agent.{self.name}.consumed": self.read,  # events
+        counters = {f"agent.{self.name}.consumed": read,  # events
                     f"agent.{self.name}.entries": len(entries)}  # as the group acknowledges
         if self.malformed > self._malformed_counted:
             counters[f"agent.{self.name}.malformed"] = self.malformed - self._malformed_counted
