@@ -69,3 +69,22 @@ def test_a_replay_accounts_for_every_entry_and_alert(redis_url: str, keys: Keys)
     assert result.returncode == 0 and "(whole minutes, UTC)" in result.stdout, result.stderr
     result = crosscurrent("audit", "--redis", redis_url, "--since", "yesterday")
     assert result.returncode != 0 and "neither a duration" in result.stderr
+
+
+def test_counts_kept_before_entries_held_several_events_still_reconcile(redis_url: str,
+                                                                        keys: Keys) -> None:
+    async def main() -> list[dict[str, int]]:
+        redis = await connect(redis_url)
+        stream = keys.events("crypto")
+        ids = [await redis.xadd(stream, {"e": b"{}"}) for _ in range(5)]
+        await redis.xgroup_create(stream, "old", id="0")
+        await redis.xreadgroup("old", "c", {stream: ">"})
+        await redis.xack(stream, "old", *ids)
+        await redis.hset(keys.stats, "agent.old.consumed", 5)  # an entry each, no "entries"
+        counted = await audit(redis, keys)
+        await redis.aclose()
+        assert counted.lost == 0
+        return [x.counts for x in counted.lines if x.stage == "agent"]
+
+    assert asyncio.run(main()) == [{"consumed": 5, "malformed": 0, "alerts": 0, "entries": 5,
+                                    "acknowledged": 5}]

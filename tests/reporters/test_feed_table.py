@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from rich.console import Console
 
 from crosscurrent.config import load_config
-from crosscurrent.events import FeedState, FeedStatus
+from crosscurrent.events import FeedState, FeedStatus, encode, pack
 from reporters.feed_table import feeds_table, latest_statuses
 from streams.bus import FIELD
 from streams.keys import Keys
@@ -34,13 +35,16 @@ def test_table_shows_each_configured_source_with_its_latest_state() -> None:
     assert "hk:HSI" in text and "crypto:BTC" in text
 
 
-def test_latest_statuses_from_the_bus_and_the_command(redis_url: str, keys: Keys) -> None:
+@pytest.mark.parametrize("packed", [False, True], ids=["an entry each", "one entry"])
+def test_latest_statuses_from_the_bus_and_the_command(redis_url: str, keys: Keys,
+                                                      packed: bool) -> None:
     async def main() -> dict[str, FeedStatus]:
         redis = await connect(redis_url)
-        for event in (status("yahoo", FeedState.CONNECTING, 1),
-                      status("yahoo", FeedState.CONNECTED, 2, messages=7),
-                      status("binance", FeedState.DISCONNECTED, 3, detail="OSError")):
-            await redis.xadd(keys.status, {FIELD: event.model_dump_json()})
+        events = (status("yahoo", FeedState.CONNECTING, 1),
+                  status("yahoo", FeedState.CONNECTED, 2, messages=7),
+                  status("binance", FeedState.DISCONNECTED, 3, detail="OSError"))
+        for payload in [pack([encode(e) for e in events])] if packed else map(encode, events):
+            await redis.xadd(keys.status, {FIELD: payload})
         found = await latest_statuses(redis, keys)
         await redis.aclose()
         return found
