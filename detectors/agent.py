@@ -20,7 +20,8 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Metric, Tick, encode
-from detectors.base import Detector, UsesBaselines, UsesFindings
+from detectors.base import Detector, UsesBaselines, UsesFindings, UsesQuotes
+from detectors.common import Moves
 from streams.bus import ALERTS_MAXLEN, FIELD
 from streams.commit import Commit
 from streams.consumer import GroupConsumer, count
@@ -34,15 +35,27 @@ class DetectorSet:
     then the alerts they raised go to the detectors of findings (the synthesis)."""
 
     def __init__(self, detectors: Sequence[Detector]) -> None:
+        """Each detector belongs to one set: the set gives it its shared `Moves`."""
+        self.detectors = list(detectors)
         self.routes: dict[str, list[Detector]] = {}
         for detector in detectors:
             for ident in detector.ids():
                 self.routes.setdefault(ident, []).append(detector)
         self.readers = [d for d in detectors if isinstance(d, UsesFindings)]
+        self.moves = Moves(shared=True)
+        quoted: set[str] = set()
+        for detector in detectors:
+            if isinstance(detector, UsesQuotes):
+                self.moves.merge(detector.moves.quotes)  # what it held before it joined
+                detector.moves = self.moves
+                quoted |= detector.ids()
+        self.quoted = frozenset(quoted)  # the ids whose ticks the shared view takes
 
     def on_event(self, event: Tick | Metric, upstream: Sequence[Alert] = ()) -> list[Alert]:
         """The alerts `event` raises. `upstream`: alerts it already raised in detectors run
         elsewhere (a partitioned engine's per-instrument stage), shown to the readers too."""
+        if event.id in self.quoted and isinstance(event, Tick):
+            self.moves.hold(event)
         raised: list[Alert] = list(upstream)
         for detector in self.routes.get(event.id, ()):
             found = detector.on_event(event)
@@ -52,6 +65,19 @@ class DetectorSet:
             for reader in self.readers:
                 raised += reader.on_alerts(raised, event)
         return raised[len(upstream):] if upstream else raised
+
+    def snapshot(self) -> dict[str, Any]:
+        """Each detector's state, and the quotes they share (once)."""
+        return {"detectors": {d.name: d.snapshot() for d in self.detectors},
+                "quotes": self.moves.quotes}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Resume from `snapshot()`, or from a snapshot of before the quotes were shared
+        (each detector's own are merged)."""
+        self.moves.quotes = {}
+        self.moves.load(state)
+        for detector in self.detectors:
+            detector.restore(state["detectors"].get(detector.name, {}))
 
 
 class Baselines:
@@ -126,9 +152,8 @@ class Agent(GroupConsumer[Tick | Metric]):
         self.baselines.forget()  # given again after a restart
         saved = await self.redis.hgetall(self.keys.state(self.name))
         if saved:
-            states = orjson.loads(saved[b"detectors"])
-            for detector in self.detectors:
-                detector.restore(states.get(detector.name, {}))
+            self.set.restore({"detectors": orjson.loads(saved[b"detectors"]),
+                              "quotes": orjson.loads(saved.get(b"quotes", b"{}"))})
             self.processed = int(saved.get(b"processed", 0))
             log.info("agent %s resumed after %d events", self.name, self.processed)
 
@@ -152,9 +177,11 @@ class Agent(GroupConsumer[Tick | Metric]):
             minute = self.keys.stats_at(this_minute())  # as the bus writer counts its entries
             tx.hincrby(minute, f"bus.{self.keys.alerts}.added", len(self._raised))
             tx.expire(minute, MINUTE_STATS_TTL_S)
-        snapshot: dict[str, Any] = {d.name: d.snapshot() for d in self.detectors}
+        snapshot = self.set.snapshot()
         tx.hset(self.keys.state(self.name), mapping={
-            "detectors": orjson.dumps(snapshot), "processed": processed, "pid": os.getpid(),
+            "detectors": orjson.dumps(snapshot["detectors"]),
+            "quotes": orjson.dumps(snapshot["quotes"]), "processed": processed,
+            "pid": os.getpid(),
         })
         if self._raised:
             count(tx, self.keys, {f"agent.{self.name}.alerts": len(self._raised)})

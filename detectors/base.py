@@ -7,6 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from crosscurrent.baselines import Baseline
 from crosscurrent.events import Alert, Metric, Tick
+from detectors.common import Moves
 
 
 class Detector(Protocol):
@@ -42,3 +43,11 @@ class UsesFindings(Protocol):
     """A detector of detectors: it is shown the alerts the others raised on each event."""
 
     def on_alerts(self, alerts: Sequence[Alert], event: Tick | Metric) -> list[Alert]: ...
+
+
+@runtime_checkable
+class UsesQuotes(Protocol):
+    """A detector that reads prices through a `Moves` view. In a `DetectorSet` they all share
+    one, which takes each tick once and is snapshotted once, by the set."""
+
+    moves: Moves

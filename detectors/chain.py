@@ -100,11 +100,11 @@ class ChainDetector:
         return make_alert(NAME, key, transition, event, ids, title, title_zh, values, notes)
 
     def snapshot(self) -> dict[str, Any]:
-        return {"quotes": self.moves.quotes, "active": self.latch.active,
+        return {**self.moves.state(), "active": self.latch.active,
                 "directions": self.directions}
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.moves.quotes = {k: list(v) for k, v in state.get("quotes", {}).items()}
+        self.moves.load(state)
         self.latch.active = dict(state.get("active", {}))
         self.directions = dict(state.get("directions", {}))
 

@@ -82,14 +82,28 @@ class Moves:
     """Latest price and previous close of each id (tick ids), in event time: a late tick does
     not move the state back; non-finite or non-positive prices are ignored."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: bool = False) -> None:
+        """`shared`: one view for a set of detectors, which snapshots it for them."""
         self.quotes: dict[str, list[Any]] = {}  # id -> [price, prev_close or None, ts]
+        self.shared = shared
+        self._held: Tick | None = None  # the tick `hold` took, and what it did
+        self._result = _IGNORED
 
     IGNORED, SAME, MOVED = _IGNORED, _SAME, _MOVED  # what `take` did with a tick
 
     def take(self, tick: Tick) -> int:
         """Take a tick: IGNORED (late or unusable), SAME (the price and previous close are
         as they were: only the time moved) or MOVED."""
+        if tick is self._held:
+            return self._result
+        return self._take(tick)
+
+    def hold(self, tick: Tick) -> None:
+        """Take `tick` once for every detector sharing this view: their `take` of this very
+        tick returns what it did, until the next one is held."""
+        self._held, self._result = tick, self._take(tick)
+
+    def _take(self, tick: Tick) -> int:
         price = tick.price
         if not 0.0 < price < math.inf:  # also False for NaN
             return _IGNORED
@@ -121,6 +135,27 @@ class Moves:
         verdict depends on the quotes alone (and settles in one evaluation) would reach the
         same verdict again on a tick that moved nothing, so it can skip it."""
         return self.take(tick) == Moves.MOVED
+
+    def state(self) -> dict[str, Any]:
+        """The quotes, for a detector's snapshot; nothing when shared (the set keeps them)."""
+        return {} if self.shared else {"quotes": self.quotes}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        """Restore the quotes of a detector's snapshot. A shared view merges them (a snapshot
+        taken before the view was shared holds each detector's own)."""
+        quotes = {k: list(v) for k, v in state.get("quotes", {}).items()}
+        if self.shared:
+            self.merge(quotes)
+        else:
+            self.quotes = quotes
+        self._held = None
+
+    def merge(self, quotes: Mapping[str, list[Any]]) -> None:
+        """Add `quotes`, keeping the newer where both have an id."""
+        for ident, quote in quotes.items():
+            mine = self.quotes.get(ident)
+            if mine is None or quote[2] > mine[2]:
+                self.quotes[ident] = list(quote)
 
     def price(self, ident: str) -> float | None:
         quote = self.quotes.get(ident)

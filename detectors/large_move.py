@@ -87,10 +87,10 @@ class LargeMoveDetector:
         )]
 
     def snapshot(self) -> dict[str, Any]:
-        return {"quotes": self.moves.quotes, "active": self.latch.active,
+        return {**self.moves.state(), "active": self.latch.active,
                 "volatility": self.volatility}
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.moves.quotes = {k: list(v) for k, v in state.get("quotes", {}).items()}
+        self.moves.load(state)
         self.latch.active = dict(state.get("active", {}))
         self.volatility = dict(state.get("volatility", {}))

@@ -95,10 +95,10 @@ class LeverageDetector:
         return alerts
 
     def snapshot(self) -> dict[str, Any]:
-        return {"funding": self.funding, "quotes": self.moves.quotes,
+        return {"funding": self.funding, **self.moves.state(),
                 "active": self.latch.active}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.funding = {k: list(v) for k, v in state.get("funding", {}).items()}
-        self.moves.quotes = {k: list(v) for k, v in state.get("quotes", {}).items()}
+        self.moves.load(state)
         self.latch.active = dict(state.get("active", {}))

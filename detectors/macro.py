@@ -119,9 +119,9 @@ class MacroDetector:
              "vix": round(vix, 4)})
 
     def snapshot(self) -> dict[str, Any]:
-        return {"quotes": self.moves.quotes, "active": self.latch.active, "regime": self.regime}
+        return {**self.moves.state(), "active": self.latch.active, "regime": self.regime}
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.moves.quotes = {k: list(v) for k, v in state.get("quotes", {}).items()}
+        self.moves.load(state)
         self.latch.active = dict(state.get("active", {}))
         self.regime = state.get("regime", "")

@@ -73,10 +73,10 @@ class RulesDetector:
         return alerts
 
     def snapshot(self) -> dict[str, Any]:
-        return {"quotes": self.moves.quotes, "metrics": self.metrics,
+        return {**self.moves.state(), "metrics": self.metrics,
                 "active": self.latch.active}
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.moves.quotes = {k: list(v) for k, v in state.get("quotes", {}).items()}
+        self.moves.load(state)
         self.metrics = {k: list(v) for k, v in state.get("metrics", {}).items()}
         self.latch.active = dict(state.get("active", {}))

@@ -101,13 +101,11 @@ class Instrument:
         return self.seen.moved(event)
 
     def snapshot(self) -> bytes:
-        return orjson.dumps({"detectors": {d.name: d.snapshot() for d in self.detectors},
-                             "seen": self.seen.quotes})
+        return orjson.dumps({**self.set.snapshot(), "seen": self.seen.quotes})
 
     def restore(self, data: bytes) -> None:
         state = orjson.loads(data)
-        for detector in self.detectors:
-            detector.restore(state["detectors"].get(detector.name, {}))
+        self.set.restore(state)
         self.seen.quotes = {k: list(v) for k, v in state["seen"].items()}
 
 
@@ -175,15 +173,14 @@ class Market:
 
     def snapshot(self) -> bytes:
         return orjson.dumps({
-            "detectors": {d.name: d.snapshot() for d in self.detectors},
+            **self.set.snapshot(),
             "taken": {str(p): o for p, o in self.taken.items()},
             "marks": {str(p): list(t) for p, t in self.marks.items()},
             "held": [[*key, data.decode()] for *key, data in self.held]})
 
     def restore(self, data: bytes) -> None:
         state = orjson.loads(data)
-        for detector in self.detectors:
-            detector.restore(state["detectors"].get(detector.name, {}))
+        self.set.restore(state)
         self.taken = {int(k): int(v) for k, v in state["taken"].items()}
         self.marks = dict.fromkeys(range(self.partitions), (0, 0)) | {
             int(k): saved_time(mark) for k, mark in state["marks"].items()}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from crosscurrent.app import build_detectors
 from crosscurrent.bars import DailyBar
@@ -20,6 +21,7 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.config import AgentConfig, load_config
 from crosscurrent.events import Alert, Metric, Tick, encode, pack
 from detectors.agent import Agent, DetectorSet
+from detectors.base import UsesQuotes
 from detectors.divergence import DivergenceDetector
 from reporters.alert_log import read_alerts
 from reporters.audit import audit
@@ -52,6 +54,43 @@ def expected_pipeline_alerts(events: list[Tick]) -> list[str]:
     """What `crosscurrent run --only agents` raises, uninterrupted and in-process."""
     detectors = DetectorSet(build_detectors(load_config(env={})))
     return [a.uid for e in events for a in detectors.on_event(e)]
+
+
+def test_a_set_s_detectors_share_one_quote_view_snapshotted_once() -> None:
+    pipeline = DetectorSet(build_detectors(load_config(env={})))
+    for event in oscillating(4):
+        pipeline.on_event(event)
+    quoting = [d for d in pipeline.detectors if isinstance(d, UsesQuotes)]
+    assert len(quoting) >= 2 and all(d.moves is pipeline.moves for d in quoting)
+    saved = pipeline.snapshot()
+    assert saved["quotes"].keys() == {"crypto:BTC", "crypto:ETH"}
+    assert not any("quotes" in state for state in saved["detectors"].values())
+
+
+def _resumed(events: list[Tick], cut: int, old_format: bool) -> list[str]:
+    """Alerts of `events` through a set snapshotted after `cut` and restored into another;
+    with `old_format`, the snapshot as saved before the set shared its detectors' quotes."""
+    first = DetectorSet(build_detectors(load_config(env={})))
+    got = [a.uid for e in events[:cut] for a in first.on_event(e)]
+    saved = first.snapshot()
+    if old_format:
+        shared = saved.pop("quotes")
+        for detector in first.detectors:
+            if isinstance(detector, UsesQuotes):
+                saved["detectors"][detector.name]["quotes"] = {
+                    i: q for i, q in shared.items() if i in detector.ids()}
+    second = DetectorSet(build_detectors(load_config(env={})))
+    second.restore(orjson.loads(orjson.dumps(saved)))
+    return got + [a.uid for e in events[cut:] for a in second.on_event(e)]
+
+
+@pytest.mark.parametrize("old_format", [False, True], ids=["shared", "own-quotes"])
+def test_a_restored_set_resumes_exactly_wherever_it_was_cut(old_format: bool) -> None:
+    events = oscillating(120)
+    expected = expected_pipeline_alerts(events)
+    assert expected
+    for cut in range(len(events)):
+        assert _resumed(events, cut, old_format) == expected, f"cut after {cut} events"
 
 
 async def load_stream(url: str, keys: Keys, events: list[Tick]) -> None:
