@@ -22,7 +22,6 @@ import orjson
 from crosscurrent.events import Alert, Metric, Tick, decode, encode
 from detectors.agent import Baselines, DetectorSet
 from detectors.base import Detector
-from detectors.common import Moves
 from streams.history import HistoryStore
 
 
@@ -88,7 +87,6 @@ class Instrument:
         self.set = DetectorSet(self.detectors)
         self.baselines = baselines or Baselines(self.detectors, None, 0)
         self.crossing = crossing
-        self.seen = Moves()  # as the cross-market detectors' trackers will have it
 
     def on_event(self, event: Tick | Metric) -> tuple[list[Alert], bool]:
         """The alerts `event` raises here, and whether to forward it across markets."""
@@ -98,15 +96,15 @@ class Instrument:
     def _moves(self, event: Tick | Metric) -> bool:
         if isinstance(event, Metric):
             return True  # metrics are few, and their windows move with time
-        return self.seen.moved(event)
+        return self.set.moves.moved(event)  # as the cross-market detectors' will take it
 
     def snapshot(self) -> bytes:
-        return orjson.dumps({**self.set.snapshot(), "seen": self.seen.quotes})
+        return orjson.dumps(self.set.snapshot())
 
     def restore(self, data: bytes) -> None:
         state = orjson.loads(data)
         self.set.restore(state)
-        self.seen.quotes = {k: list(v) for k, v in state["seen"].items()}
+        self.set.moves.merge(state.get("seen", {}))  # a snapshot's own view, from before
 
 
 class Market:

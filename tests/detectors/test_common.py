@@ -29,6 +29,20 @@ def test_moves_ignore_late_and_unusable_ticks() -> None:
     assert moves.mean_change(("crypto:BTC", "crypto:ETH")) == pytest.approx(5.0)
 
 
+def test_a_held_tick_is_taken_once_for_every_detector_sharing_the_view() -> None:
+    moves = Moves(shared=True)
+    first = tick("crypto:BTC", 4.0, ts=10)
+    moves.hold(first)
+    assert moves.take(first) == moves.take(first) == Moves.MOVED  # the held verdict
+    again = tick("crypto:BTC", 4.0, ts=11)
+    moves.hold(again)
+    assert moves.take(again) == Moves.SAME
+    assert moves.take(tick("crypto:BTC", 4.0, ts=12)) == Moves.SAME  # not held: taken
+    assert moves.state() == {}  # the set snapshots a shared view
+    moves.load({"quotes": {"crypto:BTC": [1.0, None, 9], "crypto:ETH": [2.0, None, 9]}})
+    assert moves.quotes["crypto:BTC"][2] == 12 and moves.price("crypto:ETH") == 2.0  # merged
+
+
 def test_series_change_is_against_history_else_the_oldest_of_the_day() -> None:
     series = Series()
     for hour, value in enumerate((100.0, 90.0, 80.0)):

@@ -5,6 +5,7 @@ from several partitions in event-time order, once each."""
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from crosscurrent.config import load_config
 from crosscurrent.events import Tick
@@ -29,8 +30,11 @@ def test_split_keeps_per_instrument_detectors_apart() -> None:
     assert split([pairs, mover]) == ([mover], [pairs])
 
 
-def test_an_instrument_forwards_only_what_moves_the_market_stage() -> None:
-    instrument = Instrument([], crossing=True)
+@pytest.mark.parametrize("own", [False, True], ids=["alone", "with-large-move"])
+def test_an_instrument_forwards_only_what_moves_the_market_stage(own: bool) -> None:
+    """With a per-instrument detector reading the id, the quote view is the one it shares."""
+    mover = LargeMoveDetector(load_config(env={}).detectors.large_move.rules)
+    instrument = Instrument([mover] if own else [], crossing=True)
     assert instrument.on_event(tick("crypto:BTC", 1, 101.0)) == ([], True)
     assert instrument.on_event(tick("crypto:BTC", 2, 101.0)) == ([], False)  # same price
     assert instrument.on_event(tick("crypto:BTC", 0, 99.0)) == ([], False)  # late
@@ -99,3 +103,10 @@ def test_a_snapshot_of_before_receive_order_is_restored() -> None:
     assert again.marks == {0: (1000, 0), 1: (2000, 0)}
     assert again.release(now=500) == []  # partition 0 heard from lately: still held
     assert [a.state for a in again.release(now=500 + 1001)] == ["firing"]
+
+
+def test_an_instrument_s_snapshot_of_before_its_quotes_were_shared_is_restored() -> None:
+    instrument = Instrument([], crossing=True)
+    instrument.restore(orjson.dumps({"detectors": {}, "seen": {"crypto:BTC": [101.0, 100.0, 1]}}))
+    assert instrument.on_event(tick("crypto:BTC", 2, 101.0)) == ([], False)  # known already
+    assert orjson.loads(instrument.snapshot())["quotes"]["crypto:BTC"] == [101.0, 100.0, 2]
