@@ -96,7 +96,7 @@ class Instrument:
     def _moves(self, event: Tick | Metric) -> bool:
         if isinstance(event, Metric):
             return True  # metrics are few, and their windows move with time
-        return self.set.moves.moved(event)  # as the cross-market detectors' will take it
+        return self.set.moves.moved(event)  # as the cross-market detectors will take it
 
     def snapshot(self) -> bytes:
         return orjson.dumps(self.set.snapshot())
