@@ -12,7 +12,6 @@ from crosscurrent.app import build_detectors
 from crosscurrent.config import load_config
 from crosscurrent.events import Alert, Metric, Tick
 from detectors.agent import DetectorSet
-from detectors.base import UsesQuotes
 
 CONFIG = load_config(env={})
 TICK_IDS = ["crypto:BTC", "crypto:ETH", "hk:HSI", "hk:HSTECH", "us:IXIC", "us:SPX", "us:DJI",
@@ -61,23 +60,3 @@ def test_a_restored_snapshot_resumes_exactly(events: list[Tick | Metric], cut: i
     got += [a.uid for e in events[cut:] for a in second.on_event(e)]
     assert got == expected
 
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(streams, st.integers(min_value=0, max_value=80))
-def test_a_snapshot_of_before_the_quotes_were_shared_resumes_exactly(
-        events: list[Tick | Metric], cut: int) -> None:
-    """Saved as each detector kept its own quotes: those of the ids it reads."""
-    whole = fresh()
-    expected = [a.uid for e in events for a in whole.on_event(e)]
-    first = fresh()
-    got = [a.uid for e in events[:cut] for a in first.on_event(e)]
-    saved = first.snapshot()
-    shared = saved.pop("quotes")
-    for detector in first.detectors:
-        if isinstance(detector, UsesQuotes):
-            saved["detectors"][detector.name]["quotes"] = {
-                i: q for i, q in shared.items() if i in detector.ids()}
-    second = fresh()
-    second.restore(orjson.loads(orjson.dumps(saved)))
-    got += [a.uid for e in events[cut:] for a in second.on_event(e)]
-    assert got == expected
