@@ -252,10 +252,11 @@ def table(market: str, results: list[Result]) -> Table:
 
 
 def run_ingest(config: Config, url: str, shared: Path, console: Console, rounds: int = 3,
-               markets: tuple[str, ...] = ("usdm", "spot"),
+               markets: tuple[str, ...] = ("usdm", "spot"), frames_cap: int | None = None,
                peer_python: Path | None = PEER_PYTHON) -> list[str]:
-    """The parser alone, then every contender on each market's frames; the summary lines."""
-    loaded = {m: load_frames(shared, m) for m in markets}
+    """The parser alone, then every contender on each market's frames (the first
+    `frames_cap` of them, if given); the summary lines."""
+    loaded = {m: load_frames(shared, m)[:frames_cap] for m in markets}
     frames = loaded.get("usdm") or next(iter(loaded.values()))
     summary = [f"parser alone: {parse_rate(frames):,.0f} frames/s on one core"]
     if peer_python is not None and not peer_python.exists():

@@ -94,6 +94,17 @@ def _speed(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    """A whole number of at least 1 (frames, rounds, events)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crosscurrent",
@@ -196,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=BENCH_HELP,
         epilog="examples:\n  bash scripts/bench                      everything but the soak\n"
         "  bash scripts/bench --only ingest        the side-by-side table\n"
+        "  bash scripts/bench --only ingest --frames 10000 --rounds 1   a quick look at it\n"
         "  crosscurrent bench --only memory --minutes 30\n",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--only", default=",".join(BENCH_DEFAULT), metavar="PART[,PART]",
@@ -204,11 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--shared", type=Path, default=SHARED_GUESS, metavar="DIR",
                        help="the shared/ folder with the recordings (default: beside the "
                        "checkout)")
-    bench.add_argument("--rounds", type=int, default=3, metavar="N",
+    bench.add_argument("--rounds", type=_count, default=3, metavar="N",
                        help="ingest: runs of each contender, the median is shown (default 3)")
     bench.add_argument("--markets", default="usdm,spot", metavar="M[,M]",
                        help="ingest: the recordings to serve (default usdm,spot)")
-    bench.add_argument("--events", type=int, default=100_000, metavar="N",
+    bench.add_argument("--frames", type=_count, default=None, metavar="N",
+                       help="ingest: serve only the first N frames of each recording, for a "
+                       "quick look (default: all of them)")
+    bench.add_argument("--events", type=_count, default=100_000, metavar="N",
                        help="agents, spine and scale: events in the run (default 100000; "
                        "fewer weigh the start-up more)")
     bench.add_argument("--rates", default="1000,10000,50000", metavar="R[,R]",
@@ -488,7 +503,7 @@ def _bench_part(part: str, args: argparse.Namespace, config: Config, url: str,
         from bench.ingest import run_ingest
 
         return run_ingest(config, url, args.shared, console, args.rounds,
-                          _choices(args.markets, ("usdm", "spot"), "--markets"))
+                          _choices(args.markets, ("usdm", "spot"), "--markets"), args.frames)
     if part == "agents":
         from bench.agents import run_agents
 

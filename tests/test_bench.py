@@ -5,19 +5,26 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+from bench.ingest import load_frames
+from crosscurrent.cli import build_parser
 from tests.conftest import SHARED
 from tests.test_cli import crosscurrent
 
 
 def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
+    frames = 8000  # of the USD-M recording; every contender is served the same
+    trades = sum(b"@trade" in f[:40] for f in load_frames(SHARED, "usdm")[:frames])
+    assert 0 < trades < frames
     result = crosscurrent("bench", "--redis", redis_url, "--events", "400", "--rates", "400",
                           "--seconds", "0.5", "--shared", str(SHARED), "--rounds", "1",
-                          "--markets", "usdm", timeout=300)
+                          "--markets", "usdm", "--frames", str(frames), timeout=300)
     assert result.returncode == 0, result.stderr
     summary = " ".join(result.stdout.split("summary", 1)[1].split())
-    for figure in ("parser alone:", "ingest usdm crosscurrent fast path:", "0 lost of 87402",
+    for figure in ("parser alone:", "ingest usdm crosscurrent fast path:", f"0 lost of {frames}",
                    "ingest usdm crosscurrent fast path, an entry per frame:",
-                   "ingest usdm crosscurrent ccxt.pro (trades):", "0 lost of 21313",
+                   "ingest usdm crosscurrent ccxt.pro (trades):", f"0 lost of {trades}",
                    "agent events/s from Redis in batches of up to 1,000 (50 entries of 20):",
                    "agent events/s from Redis in batches of 10 (one entry, as live at 10k/s):",
                    "detectors in memory:",
@@ -26,8 +33,17 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
         assert figure in summary, figure
     # the peer, measured in the same run (scripts/test installs it into .bench-venv)
     assert "ingest usdm cryptofeed (overflow='block'):" in summary
-    assert "0 lost of 87402, 1.00× cryptofeed (block)" in summary
+    assert f"0 lost of {frames}, 1.00× cryptofeed (block)" in summary
     assert "ingest side by side: Binance usdm" in result.stdout
+
+
+@pytest.mark.parametrize("flag", ["--frames", "--rounds", "--events"])
+def test_a_count_below_one_is_a_one_line_error(flag: str, capsys: pytest.CaptureFixture[str]
+                                               ) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["bench", flag, "0"])
+    assert exited.value.code == 2
+    assert f"argument {flag}: must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_memory_levels_off_under_the_stream_cap(redis_url: str) -> None:

@@ -32,6 +32,12 @@ from streams.redis_client import client, connect
 from streams.redis_server import EmbeddedRedis
 from tests.conftest import stream_events
 
+DEFAULTS = load_config(env={})  # read once (~40 ms): the restore tests build 480 sets
+
+
+def every_detector() -> DetectorSet:
+    return DetectorSet(build_detectors(DEFAULTS))
+
 
 def oscillating(n: int) -> list[Tick]:
     """ETH swinging around BTC so the ETH/BTC pair fires and resolves every ~40 events."""
@@ -46,18 +52,18 @@ def oscillating(n: int) -> list[Tick]:
 
 
 def expected_alerts(events: list[Tick]) -> list[str]:
-    detector = DivergenceDetector(load_config(env={}).detectors.divergence.pairs)
+    detector = DivergenceDetector(DEFAULTS.detectors.divergence.pairs)
     return [a.uid for e in events for a in detector.on_event(e)]
 
 
 def expected_pipeline_alerts(events: list[Tick]) -> list[str]:
     """What `crosscurrent run --only agents` raises, uninterrupted and in-process."""
-    detectors = DetectorSet(build_detectors(load_config(env={})))
+    detectors = every_detector()
     return [a.uid for e in events for a in detectors.on_event(e)]
 
 
 def test_a_set_s_detectors_share_one_quote_view_snapshotted_once() -> None:
-    pipeline = DetectorSet(build_detectors(load_config(env={})))
+    pipeline = every_detector()
     for event in oscillating(4):
         pipeline.on_event(event)
     quoting = [d for d in pipeline.detectors if isinstance(d, UsesQuotes)]
@@ -70,7 +76,7 @@ def test_a_set_s_detectors_share_one_quote_view_snapshotted_once() -> None:
 def _resumed(events: list[Tick], cut: int, old_format: bool) -> list[str]:
     """Alerts of `events` through a set snapshotted after `cut` and restored into another;
     with `old_format`, the snapshot as saved before the set shared its detectors' quotes."""
-    first = DetectorSet(build_detectors(load_config(env={})))
+    first = every_detector()
     got = [a.uid for e in events[:cut] for a in first.on_event(e)]
     saved = first.snapshot()
     if old_format:
@@ -79,7 +85,7 @@ def _resumed(events: list[Tick], cut: int, old_format: bool) -> list[str]:
             if isinstance(detector, UsesQuotes):
                 saved["detectors"][detector.name]["quotes"] = {
                     i: q for i, q in shared.items() if i in detector.ids()}
-    second = DetectorSet(build_detectors(load_config(env={})))
+    second = every_detector()
     second.restore(orjson.loads(orjson.dumps(saved)))
     return got + [a.uid for e in events[cut:] for a in second.on_event(e)]
 
@@ -108,7 +114,7 @@ async def drained_agent(url: str, keys: Keys, events: list[Tick]) -> tuple[Agent
     with its (open) client."""
     await load_stream(url, keys, events)
     redis = await connect(url)
-    detector = DivergenceDetector(load_config(env={}).detectors.divergence.pairs)
+    detector = DivergenceDetector(DEFAULTS.detectors.divergence.pairs)
     agent = Agent("divergence", [detector], redis, keys, AgentConfig(batch=100))
     await agent.start()
     while await agent.step():
@@ -156,8 +162,7 @@ def test_bad_entries_are_counted_and_skipped(redis_url: str, keys: Keys) -> None
         stream = keys.events("crypto")
         await redis.xadd(stream, {FIELD: b"{garbage"})
         await redis.xadd(stream, {FIELD: encode(oscillating(1)[0])})
-        agent = Agent("divergence", [DivergenceDetector(load_config(env={}).detectors
-                                                        .divergence.pairs)],
+        agent = Agent("divergence", [DivergenceDetector(DEFAULTS.detectors.divergence.pairs)],
                       redis, keys, AgentConfig())
         await agent.start()
         assert await agent.step() == 2
@@ -176,8 +181,7 @@ def test_a_bad_event_in_a_packed_entry_is_counted_and_its_neighbours_handled(
         good = oscillating(4)
         await redis.xadd(stream, {FIELD: pack([encode(good[0]), b'{"kind":"tick"}',
                                                *(encode(e) for e in good[1:])])})
-        agent = Agent("divergence", [DivergenceDetector(load_config(env={}).detectors
-                                                        .divergence.pairs)],
+        agent = Agent("divergence", [DivergenceDetector(DEFAULTS.detectors.divergence.pairs)],
                       redis, keys, AgentConfig())
         await agent.start()
         assert await agent.step() == 1  # one entry
@@ -261,7 +265,7 @@ def test_agent_rides_out_a_redis_restart(tmp_path: Path) -> None:
     async def main() -> list[str]:
         await load_stream(server.url, keys, events)
         redis = client(server.url)
-        detector = DivergenceDetector(load_config(env={}).detectors.divergence.pairs)
+        detector = DivergenceDetector(DEFAULTS.detectors.divergence.pairs)
         agent = Agent("divergence", [detector], redis, keys, AgentConfig(batch=50))
         task = asyncio.create_task(agent.run(max_backoff_s=0.2))
         async with asyncio.timeout(60):

@@ -48,8 +48,7 @@ def test_no_detector_raises_on_hostile_input(events: list[Tick | Metric]) -> Non
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams, st.integers(min_value=0, max_value=80))
 def test_a_restored_snapshot_resumes_exactly(events: list[Tick | Metric], cut: int) -> None:
-    detectors = build_detectors(CONFIG)
-    whole = DetectorSet(detectors)
+    whole = fresh()
     expected = [a.uid for e in events for a in whole.on_event(e)]
 
     first = fresh()
@@ -59,4 +58,3 @@ def test_a_restored_snapshot_resumes_exactly(events: list[Tick | Metric], cut: i
     second.restore(orjson.loads(saved))
     got += [a.uid for e in events[cut:] for a in second.on_event(e)]
     assert got == expected
-
