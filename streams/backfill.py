@@ -19,9 +19,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import ccxt.pro as ccxtpro
 import orjson
-from ccxt.base import errors as ccxt_errors
 
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import Catalog, Instrument, default_catalog
@@ -101,6 +99,9 @@ class CcxtCandles:
 
     async def fetch(self, http: aiohttp.ClientSession, instrument: Instrument, since: date,
                     until: date) -> list[DailyBar]:
+        import ccxt.pro as ccxtpro  # here, not with the module: see streams/ccxt_feed.py
+        from ccxt.base import errors as ccxt_errors
+
         symbol, tz = instrument.symbol, instrument.calendar.zone
         exchange = getattr(ccxtpro, self.exchange_id)({"enableRateLimit": True,
                                                        **self.overrides})

@@ -8,6 +8,10 @@ Traps handled here:
   message, not before. Drops before the first trade seen cannot be told from ids.
 - Binance's `watch_ticker` subscribes to `@miniTicker` (no bid/ask) unless asked for the full
   `ticker` stream.
+
+ccxt is imported when a feed is built, not with this module: importing any part of it loads
+every exchange it knows (0.8 s of CPU here), which a pipeline without ccxt sources, and every
+command that only reads Redis, would pay at start.
 """
 
 from __future__ import annotations
@@ -16,9 +20,6 @@ import asyncio
 import logging
 import time
 from typing import Any
-
-import ccxt.pro as ccxtpro
-from ccxt.base.errors import BaseError, NetworkError
 
 from crosscurrent.config import FeedsConfig
 from crosscurrent.events import FeedState, FeedStatus, Tick
@@ -44,6 +45,8 @@ class CcxtFeed:
         """`symbols` maps canonical ids to the exchange's unified symbols (`BTC/USDT`);
         `overrides` is merged into the ccxt exchange config (urls, options); `tickers=False`
         follows trades only."""
+        import ccxt.pro as ccxtpro
+
         if exchange_id not in ccxtpro.exchanges:
             raise ValueError(f"ccxt.pro has no exchange {exchange_id!r}")
         self.exchange_id = exchange_id
@@ -70,6 +73,8 @@ class CcxtFeed:
         ))
 
     async def run(self) -> None:
+        import ccxt.pro as ccxtpro
+
         exchange = getattr(ccxtpro, self.exchange_id)(self.settings)
         try:
             await self._status(FeedState.CONNECTING)
@@ -84,6 +89,8 @@ class CcxtFeed:
             await exchange.close()
 
     async def _retrying(self, what: str, call: Any, *args: Any) -> Any:
+        from ccxt.base.errors import BaseError, NetworkError
+
         delay = self.config.backoff_initial_s
         while True:
             try:

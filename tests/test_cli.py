@@ -187,3 +187,14 @@ def test_an_embedded_redis_that_cannot_start_is_one_line_naming_its_log(tmp_path
     assert "Traceback" not in result.stderr
     assert "crosscurrent: error: redis-server exited at start" in result.stderr
     assert str(data / "redis.log") in " ".join(result.stderr.split())
+
+
+def test_commands_start_without_loading_ccxt() -> None:
+    """ccxt loads every exchange it has when any part of it is imported (about a second
+    here): only a configured ccxt source should pay that, not every command."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, crosscurrent.app, crosscurrent.cli, "
+         "crosscurrent.sources; print(sorted(m for m in sys.modules if m.startswith('ccxt')))"],
+        capture_output=True, text=True, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
