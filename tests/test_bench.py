@@ -46,6 +46,14 @@ def test_a_count_below_one_is_a_one_line_error(flag: str, capsys: pytest.Capture
     assert f"argument {flag}: must be at least 1, got 0" in capsys.readouterr().err
 
 
+def test_a_count_that_is_not_a_whole_number_is_a_one_line_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["bench", "--frames", "1e4"])
+    assert exited.value.code == 2
+    assert "argument --frames: expected a whole number, got '1e4'" in capsys.readouterr().err
+
+
 def test_memory_levels_off_under_the_stream_cap(redis_url: str) -> None:
     env = {"CROSSCURRENT_REDIS_STREAM_MAXLEN": "1000"}
     result = crosscurrent("bench", "--redis", redis_url, "--only", "memory", "--minutes",
