@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bench.spine import cpu_seconds
 from crosscurrent.app import stream_writer
 from crosscurrent.config import load_config
+from crosscurrent.loop import use_loop
 from streams.binance import BinanceProtocol
 from streams.ccxt_feed import CcxtFeed
 from streams.feed import WebsocketFeed
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--expected", type=int, default=100_000)
     parser.add_argument("--pack", type=int, help="events an entry (default: the config's)")
     args = parser.parse_args()
+    use_loop(load_config().loop)  # as the crosscurrent command does
     asyncio.run(run(args.path, MARKETS[args.market], args.url, args.redis, args.namespace,
                     args.cafile, args.expected, args.pack))
 

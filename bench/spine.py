@@ -19,6 +19,7 @@ from rich.console import Console
 from crosscurrent.app import replay
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
+from crosscurrent.loop import loop_in_use
 from streams.tape import Tape, TapeEvent
 
 BTC_PREV = ETH_PREV = 100.0
@@ -59,7 +60,7 @@ def cpu_seconds() -> float:
 
 def machine() -> str:
     return (f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}")
+            f"Python {platform.python_version()}, event loop {loop_in_use()}")
 
 
 def reference_loop(n: int = 10_000_000) -> float:

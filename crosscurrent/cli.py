@@ -26,6 +26,7 @@ from crosscurrent import __version__
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
+from crosscurrent.loop import LoopUnavailableError, use_loop
 from reporters.silences import parse_duration
 from streams.redis_client import BusUnavailableError
 from streams.redis_server import DataDirBusyError, RedisNotFoundError, RedisStartError
@@ -330,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args, console)
     except (UserError, ConfigError, TapeError, BusUnavailableError, RedisNotFoundError,
-            RedisStartError, DataDirBusyError, UnknownIdError) as exc:
+            RedisStartError, DataDirBusyError, UnknownIdError, LoopUnavailableError) as exc:
         Console(stderr=True).print(f"[bold red]crosscurrent: error:[/] {escape(str(exc))}",
                                    highlight=False, soft_wrap=True)
         return 2
@@ -360,7 +361,9 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
                 "bench": _bench, "doctor": _doctor, "feeds": _feeds, "history": _history,
                 "alerts": _alerts, "notify": _notify, "silence": _silence, "report": _report,
                 "watch": _watch, "audit": _audit, "worker": _worker}
-    return handlers[args.command](args, _config(args), console)
+    config = _config(args)
+    use_loop(config.loop)
+    return handlers[args.command](args, config, console)
 
 
 def _record(args: argparse.Namespace, config: Config, console: Console) -> int:

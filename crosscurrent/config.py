@@ -177,6 +177,7 @@ class Config(_Section):
     embedded: EmbeddedConfig = EmbeddedConfig()
     sources: SourcesConfig = SourcesConfig()
     feeds: FeedsConfig = FeedsConfig()
+    loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     watchlist: tuple[KnownId, ...] = ()
     ccxt: tuple[CcxtExchange, ...] = ()
     agent: AgentConfig = AgentConfig()

@@ -35,6 +35,7 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
     assert "ingest usdm cryptofeed (overflow='block'):" in summary
     assert f"0 lost of {frames}, 1.00× cryptofeed (block)" in summary
     assert "ingest side by side: Binance usdm" in result.stdout
+    assert re.search(r"machine: .*, event loop uvloop \d", result.stdout)  # the `fast` extra
 
 
 @pytest.mark.parametrize("flag", ["--frames", "--rounds", "--events"])
