@@ -289,6 +289,10 @@ async def replay(
                 config, notify, redis, keys, tasks, player.tape_now)
             await player.play(view.progress)
             await _drain(tasks, simulators, feeds, writer, agents)
+            # counted now, when every frame sent has been read: pollers go on asking until
+            # they are stopped, and an answer sent after this point is not the tape's
+            frames = {s: (simulators[s].frames_sent, sum(f.frames for f in fs),
+                          sum(f.malformed for f in fs)) for s, fs in feeds.items()}
             alerts = await read_alerts(redis, keys)
             await _until(lambda: len(seen) >= len(alerts), tasks, "the alert log")
             delivered = await _finish_notifications(notifier, senders, tasks, tape.end_ms)
@@ -305,9 +309,7 @@ async def replay(
         result = ReplayResult(
             events=len(tape.events), bad_lines=tape.bad_lines, alerts=alerts,
             seconds=time.monotonic() - started, direct=player.sent_direct, delivered=delivered,
-            frames={s: (simulators[s].frames_sent, sum(f.frames for f in fs),
-                        sum(f.malformed for f in fs)) for s, fs in feeds.items()},
-        )
+            frames=frames)
     if out is not None:
         path = out / "alerts.jsonl"
         write_alerts_jsonl(alerts, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -88,12 +89,15 @@ def test_replay_counts_bad_tape_lines_and_goes_on(redis_url: str, tmp_path: Path
 
 
 def test_demo_runs_on_its_own_embedded_redis(tmp_path: Path) -> None:
-    result = crosscurrent("demo", "--speed", "max", "--data-dir", str(tmp_path / "redis"),
+    # paced, as the demo runs: its pollers are still asking when the tape is over
+    result = crosscurrent("demo", "--speed", "4000", "--data-dir", str(tmp_path / "redis"),
                           "--out", str(tmp_path / "out"), env={"CROSSCURRENT_REDIS_URL": ""})
     assert result.returncode == 0, result.stderr
     assert "demo 2026-04-08: 3103 events" in result.stdout
     # every id through its adapter (the summary wraps at the terminal's width)
     assert "0 straight into the bus" in " ".join(result.stdout.split())
+    counts = re.findall(r"(\S+) (\d+) frames sent / (\d+) read", " ".join(result.stdout.split()))
+    assert len(counts) == 7 and all(sent == read for _, sent, read in counts), counts
     assert any(a["key"] == "divergence:crypto:BTC/hk:HSTECH" for a in alerts_of(tmp_path / "out"))
     assert any((tmp_path / "redis").rglob("*.aof"))
 
