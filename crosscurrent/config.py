@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from crosscurrent.detector_config import DetectorsConfig
+from crosscurrent.loop import Choice
 from crosscurrent.notify_config import NotifyConfig
 from crosscurrent.sections import KnownId
 from crosscurrent.sections import Section as _Section
@@ -177,7 +178,7 @@ class Config(_Section):
     embedded: EmbeddedConfig = EmbeddedConfig()
     sources: SourcesConfig = SourcesConfig()
     feeds: FeedsConfig = FeedsConfig()
-    loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    loop: Choice = "auto"  # the event loop: crosscurrent/loop.py
     watchlist: tuple[KnownId, ...] = ()
     ccxt: tuple[CcxtExchange, ...] = ()
     agent: AgentConfig = AgentConfig()
