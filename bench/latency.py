@@ -28,6 +28,7 @@ from crosscurrent.app import build_agents, clear_namespace, stream_writer
 from crosscurrent.catalog import family
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
+from crosscurrent.heap import freeze_startup
 from detectors.agent import Agent
 from reporters.alert_log import tail_alerts
 from streams.binance import BinanceProtocol
@@ -112,6 +113,7 @@ async def pipeline(config: Config, url: str, rate: float, seconds: float, namesp
     tasks = [asyncio.create_task(c) for c in (
         writer.run(), feed.run(), *(c.run() for c in consumers),
         tail_alerts(redis, keys, running.on_alert, start="$", stop=stop_log))]
+    freeze_startup()  # as `crosscurrent run` does
     try:
         yield running
     finally:

@@ -29,6 +29,7 @@ from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
+from crosscurrent.heap import freeze_startup
 from crosscurrent.notify_config import Lang
 from crosscurrent.sources import Feed, build_feeds, history_sources, live_feeds, wall_clock_ms
 from detectors.agent import Agent
@@ -512,6 +513,7 @@ async def run_live(
             log_done = asyncio.Event()
             tasks.start(tail_alerts(redis, keys, view.alert, start="$", stop=log_done),
                         "alert log", log_done.set)
+            freeze_startup()
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -11,13 +12,14 @@ from pathlib import Path
 
 import redis
 
-from crosscurrent.app import compact
+from crosscurrent.app import compact, run_live
+from crosscurrent.config import load_config
 from streams.keys import Keys
 from streams.redis_client import connect
 from streams.redis_server import EmbeddedRedis
 from streams.simulators.binance import BinanceSimulator
 from streams.tape import TapeEvent
-from tests.conftest import stream_events
+from tests.conftest import QuietView, stream_events
 
 
 def test_sigterm_writes_what_the_bus_writer_holds_and_exits_cleanly(
@@ -93,3 +95,34 @@ def test_compact_rewrites_the_aof_down_to_the_data_left(tmp_path: Path) -> None:
         assert after < before / 100, (before, after)
         assert client.get("kept") == b"yes"
         client.close()
+
+
+def test_run_freezes_its_startup_heap_once_built(redis_url: str, keys: Keys,
+                                                 tmp_path: Path) -> None:
+    """Full collections walk only what the running pipeline makes (`crosscurrent/heap.py`)."""
+
+    async def main() -> tuple[int, int]:
+        sim = BinanceSimulator()
+        await sim.start()
+        config_file = tmp_path / "live.yaml"
+        config_file.write_text(
+            f"watchlist: [crypto:BTC]\nsources:\n  binance: {{ws_url: '{sim.url}'}}\n")
+        config = load_config(config_file, env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
+        before = gc.get_freeze_count()
+        task = asyncio.create_task(run_live(config, redis_url, only="feeds", view=QuietView(),
+                                            namespace=keys.namespace))
+        try:
+            await sim.wait_subscribed(["crypto:BTC"])
+            for _ in range(100):
+                if gc.get_freeze_count() > before:
+                    break
+                await asyncio.sleep(0.05)
+            return before, gc.get_freeze_count()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await sim.stop()
+            gc.unfreeze()
+
+    before, after = asyncio.run(main())
+    assert before == 0 and after > 0
