@@ -54,10 +54,11 @@ class DetectorSet:
     def on_event(self, event: Tick | Metric, upstream: Sequence[Alert] = ()) -> list[Alert]:
         """The alerts `event` raises. `upstream`: alerts it already raised in detectors run
         elsewhere (a partitioned engine's per-instrument stage), shown to the readers too."""
-        if event.id in self.quoted and isinstance(event, Tick):
+        ident = event.id
+        if ident in self.quoted and isinstance(event, Tick):
             self.moves.hold(event)
-        raised: list[Alert] = list(upstream)
-        for detector in self.routes.get(event.id, ()):
+        raised: list[Alert] = [*upstream] if upstream else []
+        for detector in self.routes.get(ident, ()):
             found = detector.on_event(event)
             if found:
                 raised += found

@@ -128,13 +128,15 @@ class Moves:
 
     def update(self, tick: Tick) -> bool:
         """Take a tick; False when it is ignored (late or unusable)."""
-        return self.take(tick) != Moves.IGNORED
+        return self.take(tick) != _IGNORED
 
     def moved(self, tick: Tick) -> bool:
         """Take a tick; True only when it moved the price or previous close. A detector whose
         verdict depends on the quotes alone (and settles in one evaluation) would reach the
         same verdict again on a tick that moved nothing, so it can skip it."""
-        return self.take(tick) == Moves.MOVED
+        if tick is self._held:  # `take`, inlined: three detectors ask this of every tick
+            return self._result == _MOVED
+        return self._take(tick) == _MOVED
 
     def state(self) -> dict[str, Any]:
         """The quotes, for a detector's snapshot; nothing when shared (the set keeps them)."""

@@ -32,6 +32,7 @@ class LargeMoveDetector:
         self.moves = Moves()
         self.latch = Latch()
         self._rethink: set[str] = set()  # ids whose thresholds changed since their last tick
+        self._keys = {ident: f"{NAME}:{ident}" for ident in self.rules}  # alert key per id
 
     def ids(self) -> frozenset[str]:
         return frozenset(self.rules)
@@ -52,23 +53,24 @@ class LargeMoveDetector:
                 max(rule.floor_critical, rule.sigma_critical * sigma))
 
     def on_event(self, event: Tick | Metric) -> list[Alert]:
-        if event.id not in self.rules or not isinstance(event, Tick):
+        ident = event.id  # (a model's attribute costs three times a local's)
+        if ident not in self.rules or not isinstance(event, Tick):
             return []
         taken = self.moves.take(event)  # the same quote: the same verdict, unless the
-        if taken == Moves.IGNORED or (taken == Moves.SAME and event.id not in self._rethink):
+        if taken == Moves.IGNORED or (taken == Moves.SAME and ident not in self._rethink):
             return []  # thresholds changed since
-        self._rethink.discard(event.id)
-        change = self.moves.change(event.id)
+        self._rethink.discard(ident)
+        change = self.moves.change(ident)
         if change is None:
             return []
-        warn, critical = self.thresholds(event.id)
-        key = f"{NAME}:{event.id}"
+        warn, critical = self.thresholds(ident)
+        key = self._keys[ident]
         transition = self.latch.move(
             key, sticky_level(abs(change), warn, critical, self.latch.active.get(key)))
         if transition is None:
             return []
-        instrument = self.catalog[event.id]
-        sigma = self.volatility.get(event.id)
+        instrument = self.catalog[ident]
+        sigma = self.volatility.get(ident)
         usual = f"{sigma:.2f}%" if sigma else "unknown (history warming up)"
         usual_zh = f"{sigma:.2f}%" if sigma else "未知(历史数据不足)"
         times = f", {abs(change) / sigma:.1f}x its usual daily move" if sigma else ""
