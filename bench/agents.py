@@ -21,6 +21,7 @@ from rich.console import Console
 from bench.spine import cpu_seconds, synthetic_tape
 from crosscurrent.app import build_agents, build_detectors, clear_namespace, stream_writer
 from crosscurrent.config import Config
+from crosscurrent.heap import freeze_startup
 from detectors.agent import DetectorSet
 from streams.keys import Keys
 from streams.redis_client import connect
@@ -59,6 +60,7 @@ async def through_agent(config: Config, url: str, events: int, live: bool
     await writer.flush()
     writing.cancel()
     (agent,) = build_agents(config, redis, keys)
+    freeze_startup()  # as `crosscurrent run` does once built
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
     running = asyncio.create_task(agent.run())
     while agent.processed < events:
