@@ -289,11 +289,7 @@ async def replay(
             notifier, senders = await _start_notifications(
                 config, notify, redis, keys, tasks, player.tape_now)
             await player.play(view.progress)
-            await _drain(tasks, simulators, feeds, writer, agents)
-            # counted now, when every frame sent has been read: pollers go on asking until
-            # they are stopped, and an answer sent after this point is not the tape's
-            frames = {s: (simulators[s].frames_sent, sum(f.frames for f in fs),
-                          sum(f.malformed for f in fs)) for s, fs in feeds.items()}
+            frames = await _drain(tasks, simulators, feeds, writer, agents)
             alerts = await read_alerts(redis, keys)
             await _until(lambda: len(seen) >= len(alerts), tasks, "the alert log")
             delivered = await _finish_notifications(notifier, senders, tasks, tape.end_ms)
@@ -383,13 +379,18 @@ async def _drain(
     feeds: dict[str, list[Feed]],
     writer: StreamWriter,
     agents: list[GroupConsumer[Any]],
-) -> None:
-    """Wait until every frame sent was read, written, consumed and acknowledged."""
+) -> dict[str, tuple[int, int, int]]:
+    """Wait until every frame sent was read, written, consumed and acknowledged; each
+    source's frames sent, read and malformed, counted when every frame sent was read."""
     await _until(
         lambda: all(sum(f.frames for f in fs) >= simulators[s].frames_sent
                     for s, fs in feeds.items()),
         tasks, "the feeds",
     )
+    # counted in the same step as that check: the pollers go on asking until they are
+    # stopped, and an answer served after it (read or not yet) is not the tape's
+    frames = {s: (simulators[s].frames_sent, sum(f.frames for f in fs),
+                  sum(f.malformed for f in fs)) for s, fs in feeds.items()}
     flushed = asyncio.create_task(writer.flush())  # a dead writer surfaces through check()
     await _until(flushed.done, tasks, "the bus writer")
     await flushed
@@ -398,6 +399,7 @@ async def _drain(
             return await agent.lag() == 0
 
         await _until(caught_up, tasks, f"agent {agent.name}")
+    return frames
 
 
 async def report(config: Config, url: str, out: Path, namespace: str, lang: Lang,

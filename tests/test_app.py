@@ -108,6 +108,7 @@ def test_run_freezes_its_startup_heap_once_built(redis_url: str, keys: Keys,
         config_file.write_text(
             f"watchlist: [crypto:BTC]\nsources:\n  binance: {{ws_url: '{sim.url}'}}\n")
         config = load_config(config_file, env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
+        gc.unfreeze()  # an earlier test of this process may have frozen it
         before = gc.get_freeze_count()
         task = asyncio.create_task(run_live(config, redis_url, only="feeds", view=QuietView(),
                                             namespace=keys.namespace))
