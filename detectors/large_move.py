@@ -53,7 +53,7 @@ class LargeMoveDetector:
                 max(rule.floor_critical, rule.sigma_critical * sigma))
 
     def on_event(self, event: Tick | Metric) -> list[Alert]:
-        ident = event.id  # (a model's attribute costs three times a local's)
+        ident = event.id  # read once: an event's attribute costs three times a plain object's
         if ident not in self.rules or not isinstance(event, Tick):
             return []
         taken = self.moves.take(event)  # the same quote: the same verdict, unless the
