@@ -8,13 +8,15 @@ agent's alone (the writing is done before the clock starts). Twice: as a backlog
 (written in the bus writer's batches, `redis.pack` events an entry, read `agent.batch`
 entries at a time), and as live at 10,000 events/s, where the bus writer's batches hold
 about 10 events and the agent reads one entry a batch, so the cost of each batch's round
-trips counts. Also: the detectors in memory, with no Redis at all.
+trips counts. Also: the detectors in memory, with no Redis at all. Each `--rounds` times, the
+median shown: on a shared VM one run can differ from the next by half.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from statistics import median
 
 from rich.console import Console
 
@@ -73,16 +75,25 @@ async def through_agent(config: Config, url: str, events: int, live: bool
     return wall, cpu, agent.alerts
 
 
-async def run_agents(config: Config, url: str, events: int, console: Console) -> list[str]:
+async def run_agents(config: Config, url: str, events: int, console: Console, rounds: int = 3
+                     ) -> list[str]:
+    """Each way of reading `rounds` times: the median, and the range over the rounds."""
     summary = []
     backlog = config.agent.batch * min(config.redis.pack, config.redis.batch_size)
     for live, label in ((False, f"batches of up to {backlog:,} ({config.agent.batch} entries "
                                 f"of {config.redis.pack})"),
                         (True, f"batches of {LIVE_BATCH} (one entry, as live at 10k/s)")):
-        wall, cpu, alerts = await through_agent(config, url, events, live)
-        console.print(f"agents: {events} events from Redis through every detector in {label}, "
-                      f"{alerts} alerts, {wall:.2f} s wall, {cpu:.2f} s CPU", highlight=False)
-        summary.append(f"agent events/s from Redis in {label}: {events / wall:,.0f} "
-                       f"({events / cpu:,.0f} per CPU second)")
-    in_memory = detectors_rate(config, events)
+        rates, per_cpu = [], []
+        for _ in range(rounds):
+            wall, cpu, alerts = await through_agent(config, url, events, live)
+            console.print(f"agents: {events} events from Redis through every detector in "
+                          f"{label}, {alerts} alerts, {wall:.2f} s wall, {cpu:.2f} s CPU",
+                          highlight=False)
+            rates.append(events / wall)
+            per_cpu.append(events / cpu)
+        spread = (f", {rounds} runs: {min(per_cpu):,.0f}–{max(per_cpu):,.0f} per CPU second"
+                  if rounds > 1 else "")
+        summary.append(f"agent events/s from Redis in {label}: {median(rates):,.0f} "
+                       f"({median(per_cpu):,.0f} per CPU second{spread})")
+    in_memory = median(detectors_rate(config, events) for _ in range(rounds))
     return [*summary, f"detectors in memory: {in_memory:,.0f} events/s on one core"]

@@ -6,7 +6,8 @@ number of events per second into the bus (each tape event is a trade frame and a
 frame, so two bus events). This process runs what `crosscurrent run` runs: the fast Binance
 feed, the bus writer, the detector agent (every detector) and the history recorder, and a
 viewer reading the alerts stream. Latency is from the adapter receiving the triggering frame
-to the viewer reading the alert (an HDR histogram); CPU is this process's.
+to the viewer reading the alert (an HDR histogram); CPU is this process's. Each load runs
+`--rounds` times: the percentiles are over every alert of the runs, and each run's p99 is shown.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from statistics import median
 
 from hdrh.histogram import HdrHistogram
 from rich.console import Console
@@ -155,13 +157,28 @@ def percentiles(histogram: HdrHistogram) -> str:
 
 
 async def run_latency(config: Config, url: str, rates: list[float], seconds: float,
-                      console: Console) -> list[str]:
+                      console: Console, rounds: int = 1) -> list[str]:
+    """Each load `rounds` times: the percentiles over every alert of its runs, and each run's
+    p99."""
     summary = []
     for rate in rates:
-        histogram, sent, took, share, alerts = await measure(config, url, rate, seconds)
-        console.print(f"latency at {rate:,.0f} events/s offered: {sent} sent in {took:.2f} s, "
-                      f"{alerts} alerts, pipeline process {share * 100:.0f}% of a core",
-                      highlight=False)
-        summary.append(f"tick-to-alert at {rate:,.0f} events/s ({sent / took:,.0f}/s sent, "
-                       f"pipeline {share * 100:.0f}% of a core): {percentiles(histogram)}")
+        merged, p99s, sent_total, took_total, shares = None, [], 0, 0.0, []
+        for _ in range(rounds):
+            histogram, sent, took, share, alerts = await measure(config, url, rate, seconds)
+            console.print(f"latency at {rate:,.0f} events/s offered: {sent} sent in {took:.2f} "
+                          f"s, {alerts} alerts, pipeline process {share * 100:.0f}% of a core: "
+                          f"{percentiles(histogram)}", highlight=False)
+            if merged is None:
+                merged = histogram
+            else:
+                merged.add(histogram)
+            p99s.append(histogram.get_value_at_percentile(99) / 1000)
+            sent_total, took_total = sent_total + sent, took_total + took
+            shares.append(share)
+        assert merged is not None
+        runs = (f"; p99 of each of {rounds} runs: {', '.join(f'{p:.2f}' for p in p99s)} ms"
+                if rounds > 1 else "")
+        summary.append(f"tick-to-alert at {rate:,.0f} events/s ({sent_total / took_total:,.0f}/s "
+                       f"sent, pipeline {median(shares) * 100:.0f}% of a core): "
+                       f"{percentiles(merged)}{runs}")
     return summary

@@ -9,8 +9,6 @@ Latency at fixed loads is `bench/latency.py`.
 from __future__ import annotations
 
 import math
-import os
-import platform
 import resource
 import time
 
@@ -19,7 +17,6 @@ from rich.console import Console
 from crosscurrent.app import replay
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
-from crosscurrent.loop import loop_in_use
 from streams.tape import Tape, TapeEvent
 
 BTC_PREV = ETH_PREV = 100.0
@@ -56,20 +53,6 @@ def cpu_seconds() -> float:
     """This process's CPU time so far, user and system."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def machine() -> str:
-    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, event loop {loop_in_use()}")
-
-
-def reference_loop(n: int = 10_000_000) -> float:
-    """Seconds a plain Python loop of `n` additions takes: how fast this (shared, virtual)
-    machine runs at the moment, so that runs on different days can be set side by side."""
-    started, total = time.perf_counter(), 0
-    for i in range(n):
-        total += i
-    return time.perf_counter() - started
 
 
 async def run_spine(config: Config, url: str, events: int, console: Console) -> list[str]:

@@ -41,7 +41,9 @@ BENCH_PARTS = ("agents", "latency", "spine", "report", "dashboard", "ingest", "m
                "scale")
 BENCH_DEFAULT = BENCH_PARTS[:-2]  # the soak and the scale-out only when asked for
 BENCH_HELP = """\
-Each part prints its figures; the run ends with one summary line per figure.
+Each part prints its figures; the run ends with one summary line per figure, and two gauges
+of the machine taken before and after the parts (the speed of a Python loop, and of a round
+trip to Redis: figures per core and latencies follow both on a shared VM).
 
   ingest     the recorded Binance USD-M and spot frames of shared/data into Redis Streams
              over TLS, side by side in one run: crosscurrent's fast adapter, its ccxt.pro
@@ -218,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the shared/ folder with the recordings (default: beside the "
                        "checkout)")
     bench.add_argument("--rounds", type=_count, default=3, metavar="N",
-                       help="ingest: runs of each contender, the median is shown (default 3)")
+                       help="ingest, agents and latency: runs of each (default 3): ingest and "
+                       "agents show the median, latency the percentiles over every run")
     bench.add_argument("--markets", default="usdm,spot", metavar="M[,M]",
                        help="ingest: the recordings to serve (default usdm,spot)")
     bench.add_argument("--frames", type=_count, default=None, metavar="N",
@@ -474,13 +477,15 @@ def _doctor(args: argparse.Namespace, config: Config, console: Console) -> int:
 
 def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
     from bench.ingest import BenchInputError
-    from bench.spine import machine, reference_loop
+    from bench.machine import machine, reference_loop, round_trips
 
     parts = sorted(_choices(args.only, BENCH_PARTS, "--only"), key=BENCH_PARTS.index)
     summary: list[str] = []
     console.print(machine(), highlight=False)
     loop_before = reference_loop()
     with _redis(config, args) as url:
+        trips_before = asyncio.run(round_trips(url))
+        console.print(f"Redis round trip (PING): {trips_before.line()}", highlight=False)
         for part in parts:
             console.print(f"[bold]{part}[/]")
             try:
@@ -491,9 +496,12 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
             from crosscurrent.app import compact
 
             asyncio.run(compact(url))
+        trips_after = asyncio.run(round_trips(url))
     summary.append(f"machine speed: a loop of 10M additions took {loop_before:.2f} s before "
                    f"and {reference_loop():.2f} s after (lower is faster; this VM varies by "
                    "half from hour to hour)")
+    summary.append(f"machine's Redis round trip (PING), before: {trips_before.line()}; after: "
+                   f"{trips_after.line()}")
     console.print("[bold]summary[/]")
     for line in summary:
         console.print(line, highlight=False)
@@ -510,12 +518,13 @@ def _bench_part(part: str, args: argparse.Namespace, config: Config, url: str,
     if part == "agents":
         from bench.agents import run_agents
 
-        return asyncio.run(run_agents(config, url, args.events, console))
+        return asyncio.run(run_agents(config, url, args.events, console, args.rounds))
     if part == "latency":
         from bench.latency import run_latency
 
         rates = [float(r) for r in args.rates.split(",") if r.strip()]
-        return asyncio.run(run_latency(config, url, rates, args.seconds, console))
+        return asyncio.run(run_latency(config, url, rates, args.seconds, console,
+                                           args.rounds))
     if part == "spine":
         from bench.spine import run_spine
 

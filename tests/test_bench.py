@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from bench.agents import run_agents
 from bench.ingest import load_frames
+from bench.latency import run_latency
+from bench.machine import round_trips
 from crosscurrent.cli import build_parser
+from crosscurrent.config import Config
 from tests.conftest import SHARED
 from tests.test_cli import crosscurrent
 
@@ -29,13 +35,33 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
                    "agent events/s from Redis in batches of 10 (one entry, as live at 10k/s):",
                    "detectors in memory:",
                    "tick-to-alert at 400 events/s", "spine events/s end to end:",
-                   "end-of-day report", "dashboard", "machine speed: a loop of 10M additions"):
+                   "end-of-day report", "dashboard", "machine speed: a loop of 10M additions",
+                   "machine's Redis round trip (PING), before: back to back p50"):
         assert figure in summary, figure
     # the peer, measured in the same run (scripts/test installs it into .bench-venv)
     assert "ingest usdm cryptofeed (overflow='block'):" in summary
     assert f"0 lost of {frames}, 1.00× cryptofeed (block)" in summary
     assert "ingest side by side: Binance usdm" in result.stdout
     assert re.search(r"machine: .*, event loop uvloop \d", result.stdout)  # the `fast` extra
+
+
+def test_rounds_show_the_median_agent_and_each_runs_p99(redis_url: str) -> None:
+    console = Console(quiet=True)
+    agents = asyncio.run(run_agents(Config(), redis_url, 300, console, rounds=2))
+    latency = asyncio.run(run_latency(Config(), redis_url, [400], 0.5, console, rounds=2))
+    assert re.search(r"per CPU second, 2 runs: [\d,]+–[\d,]+ per CPU second\)$", agents[0])
+    found = re.search(r"p50 ([\d.]+) ms p99 ([\d.]+) ms p99.9 ([\d.]+) ms; p99 of each of 2 "
+                      r"runs: ([\d.]+), ([\d.]+) ms$", latency[0])
+    assert found, latency
+    p50, p99, p999, *runs = (float(v) for v in found.groups())
+    assert p50 <= p99 <= p999 and min(runs) <= p99 <= max(runs) + 0.01  # over both runs
+
+
+def test_round_trips_are_timed_back_to_back_and_apart(redis_url: str) -> None:
+    trips = asyncio.run(round_trips(redis_url, n=50, gap_ms=2))
+    assert 0 < trips.busy[0] <= trips.busy[1] and 0 < trips.idle[0] <= trips.idle[1]
+    assert trips.line().startswith(f"back to back p50 {trips.busy[0]:.0f} / p99 ")
+    assert "2 ms apart" in trips.line()
 
 
 @pytest.mark.parametrize("flag", ["--frames", "--rounds", "--events"])

@@ -1,0 +1,71 @@
+"""Gauges of the machine the benchmarks run on, read before and after the parts.
+
+A shared virtual machine varies from hour to hour, and figures per core follow it: the
+loop gauge times plain Python, the round-trip gauge times what every hop through the bus
+costs (a PING to the bench's Redis over the connection the pipeline's calls use). On some
+VMs waking an idle virtual CPU takes a millisecond or more, which no code on it avoids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import time
+from dataclasses import dataclass
+
+from crosscurrent.loop import loop_in_use
+from streams.redis_client import Link, connect
+
+
+def machine() -> str:
+    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, event loop {loop_in_use()}")
+
+
+def reference_loop(n: int = 10_000_000) -> float:
+    """Seconds a plain Python loop of `n` additions takes: how fast this (shared, virtual)
+    machine runs at the moment, so that runs on different days can be set side by side."""
+    started, total = time.perf_counter(), 0
+    for i in range(n):
+        total += i
+    return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class RoundTrips:
+    """Redis round trips in µs: p50 and p99 back to back, and with `gap_ms` between them."""
+
+    busy: tuple[float, float]
+    idle: tuple[float, float]
+    gap_ms: float
+
+    def line(self) -> str:
+        return (f"back to back p50 {self.busy[0]:.0f} / p99 {self.busy[1]:.0f} µs, "
+                f"{self.gap_ms:g} ms apart p50 {self.idle[0]:.0f} / p99 {self.idle[1]:.0f} µs")
+
+
+def _p50_p99(samples: list[float]) -> tuple[float, float]:
+    samples.sort()
+    return samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+
+
+async def round_trips(url: str, n: int = 1000, gap_ms: float = 1.0) -> RoundTrips:
+    """PING round trips to Redis at `url`, `n` back to back then `n` each `gap_ms` apart."""
+    redis = await connect(url)
+    link = Link(redis)
+    try:
+        await link.call("PING")  # connected before the clock
+        found = []
+        for gap in (0.0, gap_ms / 1000):
+            samples = []
+            for _ in range(n):
+                if gap:
+                    await asyncio.sleep(gap)
+                started = time.perf_counter()
+                await link.call("PING")
+                samples.append((time.perf_counter() - started) * 1e6)
+            found.append(_p50_p99(samples))
+        return RoundTrips(found[0], found[1], gap_ms)
+    finally:
+        await redis.aclose()
