@@ -13,7 +13,7 @@ snapshot (`flow_map`, `risks`), which the reporter reads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crosscurrent.catalog import Catalog, default_catalog
@@ -25,6 +25,18 @@ from detectors.common import Latch, make_alert
 NAME = "synthesis"
 SCORE = {"High": 3, "Medium": 2, "Low": 1}
 ZH = {"High": "高", "Medium": "中", "Low": "低"}
+# The findings the flow map and the risk matrix are read off (and a divergence, when it
+# crosses markets or involves Hong Kong): no other finding is kept, so no other alert can
+# change either, and one is taken without rebuilding them.
+READS = ("flows:", "breadth:advance", "chain:broken:", "level_break:hk:", "leverage:",
+         "large_move:crypto:")
+
+
+def reads(key: str, values: Mapping[str, float], ids: Sequence[str]) -> bool:
+    """Whether the synthesis keeps the finding of alert key `key` (with its values and ids)."""
+    if key.startswith("divergence:"):
+        return bool(values.get("cross_market")) or any(i.startswith("hk:") for i in ids)
+    return key.startswith(READS)
 
 
 class Synthesis:
@@ -47,10 +59,11 @@ class Synthesis:
 
     def on_alerts(self, alerts: Sequence[Alert], event: Tick | Metric) -> list[Alert]:
         """Take the transitions the other detectors raised on `event`; return its own."""
-        theirs = [a for a in alerts if a.detector != NAME]
-        if not theirs:
-            return []
-        for alert in theirs:
+        changed = False
+        for alert in alerts:
+            if alert.detector == NAME or not reads(alert.key, alert.values, alert.ids):
+                continue
+            changed = True
             if alert.state == AlertState.FIRING:
                 self.findings[alert.key] = {"severity": str(alert.severity),
                                             "values": dict(alert.values),
@@ -58,6 +71,8 @@ class Synthesis:
                                             "title": alert.title}
             else:
                 self.findings.pop(alert.key, None)
+        if not changed:
+            return []
         self.flow_map = self._flow_map()
         self.risks = self._risks()
         out: list[Alert] = []
@@ -215,7 +230,8 @@ class Synthesis:
                 "active": self.latch.active, "titles": self.titles}
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.findings = dict(state.get("findings", {}))
+        self.findings = {k: f for k, f in state.get("findings", {}).items()
+                         if reads(k, f["values"], f["ids"])}  # a snapshot from before `reads`
         self.flow_map = list(state.get("flow_map", []))
         self.risks = list(state.get("risks", []))
         self.latch.active = dict(state.get("active", {}))

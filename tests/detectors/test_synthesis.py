@@ -60,3 +60,26 @@ def test_findings_that_resolve_take_their_rows_and_risks_away() -> None:
     again = Synthesis()
     again.restore(synthesis.snapshot())
     assert again.on_alerts([gone], EVENT) == []
+
+
+def test_a_finding_it_does_not_read_changes_nothing_and_is_not_kept() -> None:
+    synthesis = Synthesis(CONFIG.detectors.level_break.levels)
+    synthesis.on_alerts([BTC_HSTECH, CHAIN], EVENT)
+    before = synthesis.snapshot()
+    eth_btc = finding("divergence:crypto:ETH/crypto:BTC", "divergence",
+                      ("crypto:ETH", "crypto:BTC"),
+                      {"change_a": 6.0, "change_b": 4.35, "cross_market": 0.0})
+    macro = finding("macro:us:VIX", "macro", ("us:VIX",), {"value": 31.0})
+    assert synthesis.on_alerts([eth_btc, macro], EVENT) == []
+    assert synthesis.snapshot() == before
+    # a snapshot that kept one (taken before the synthesis chose what it reads) drops it
+    old = {**before, "findings": {**before["findings"], eth_btc.key: {
+        "severity": "warning", "values": dict(eth_btc.values), "notes": {},
+        "ids": list(eth_btc.ids), "title": eth_btc.title}}}
+    again = Synthesis(CONFIG.detectors.level_break.levels)
+    again.restore(old)
+    assert again.findings == synthesis.findings
+    # a cross-market divergence is still read: its resolution takes its flow row away
+    gone = BTC_HSTECH.model_copy(update={"state": AlertState.RESOLVED})
+    assert "synthesis:flow:Hang Seng TECH selloff->Bitcoin" in \
+        {a.key for a in again.on_alerts([gone], EVENT)}
