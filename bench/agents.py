@@ -75,7 +75,7 @@ async def through_agent(config: Config, url: str, events: int, live: bool
     return wall, cpu, agent.alerts
 
 
-async def run_agents(config: Config, url: str, events: int, console: Console, rounds: int = 3
+async def run_agents(config: Config, url: str, events: int, console: Console, rounds: int = 1
                      ) -> list[str]:
     """Each way of reading `rounds` times: the median, and the range over the rounds."""
     summary = []

@@ -36,13 +36,14 @@ def reference_loop(n: int = 10_000_000) -> float:
 class RoundTrips:
     """Redis round trips in µs: p50 and p99 back to back, and with `gap_ms` between them."""
 
-    busy: tuple[float, float]
-    idle: tuple[float, float]
+    back_to_back: tuple[float, float]
+    apart: tuple[float, float]
     gap_ms: float
 
     def line(self) -> str:
-        return (f"back to back p50 {self.busy[0]:.0f} / p99 {self.busy[1]:.0f} µs, "
-                f"{self.gap_ms:g} ms apart p50 {self.idle[0]:.0f} / p99 {self.idle[1]:.0f} µs")
+        return (f"back to back p50 {self.back_to_back[0]:.0f} / p99 {self.back_to_back[1]:.0f}"
+                f" µs, {self.gap_ms:g} ms apart p50 {self.apart[0]:.0f} / p99 "
+                f"{self.apart[1]:.0f} µs")
 
 
 def _p50_p99(samples: list[float]) -> tuple[float, float]:

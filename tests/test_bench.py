@@ -59,8 +59,9 @@ def test_rounds_show_the_median_agent_and_each_runs_p99(redis_url: str) -> None:
 
 def test_round_trips_are_timed_back_to_back_and_apart(redis_url: str) -> None:
     trips = asyncio.run(round_trips(redis_url, n=50, gap_ms=2))
-    assert 0 < trips.busy[0] <= trips.busy[1] and 0 < trips.idle[0] <= trips.idle[1]
-    assert trips.line().startswith(f"back to back p50 {trips.busy[0]:.0f} / p99 ")
+    assert 0 < trips.back_to_back[0] <= trips.back_to_back[1]
+    assert 0 < trips.apart[0] <= trips.apart[1]
+    assert trips.line().startswith(f"back to back p50 {trips.back_to_back[0]:.0f} / p99 ")
     assert "2 ms apart" in trips.line()
 
 
