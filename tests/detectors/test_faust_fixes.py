@@ -1,7 +1,8 @@
 """The fixes to Faust's aiokafka driver and flow control: where a rebalance's seek sends
 each partition, records fetched for a partition paused meanwhile are read again (on a real
 broker), an emptied partition set fetches nothing, the worker's consumer gets the configured
-wait, and resuming a running flow keeps what the streams have queued.
+wait, resuming a running flow keeps what the streams have queued, and a group error handed
+to a waiting fetch is taken instead of crashing the worker.
 The two-worker test (`test_faust_workers.py`) runs them all in Faust against a broker."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.consumer.fetcher import OffsetResetStrategy
+from aiokafka.errors import InvalidRequestError
 from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
@@ -138,3 +140,46 @@ def test_a_partition_being_reset_is_not_checked_for_flowing_events() -> None:
 
     with mock_broker() as broker:
         asyncio.run(main(broker))
+
+
+def test_a_group_error_handed_to_a_waiting_fetch_is_taken_and_the_fetch_gives_nothing() -> None:
+    thread = worker_thread()
+
+    async def call_here(fun: Any, *args: Any, **kwargs: Any) -> Any:
+        return await fun(*args, **kwargs)  # the consumer's thread, run on this loop
+
+    thread.call_thread = call_here
+
+    async def main(broker: str) -> tuple[dict[Any, Any], bool, bool]:
+        tp = TopicPartition("group-error", 0)
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        await producer.partitions_for(tp.topic)  # the mock makes the topic now
+        await producer.stop()
+        consumer = AIOKafkaConsumer(tp.topic, bootstrap_servers=broker, group_id="errors",
+                                    auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            while not consumer.assignment():
+                await consumer.getmany(timeout_ms=200)
+            thread._consumer = consumer
+            fetch = asyncio.create_task(getmany(thread, {TP(tp.topic, 0)}, 30.0))
+            await asyncio.sleep(0.5)  # the fetch waits for records that do not come
+            coordinator = consumer._coordinator
+            # What aiokafka's coordinator does with an error a broker answers (a SyncGroup's
+            # InvalidRequestError, from the mock): the waiting fetch raises it, and the
+            # coordinator holds it, and waits, until a poll takes it.
+            rejoin = asyncio.ensure_future(coordinator._push_error_to_user(InvalidRequestError()))
+            got = await asyncio.wait_for(fetch, 10)  # Faust's own: InvalidRequestError
+            held = coordinator._pending_exception is not None
+            went_on, _ = await asyncio.wait({rejoin}, timeout=10)  # the coordinator goes on
+            return got, held, bool(went_on)
+        finally:
+            thread._consumer = None
+            await consumer.stop()
+
+    with mock_broker() as broker:
+        got, held, went_on = asyncio.run(main(broker))
+    assert got == {}
+    assert not held
+    assert went_on
