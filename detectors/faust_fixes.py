@@ -13,8 +13,8 @@ two-worker test (`tests/detectors/test_faust_workers.py`) or the scale bench:
   while the fetch was on its way) is put back: the partition's position moves back to it.
   And a group error aiokafka hands to a fetch waiting at the time (a SyncGroup answered
   'invalid request' mid-rebalance) crashed the worker (the two-worker test's first worker,
-  about 1 run in 3 on a loaded machine): the error is taken, the coordinator rejoins, and
-  the fetch gives nothing.
+  in CI and beside busy loops): the error is taken, the coordinator rejoins, and the fetch
+  gives nothing.
 - `seek_to_committed`: after a rebalance Faust seeks back to the committed offsets, but
   aiokafka seeks only partitions with a commit; here the others go back to their start. A
   partition is sought only where its position is elsewhere, and one seek runs at a time: a
@@ -38,7 +38,8 @@ And one method of mode's `FlowControlEvent` (the app's `flow_control`):
   their offsets (six events of a worker's first partitions, never taken, its commits stuck
   behind them). Now only a flow that was stopped is emptied as it resumes.
 
-`take_group_error` is the sixth: called from a timer, not a replaced method.
+`take_group_error` is the sixth, called from a timer rather than a replaced method, and the
+group error handed to a fetch (`getmany`, above) the seventh.
 """
 
 from __future__ import annotations
