@@ -20,6 +20,7 @@ from statistics import median
 
 from rich.console import Console
 
+from bench.machine import cpu_ticks, steal_text, stolen
 from bench.spine import cpu_seconds, synthetic_tape
 from crosscurrent.app import build_agents, build_detectors, clear_namespace, stream_writer
 from crosscurrent.config import Config
@@ -45,9 +46,9 @@ LIVE_BATCH = 10  # events a batch, written and read, live at 10,000 events/s
 
 
 async def through_agent(config: Config, url: str, events: int, live: bool
-                        ) -> tuple[float, float, int]:
+                        ) -> tuple[float, float, int, float | None]:
     """A backlog of `events` through the agent, read as a backlog or in batches the size
-    they have `live`: (seconds, CPU seconds, alerts)."""
+    they have `live`: (seconds, CPU seconds, alerts, the host's steal meanwhile)."""
     redis = await connect(url)
     keys = Keys(config.redis.prefix, "bench-agents")
     await clear_namespace(redis, keys)
@@ -63,16 +64,17 @@ async def through_agent(config: Config, url: str, events: int, live: bool
     writing.cancel()
     (agent,) = build_agents(config, redis, keys)
     freeze_startup()  # as `crosscurrent run` does once built
-    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    cpu0, wall0, ticks0 = cpu_seconds(), time.perf_counter(), cpu_ticks()
     running = asyncio.create_task(agent.run())
     while agent.processed < events:
         await asyncio.sleep(0.005)
     wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+    steal = stolen(ticks0, cpu_ticks())
     agent.stop()
     await asyncio.wait_for(running, 5)
     await clear_namespace(redis, keys)
     await redis.aclose()
-    return wall, cpu, agent.alerts
+    return wall, cpu, agent.alerts, steal
 
 
 async def run_agents(config: Config, url: str, events: int, console: Console, rounds: int = 1
@@ -85,10 +87,10 @@ async def run_agents(config: Config, url: str, events: int, console: Console, ro
                         (True, f"batches of {LIVE_BATCH} (one entry, as live at 10k/s)")):
         rates, per_cpu = [], []
         for _ in range(rounds):
-            wall, cpu, alerts = await through_agent(config, url, events, live)
+            wall, cpu, alerts, steal = await through_agent(config, url, events, live)
             console.print(f"agents: {events} events from Redis through every detector in "
-                          f"{label}, {alerts} alerts, {wall:.2f} s wall, {cpu:.2f} s CPU",
-                          highlight=False)
+                          f"{label}, {alerts} alerts, {wall:.2f} s wall, {cpu:.2f} s CPU, "
+                          f"host {steal_text(steal)}", highlight=False)
             rates.append(events / wall)
             per_cpu.append(events / cpu)
         spread = (f", {rounds} runs: {min(per_cpu):,.0f}–{max(per_cpu):,.0f} per CPU second"

@@ -7,7 +7,9 @@ frame, so two bus events). This process runs what `crosscurrent run` runs: the f
 feed, the bus writer, the detector agent (every detector) and the history recorder, and a
 viewer reading the alerts stream. Latency is from the adapter receiving the triggering frame
 to the viewer reading the alert (an HDR histogram); CPU is this process's. Each load runs
-`--rounds` times: the percentiles are over every alert of the runs, and each run's p99 is shown.
+`--rounds` times: the percentiles are over every alert of the runs, and each run's p99 is shown
+with the share of the machine's time the host took meanwhile (steal, one cause of the tail
+here).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from statistics import median
 from hdrh.histogram import HdrHistogram
 from rich.console import Console
 
+from bench.machine import cpu_ticks, steal_text, stolen
 from bench.spine import cpu_seconds, synthetic_event
 from crosscurrent.app import build_agents, clear_namespace, stream_writer
 from crosscurrent.catalog import family
@@ -139,16 +142,26 @@ async def caught_up(running: Pipeline, sent: int, timeout: float = 60) -> None:
     await asyncio.sleep(0.3)  # the last alerts to the viewer
 
 
-async def measure(config: Config, url: str, rate: float, seconds: float
-                  ) -> tuple[HdrHistogram, int, float, float, int]:
-    """One load: (histogram in µs, frames sent, seconds sending, CPU share of this process,
-    alerts)."""
+@dataclass
+class Load:
+    """One run at one offered load."""
+
+    histogram: HdrHistogram  # tick-to-alert, µs
+    sent: int  # frames
+    took: float  # seconds sending
+    share: float  # CPU share of the pipeline process
+    alerts: int
+    steal: float | None  # share of the machine's time the host took meanwhile
+
+
+async def measure(config: Config, url: str, rate: float, seconds: float) -> Load:
     async with pipeline(config, url, rate, seconds, "bench-latency") as running:
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+        cpu0, wall0, ticks0 = cpu_seconds(), time.perf_counter(), cpu_ticks()
         sent, took = await running.sent()
         await caught_up(running, sent)
         share = (cpu_seconds() - cpu0) / (time.perf_counter() - wall0)
-        return running.histogram, sent, took, share, running.alerts
+        return Load(running.histogram, sent, took, share, running.alerts,
+                    stolen(ticks0, cpu_ticks()))
 
 
 def percentiles(histogram: HdrHistogram) -> str:
@@ -162,23 +175,21 @@ async def run_latency(config: Config, url: str, rates: list[float], seconds: flo
     p99."""
     summary = []
     for rate in rates:
-        merged, p99s, sent_total, took_total, shares = None, [], 0, 0.0, []
+        loads = []
         for _ in range(rounds):
-            histogram, sent, took, share, alerts = await measure(config, url, rate, seconds)
-            console.print(f"latency at {rate:,.0f} events/s offered: {sent} sent in {took:.2f} "
-                          f"s, {alerts} alerts, pipeline process {share * 100:.0f}% of a core: "
-                          f"{percentiles(histogram)}", highlight=False)
-            if merged is None:
-                merged = histogram
-            else:
-                merged.add(histogram)
-            p99s.append(histogram.get_value_at_percentile(99) / 1000)
-            sent_total, took_total = sent_total + sent, took_total + took
-            shares.append(share)
-        assert merged is not None
-        runs = (f"; p99 of each of {rounds} runs: {', '.join(f'{p:.2f}' for p in p99s)} ms"
-                if rounds > 1 else "")
-        summary.append(f"tick-to-alert at {rate:,.0f} events/s ({sent_total / took_total:,.0f}/s "
-                       f"sent, pipeline {median(shares) * 100:.0f}% of a core): "
-                       f"{percentiles(merged)}{runs}")
+            load = await measure(config, url, rate, seconds)
+            console.print(f"latency at {rate:,.0f} events/s offered: {load.sent} sent in "
+                          f"{load.took:.2f} s, {load.alerts} alerts, pipeline process "
+                          f"{load.share * 100:.0f}% of a core, host {steal_text(load.steal)}: "
+                          f"{percentiles(load.histogram)}", highlight=False)
+            loads.append(load)
+        merged = loads[0].histogram
+        for load in loads[1:]:
+            merged.add(load.histogram)
+        sent = sum(load.sent for load in loads) / sum(load.took for load in loads)
+        runs = ", ".join(f"{load.histogram.get_value_at_percentile(99) / 1000:.2f} ms "
+                         f"({steal_text(load.steal)})" for load in loads)
+        summary.append(f"tick-to-alert at {rate:,.0f} events/s ({sent:,.0f}/s sent, pipeline "
+                       f"{median(load.share for load in loads) * 100:.0f}% of a core): "
+                       f"{percentiles(merged)}; p99 of each run, with the host's steal: {runs}")
     return summary

@@ -3,7 +3,9 @@
 A shared virtual machine varies from hour to hour, and figures per core follow it: the
 loop gauge times plain Python, the round-trip gauge times what every hop through the bus
 costs (a PING to the bench's Redis over the connection the pipeline's calls use). On some
-VMs waking an idle virtual CPU takes a millisecond or more, which no code on it avoids.
+VMs waking an idle virtual CPU takes a millisecond or more, which no code on it avoids. The
+steal gauge is the share of the virtual CPUs' time the host gave to others (Linux's
+/proc/stat), when a process here was ready to run and did not.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from crosscurrent.loop import loop_in_use
 from streams.redis_client import Link, connect
@@ -70,3 +73,29 @@ async def round_trips(url: str, n: int = 1000, gap_ms: float = 1.0) -> RoundTrip
         return RoundTrips(found[0], found[1], gap_ms)
     finally:
         await redis.aclose()
+
+
+Ticks = tuple[int, int]  # (stolen, all) ticks of every virtual CPU so far
+
+
+def cpu_ticks(stat: Path = Path("/proc/stat")) -> Ticks | None:
+    """The machine's CPU ticks so far, stolen and all; None where the kernel gives none."""
+    try:
+        fields = stat.read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    if fields[:1] != ["cpu"] or len(fields) < 9:
+        return None
+    ticks = [int(f) for f in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    return ticks[7], sum(ticks)
+
+
+def stolen(since: Ticks | None, until: Ticks | None) -> float | None:
+    """The share of the virtual CPUs' time the host took between two readings."""
+    if since is None or until is None or until[1] == since[1]:
+        return None
+    return (until[0] - since[0]) / (until[1] - since[1])
+
+
+def steal_text(share: float | None) -> str:
+    return "steal n/a" if share is None else f"steal {share * 100:.1f}%"

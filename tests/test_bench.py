@@ -12,7 +12,7 @@ from rich.console import Console
 from bench.agents import run_agents
 from bench.ingest import load_frames
 from bench.latency import run_latency
-from bench.machine import round_trips
+from bench.machine import cpu_ticks, round_trips, steal_text, stolen
 from crosscurrent.cli import build_parser
 from crosscurrent.config import Config
 from tests.conftest import SHARED
@@ -36,7 +36,8 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
                    "detectors in memory:",
                    "tick-to-alert at 400 events/s", "spine events/s end to end:",
                    "end-of-day report", "dashboard", "machine speed: a loop of 10M additions",
-                   "machine's Redis round trip (PING), before: back to back p50"):
+                   "machine's Redis round trip (PING), before: back to back p50",
+                   "machine's CPU time the host took for others over the run (steal): "):
         assert figure in summary, figure
     # the peer, measured in the same run (scripts/test installs it into .bench-venv)
     assert "ingest usdm cryptofeed (overflow='block'):" in summary
@@ -50,8 +51,9 @@ def test_rounds_show_the_median_agent_and_each_runs_p99(redis_url: str) -> None:
     agents = asyncio.run(run_agents(Config(), redis_url, 300, console, rounds=2))
     latency = asyncio.run(run_latency(Config(), redis_url, [400], 0.5, console, rounds=2))
     assert re.search(r"per CPU second, 2 runs: [\d,]+–[\d,]+ per CPU second\)$", agents[0])
-    found = re.search(r"p50 ([\d.]+) ms p99 ([\d.]+) ms p99.9 ([\d.]+) ms; p99 of each of 2 "
-                      r"runs: ([\d.]+), ([\d.]+) ms$", latency[0])
+    found = re.search(r"p50 ([\d.]+) ms p99 ([\d.]+) ms p99.9 ([\d.]+) ms; p99 of each run, "
+                      r"with the host's steal: ([\d.]+) ms \(steal [\d.]+%\), ([\d.]+) ms "
+                      r"\(steal [\d.]+%\)$", latency[0])
     assert found, latency
     p50, p99, p999, *runs = (float(v) for v in found.groups())
     assert p50 <= p99 <= p999 and min(runs) <= p99 <= max(runs) + 0.01  # over both runs
@@ -63,6 +65,20 @@ def test_round_trips_are_timed_back_to_back_and_apart(redis_url: str) -> None:
     assert 0 < trips.apart[0] <= trips.apart[1]
     assert trips.line().startswith(f"back to back p50 {trips.back_to_back[0]:.0f} / p99 ")
     assert "2 ms apart" in trips.line()
+
+
+def test_steal_is_the_share_of_ticks_the_host_took_between_two_readings(tmp_path: Path
+                                                                        ) -> None:
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 50 0 25 400 5 0 2 18 0 0\n")
+    before = cpu_ticks(stat)
+    assert before == (35, 1000)
+    stat.write_text("cpu  150 0 60 880 10 0 5 95 0 0\n")  # 200 more ticks, 60 of them stolen
+    assert stolen(before, cpu_ticks(stat)) == pytest.approx(0.3)
+    assert steal_text(0.3) == "steal 30.0%"
+    assert stolen(before, before) is None  # no time between them
+    assert cpu_ticks(tmp_path / "none") is None and steal_text(None) == "steal n/a"
+    assert cpu_ticks() is not None  # this machine's kernel (Linux) gives them
 
 
 @pytest.mark.parametrize("flag", ["--frames", "--rounds", "--events"])
