@@ -41,11 +41,10 @@ BENCH_PARTS = ("agents", "latency", "spine", "report", "dashboard", "ingest", "m
                "scale")
 BENCH_DEFAULT = BENCH_PARTS[:-2]  # the soak and the scale-out only when asked for
 BENCH_HELP = """\
-Each part prints its figures; the run ends with one summary line per figure, and two gauges
-of the machine taken before and after the parts (the speed of a Python loop, and of a round
-trip to Redis: figures per core and latencies follow both on a shared VM), and the share of
-the machine's CPU time its host took for others meanwhile (steal, one cause of a
-long latency tail).
+Each part prints its figures; the run ends with one summary line per figure, and three
+gauges of the machine: the speed of a Python loop and of a round trip to Redis, before and
+after the parts (figures per core and latencies follow both on a shared VM), and the share
+of its CPU time the host took for others meanwhile (steal, one cause of a latency tail).
 
   ingest     the recorded Binance USD-M and spot frames of shared/data into Redis Streams
              over TLS, side by side in one run: crosscurrent's fast adapter, its ccxt.pro
@@ -479,7 +478,7 @@ def _doctor(args: argparse.Namespace, config: Config, console: Console) -> int:
 
 def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
     from bench.ingest import BenchInputError
-    from bench.machine import cpu_ticks, machine, reference_loop, round_trips, stolen
+    from bench.machine import cpu_ticks, machine, reference_loop, round_trips, steal_text, stolen
 
     parts = sorted(_choices(args.only, BENCH_PARTS, "--only"), key=BENCH_PARTS.index)
     summary: list[str] = []
@@ -504,9 +503,8 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
                    "half from hour to hour)")
     summary.append(f"machine's Redis round trip (PING), before: {trips_before.line()}; after: "
                    f"{trips_after.line()}")
-    steal = stolen(ticks, cpu_ticks())
-    summary.append("machine's CPU time the host took for others over the run (steal): "
-                   + ("n/a (no /proc/stat)" if steal is None else f"{steal * 100:.1f}%"))
+    summary.append("machine's CPU time the host took for others over the run: "
+                   f"{steal_text(stolen(ticks, cpu_ticks()))}")
     console.print("[bold]summary[/]")
     for line in summary:
         console.print(line, highlight=False)

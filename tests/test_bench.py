@@ -37,7 +37,7 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
                    "tick-to-alert at 400 events/s", "spine events/s end to end:",
                    "end-of-day report", "dashboard", "machine speed: a loop of 10M additions",
                    "machine's Redis round trip (PING), before: back to back p50",
-                   "machine's CPU time the host took for others over the run (steal): "):
+                   "machine's CPU time the host took for others over the run: steal "):
         assert figure in summary, figure
     # the peer, measured in the same run (scripts/test installs it into .bench-venv)
     assert "ingest usdm cryptofeed (overflow='block'):" in summary
