@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from crosscurrent.config import Config
 from crosscurrent.events import Alert, Metric, Tick, decode
 from detectors.base import Detector
-from detectors.faust_fixes import take_group_error, wait_fetches
+from detectors.faust_fixes import wait_fetches
 from detectors.stages import Change, Instruments, Market, split
 from streams.alert_writer import AlertWriter
 from streams.history import HistoryStore
@@ -52,7 +52,6 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this process, in the workers
 MARKET = b"market"  # the one key of the changes topic, and of the market table
 TICK = b"tick"  # a changes-topic message that only says the time passes
 TICK_S = 0.5
-GROUP_CHECK_S = 1.0  # how often a held group error is looked for
 PROGRESS_S = 0.05  # how often a partition's progress is sent when it forwards nothing
 Forward = Callable[[bytes], Awaitable[Any]]
 
@@ -210,17 +209,6 @@ def create_engine(config: Config, redis_url: str, namespace: str,
     async def assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         tps = args[0] if args else kwargs.get("assigned", ())
         await record_partitions(sorted(tp.partition for tp in tps if tp.topic == events_topic))
-
-    held: dict[str, Any] = {"error": None}
-
-    @app.timer(GROUP_CHECK_S)  # type: ignore[untyped-decorator]
-    async def group_error() -> None:
-        """Takes a group error aiokafka holds for a poll that does not come (see
-        `take_group_error`), so that the worker rejoins its group instead of staying out."""
-        error = await take_group_error(app, held)
-        if error:
-            log.warning("Kafka group error %s taken while Faust was rebalancing: rejoining",
-                        error)
 
     if forward is None:
         @app.timer(TICK_S)  # type: ignore[untyped-decorator]

@@ -1,9 +1,16 @@
 """What Faust 0.15.3 on aiokafka 0.14 gets wrong for the scale-out engine, put right.
 
-Importing this module replaces four methods of Faust's aiokafka driver
+Importing this module replaces five methods of Faust's aiokafka driver
 (`AIOKafkaConsumerThread`); each says below what went wrong without it, as seen in the
 two-worker test (`tests/detectors/test_faust_workers.py`) or the scale bench:
 
+- `on_start`: aiokafka keeps a group error (a SyncGroup answered 'invalid request', say) for
+  the consumer's next poll, and its coordinator waits until it is taken; Faust does not
+  poll while it starts or rebalances, so the worker stayed out of its group for good (a
+  timer of the app's took it once the worker had started, but not during its first join:
+  the joining worker of the two-worker test, with the mock's leader elected the other way).
+  The consumer's thread now starts a watcher with the consumer, which takes an error still
+  held at its second look (a second apart), and the worker rejoins.
 - `getmany`: Faust hands the consumer's thread its live set of the partitions to fetch. A
   rebalance can empty that set while the fetch is on its way, and aiokafka takes an empty set
   for *every* partition: records of partitions Faust held paused came back, Faust threw them
@@ -37,9 +44,6 @@ And one method of mode's `FlowControlEvent` (the app's `flow_control`):
   and resumes the flow once more: events fetched and queued in between were thrown away, past
   their offsets (six events of a worker's first partitions, never taken, its commits stuck
   behind them). Now only a flow that was stopped is emptied as it resumes.
-
-`take_group_error` is the sixth, called from a timer rather than a replaced method, and the
-group error handed to a fetch (`getmany`, above) the seventh.
 """
 
 from __future__ import annotations
@@ -50,15 +54,14 @@ from collections.abc import Mapping
 from typing import Any
 from weakref import WeakKeyDictionary
 
-import faust
 from aiokafka.errors import KafkaError
-from faust.exceptions import ConsumerNotStarted
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP, AppT
 from mode.utils.queues import FlowControlEvent
 
 log = logging.getLogger(__name__)
 
+GROUP_CHECK_S = 1.0  # how often a held group error is looked for
 _fetch_waits: WeakKeyDictionary[AppT, int] = WeakKeyDictionary()
 _seek_locks: WeakKeyDictionary[AIOKafkaConsumerThread, asyncio.Lock] = WeakKeyDictionary()
 
@@ -197,33 +200,34 @@ def resume(self: FlowControlEvent) -> None:
         _resume(self)
 
 
+async def watch_group_errors(consumer: Any, every: float = GROUP_CHECK_S) -> None:
+    """Takes a group error aiokafka's coordinator still holds at the second look, `every`
+    seconds apart (in the consumer's thread, until it stops)."""
+    held = None
+    while True:
+        await asyncio.sleep(every)
+        pending = getattr(getattr(consumer, "_coordinator", None), "_pending_exception", None)
+        if pending is None or pending is not held:
+            held = pending
+            continue
+        held = None
+        error = await take_held_error(consumer)
+        if error:
+            log.warning("Kafka group error %s held while Faust was not fetching: taken, "
+                        "rejoining", error)
+
+
+_on_start = AIOKafkaConsumerThread.on_start
+
+
+async def on_start(self: AIOKafkaConsumerThread) -> None:
+    await _on_start(self)
+    self.add_future(watch_group_errors(self._ensure_consumer()))
+
+
 AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
 AIOKafkaConsumerThread.getmany = getmany  # type: ignore[method-assign]
 AIOKafkaConsumerThread.verify_event_path = verify_event_path  # type: ignore[method-assign]
+AIOKafkaConsumerThread.on_start = on_start  # type: ignore[method-assign]
 AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign, assignment]
 FlowControlEvent.resume = resume  # type: ignore[method-assign]
-
-
-async def take_group_error(app: faust.App, held: dict[str, Any]) -> str | None:
-    """aiokafka keeps a group error (a SyncGroup answered 'invalid request', say) for the
-    consumer's next poll, and its coordinator waits until it is taken; Faust does not poll
-    while it rebalances, so the worker would stay out of the group for good. An error still
-    held at the second look (`held` keeps the first) is taken here; its text is returned."""
-    thread = getattr(app.consumer, "_thread", None)  # owns aiokafka's loop; None in tests
-    if thread is None:
-        return None
-
-    async def take() -> str | None:  # runs in that thread
-        coordinator = thread._ensure_consumer()._coordinator
-        pending = coordinator._pending_exception
-        if pending is None or pending is not held["error"]:
-            held["error"] = pending
-            return None
-        held["error"] = None
-        return await take_held_error(thread._ensure_consumer())
-
-    try:
-        result: str | None = await thread.call_thread(take)
-    except ConsumerNotStarted:
-        return None
-    return result

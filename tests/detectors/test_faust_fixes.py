@@ -1,8 +1,9 @@
 """The fixes to Faust's aiokafka driver and flow control: where a rebalance's seek sends
 each partition, records fetched for a partition paused meanwhile are read again (on a real
 broker), an emptied partition set fetches nothing, the worker's consumer gets the configured
-wait, resuming a running flow keeps what the streams have queued, and a group error handed
-to a waiting fetch is taken instead of crashing the worker.
+wait, resuming a running flow keeps what the streams have queued, and a group error is
+taken, whether handed to a waiting fetch (which crashed the worker) or only held (which kept
+it out of its group).
 The two-worker test (`test_faust_workers.py`) runs them all in Faust against a broker."""
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from mode.utils.queues import FlowControlEvent, FlowControlQueue
 from crosscurrent.app import build_detectors
 from crosscurrent.config import load_config
 from detectors.faust_engine import create_engine
-from detectors.faust_fixes import getmany, put_back, seek_targets, verify_event_path
+from detectors.faust_fixes import (
+    getmany,
+    put_back,
+    seek_targets,
+    verify_event_path,
+    watch_group_errors,
+)
 from streams.simulators.kafka import mock_broker
 
 EVENTS = [TP("cc.events", n) for n in range(4)]
@@ -142,6 +149,20 @@ def test_a_partition_being_reset_is_not_checked_for_flowing_events() -> None:
         asyncio.run(main(broker))
 
 
+async def group_consumer(broker: str, topic: str) -> AIOKafkaConsumer:
+    """A started consumer of `topic` in a group, once the group has given it the topic."""
+    producer = AIOKafkaProducer(bootstrap_servers=broker)
+    await producer.start()
+    await producer.partitions_for(topic)  # the mock makes the topic now
+    await producer.stop()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, group_id=f"{topic}-group",
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    while not consumer.assignment():
+        await consumer.getmany(timeout_ms=200)
+    return consumer
+
+
 def test_a_group_error_handed_to_a_waiting_fetch_is_taken_and_the_fetch_gives_nothing() -> None:
     thread = worker_thread()
 
@@ -152,16 +173,8 @@ def test_a_group_error_handed_to_a_waiting_fetch_is_taken_and_the_fetch_gives_no
 
     async def main(broker: str) -> tuple[dict[Any, Any], bool, bool]:
         tp = TopicPartition("group-error", 0)
-        producer = AIOKafkaProducer(bootstrap_servers=broker)
-        await producer.start()
-        await producer.partitions_for(tp.topic)  # the mock makes the topic now
-        await producer.stop()
-        consumer = AIOKafkaConsumer(tp.topic, bootstrap_servers=broker, group_id="errors",
-                                    auto_offset_reset="earliest")
-        await consumer.start()
+        consumer = await group_consumer(broker, tp.topic)
         try:
-            while not consumer.assignment():
-                await consumer.getmany(timeout_ms=200)
             thread._consumer = consumer
             fetch = asyncio.create_task(getmany(thread, {TP(tp.topic, 0)}, 30.0))
             await asyncio.sleep(0.5)  # the fetch waits for records that do not come
@@ -183,3 +196,23 @@ def test_a_group_error_handed_to_a_waiting_fetch_is_taken_and_the_fetch_gives_no
     assert got == {}
     assert not held
     assert went_on
+
+
+def test_a_group_error_held_for_a_poll_that_does_not_come_is_taken_by_the_watcher() -> None:
+    async def main(broker: str) -> tuple[bool, bool]:
+        consumer = await group_consumer(broker, "held-error")
+        watcher = asyncio.create_task(watch_group_errors(consumer, every=0.1))
+        try:
+            coordinator = consumer._coordinator
+            # No fetch waits (Faust starting up, or rebalancing): the error is only held.
+            rejoin = asyncio.ensure_future(coordinator._push_error_to_user(InvalidRequestError()))
+            went_on, _ = await asyncio.wait({rejoin}, timeout=10)  # without it: never
+            return bool(went_on), coordinator._pending_exception is None
+        finally:
+            watcher.cancel()
+            await consumer.stop()
+
+    with mock_broker() as broker:
+        went_on, taken = asyncio.run(main(broker))
+    assert went_on
+    assert taken
