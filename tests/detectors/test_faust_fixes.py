@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.consumer.fetcher import OffsetResetStrategy
-from aiokafka.errors import InvalidRequestError
+from aiokafka.errors import InvalidRequestError, KafkaError
 from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
@@ -163,13 +163,19 @@ async def group_consumer(broker: str, topic: str) -> AIOKafkaConsumer:
     return consumer
 
 
-def test_a_group_error_handed_to_a_waiting_fetch_is_taken_and_the_fetch_gives_nothing() -> None:
+def thread_on_this_loop() -> Any:
+    """A worker's consumer thread whose calls run on the caller's loop (not started)."""
     thread = worker_thread()
 
     async def call_here(fun: Any, *args: Any, **kwargs: Any) -> Any:
-        return await fun(*args, **kwargs)  # the consumer's thread, run on this loop
+        return await fun(*args, **kwargs)
 
     thread.call_thread = call_here
+    return thread
+
+
+def test_a_group_error_handed_to_a_waiting_fetch_is_taken_and_the_fetch_gives_nothing() -> None:
+    thread = thread_on_this_loop()
 
     async def main(broker: str) -> tuple[dict[Any, Any], bool, bool]:
         tp = TopicPartition("group-error", 0)
@@ -216,3 +222,25 @@ def test_a_group_error_held_for_a_poll_that_does_not_come_is_taken_by_the_watche
         went_on, taken = asyncio.run(main(broker))
     assert went_on
     assert taken
+
+
+def test_an_error_the_coordinator_does_not_hold_still_reaches_faust() -> None:
+    thread = thread_on_this_loop()
+
+    async def main(broker: str) -> None:
+        consumer = await group_consumer(broker, "fatal-error")
+        try:
+            thread._consumer = consumer
+            fetch = asyncio.create_task(getmany(thread, {TP("fatal-error", 0)}, 30.0))
+            await asyncio.sleep(0.5)  # the fetch waits for records that do not come
+            # What aiokafka does when its coordination routine dies: the waiters get the
+            # error, and none is held for a poll to take.
+            consumer._subscription.abort_waiters(KafkaError("coordination died"))
+            with pytest.raises(KafkaError, match="coordination died"):
+                await asyncio.wait_for(fetch, 10)
+        finally:
+            thread._consumer = None
+            await consumer.stop()
+
+    with mock_broker() as broker:
+        asyncio.run(main(broker))
