@@ -4,8 +4,10 @@ A shared virtual machine varies from hour to hour, and figures per core follow i
 loop gauge times plain Python, the round-trip gauge times what every hop through the bus
 costs (a PING to the bench's Redis over the connection the pipeline's calls use). On some
 VMs waking an idle virtual CPU takes a millisecond or more, which no code on it avoids. The
-steal gauge is the share of the virtual CPUs' time the host gave to others (Linux's
-/proc/stat), when a process here was ready to run and did not.
+wake-up gauge is the CPU a process spends only to be woken for each of 10,000 messages a
+second, sent one at a time as a feed's frames arrive: a floor under the pipeline's CPU at
+that load. The steal gauge is the share of the virtual CPUs' time the host gave to others
+(Linux's /proc/stat), when a process here was ready to run and did not.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import socket
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +78,60 @@ async def round_trips(url: str, n: int = 1000, gap_ms: float = 1.0) -> RoundTrip
         return RoundTrips(found[0], found[1], gap_ms)
     finally:
         await redis.aclose()
+
+
+# Writes `n` one-byte messages to fd ARGV[1] at `rate` a second, each on its own.
+_SENDER = """
+import os, sys, time
+fd, rate, n = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+started, sent = time.perf_counter(), 0
+while sent < n:
+    due = min(n, int((time.perf_counter() - started) * rate) + 1)
+    while sent < due:
+        os.write(fd, b"x")
+        sent += 1
+    time.sleep(0.00005)
+"""
+
+
+class _Counter(asyncio.Protocol):
+    def __init__(self, n: int, done: asyncio.Future[None]) -> None:
+        self.left, self.done = n, done
+
+    def data_received(self, data: bytes) -> None:
+        self.left -= len(data)
+        if self.left <= 0 and not self.done.done():
+            self.done.set_result(None)
+
+
+async def wake_cost(rate: float = 10_000, n: int = 10_000) -> float:
+    """µs of this process's CPU per message to take `rate` messages a second from another
+    process over loopback TCP, each written alone, on the event loop in use, doing nothing
+    with them."""
+    with socket.create_server(("127.0.0.1", 0)) as server:  # TCP, as a feed's frames come
+        theirs = socket.create_connection(server.getsockname())
+        ours, _ = server.accept()
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    transport, _ = await loop.create_connection(lambda: _Counter(n, done), sock=ours)
+    with theirs:
+        sender = subprocess.Popen([sys.executable, "-c", _SENDER, str(theirs.fileno()),
+                                   str(rate), str(n)], pass_fds=[theirs.fileno()])
+    try:
+        started = time.process_time()
+        await asyncio.wait_for(done, 60)
+        return (time.process_time() - started) / n * 1e6
+    finally:
+        transport.close()
+        sender.kill()
+        sender.wait()
+
+
+def wake_text(before: float, after: float, rate: float = 10_000) -> str:
+    return (f"machine's wake-up cost: taking {rate:,.0f} messages a second one at a time "
+            f"over TCP from another process took {before:.1f} µs of CPU each before and "
+            f"{after:.1f} after ({before * rate / 1e4:.0f}% and {after * rate / 1e4:.0f}% of "
+            "a core, before any work on them)")
 
 
 Ticks = tuple[int, int]  # (stolen, all) ticks of every virtual CPU so far

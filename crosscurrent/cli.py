@@ -41,10 +41,11 @@ BENCH_PARTS = ("agents", "latency", "spine", "report", "dashboard", "ingest", "m
                "scale")
 BENCH_DEFAULT = BENCH_PARTS[:-2]  # the soak and the scale-out only when asked for
 BENCH_HELP = """\
-Each part prints its figures; the run ends with one summary line per figure, and three
-gauges of the machine: the speed of a Python loop and of a round trip to Redis, before and
-after the parts (figures per core and latencies follow both on a shared VM), and the share
-of its CPU time the host took for others meanwhile (steal, one cause of a latency tail).
+Each part prints its figures; the run ends with one summary line per figure, and four
+gauges of the machine: the speed of a Python loop, of a round trip to Redis and the CPU a
+process spends only to be woken for each of 10,000 messages a second, before and after the
+parts (figures per core and latencies follow them on a shared VM), and the share of its CPU
+time the host took for others meanwhile (steal, one cause of a latency tail).
 
   ingest     the recorded Binance USD-M and spot frames of shared/data into Redis Streams
              over TLS, side by side in one run: crosscurrent's fast adapter, its ccxt.pro
@@ -478,7 +479,16 @@ def _doctor(args: argparse.Namespace, config: Config, console: Console) -> int:
 
 def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
     from bench.ingest import BenchInputError
-    from bench.machine import cpu_ticks, machine, reference_loop, round_trips, steal_text, stolen
+    from bench.machine import (
+        cpu_ticks,
+        machine,
+        reference_loop,
+        round_trips,
+        steal_text,
+        stolen,
+        wake_cost,
+        wake_text,
+    )
 
     parts = sorted(_choices(args.only, BENCH_PARTS, "--only"), key=BENCH_PARTS.index)
     summary: list[str] = []
@@ -487,6 +497,9 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
     with _redis(config, args) as url:
         trips_before = asyncio.run(round_trips(url))
         console.print(f"Redis round trip (PING): {trips_before.line()}", highlight=False)
+        wake_before = asyncio.run(wake_cost())
+        console.print(f"wake-up cost: {wake_before:.1f} µs of CPU a message at 10,000/s",
+                      highlight=False)
         for part in parts:
             console.print(f"[bold]{part}[/]")
             try:
@@ -498,11 +511,13 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
 
             asyncio.run(compact(url))
         trips_after = asyncio.run(round_trips(url))
+        wake_after = asyncio.run(wake_cost())
     summary.append(f"machine speed: a loop of 10M additions took {loop_before:.2f} s before "
                    f"and {reference_loop():.2f} s after (lower is faster; this VM varies by "
                    "half from hour to hour)")
     summary.append(f"machine's Redis round trip (PING), before: {trips_before.line()}; after: "
                    f"{trips_after.line()}")
+    summary.append(wake_text(wake_before, wake_after))
     summary.append("machine's CPU time the host took for others over the run: "
                    f"{steal_text(stolen(ticks, cpu_ticks()))}")
     console.print("[bold]summary[/]")

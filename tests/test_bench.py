@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from rich.console import Console
 from bench.agents import run_agents
 from bench.ingest import load_frames
 from bench.latency import run_latency
-from bench.machine import cpu_ticks, round_trips, steal_text, stolen
+from bench.machine import cpu_ticks, round_trips, steal_text, stolen, wake_cost, wake_text
 from crosscurrent.cli import build_parser
 from crosscurrent.config import Config
 from tests.conftest import SHARED
@@ -37,6 +38,7 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
                    "tick-to-alert at 400 events/s", "spine events/s end to end:",
                    "end-of-day report", "dashboard", "machine speed: a loop of 10M additions",
                    "machine's Redis round trip (PING), before: back to back p50",
+                   "machine's wake-up cost: taking 10,000 messages a second one at a time",
                    "machine's CPU time the host took for others over the run: steal "):
         assert figure in summary, figure
     # the peer, measured in the same run (scripts/test installs it into .bench-venv)
@@ -65,6 +67,18 @@ def test_round_trips_are_timed_back_to_back_and_apart(redis_url: str) -> None:
     assert 0 < trips.apart[0] <= trips.apart[1]
     assert trips.line().startswith(f"back to back p50 {trips.back_to_back[0]:.0f} / p99 ")
     assert "2 ms apart" in trips.line()
+
+
+def test_the_wake_up_cost_is_timed_over_every_message_paced() -> None:
+    async def timed() -> tuple[float, float]:
+        started = time.perf_counter()
+        cost = await wake_cost(rate=2000, n=300)  # 0.15 s at that pace, not at once
+        return cost, time.perf_counter() - started
+
+    cost, took = asyncio.run(timed())
+    assert cost > 0 and took >= 0.14
+    assert "took 13.0 µs of CPU each before and 9.0 after (13% and 9% of a core" in \
+        wake_text(13.0, 9.0)
 
 
 def test_steal_is_the_share_of_ticks_the_host_took_between_two_readings(tmp_path: Path
