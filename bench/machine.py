@@ -110,6 +110,7 @@ async def wake_cost(rate: float = 10_000, n: int = 10_000) -> float:
     with them."""
     with socket.create_server(("127.0.0.1", 0)) as server:  # TCP, as a feed's frames come
         theirs = socket.create_connection(server.getsockname())
+        theirs.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as asyncio's servers
         ours, _ = server.accept()
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
