@@ -164,6 +164,19 @@ async def measure(config: Config, url: str, rate: float, seconds: float) -> Load
                     stolen(ticks0, cpu_ticks()))
 
 
+def summary_line(rate: float, loads: list[Load]) -> str:
+    """One offered load's figures: percentiles over every run's alerts, and each run's p99."""
+    runs = ", ".join(f"{load.histogram.get_value_at_percentile(99) / 1000:.2f} ms "
+                     f"({steal_text(load.steal)})" for load in loads)
+    merged = HdrHistogram(1, 600_000_000, 3)  # a new one: each run's stays its own
+    for load in loads:
+        merged.add(load.histogram)
+    sent = sum(load.sent for load in loads) / sum(load.took for load in loads)
+    return (f"tick-to-alert at {rate:,.0f} events/s ({sent:,.0f}/s sent, pipeline "
+            f"{median(load.share for load in loads) * 100:.0f}% of a core): "
+            f"{percentiles(merged)}; p99 of each run, with the host's steal: {runs}")
+
+
 def percentiles(histogram: HdrHistogram) -> str:
     return " ".join(f"p{p:g} {histogram.get_value_at_percentile(p) / 1000:.2f} ms"
                     for p in (50, 99, 99.9))
@@ -183,13 +196,5 @@ async def run_latency(config: Config, url: str, rates: list[float], seconds: flo
                           f"{load.share * 100:.0f}% of a core, host {steal_text(load.steal)}: "
                           f"{percentiles(load.histogram)}", highlight=False)
             loads.append(load)
-        merged = loads[0].histogram
-        for load in loads[1:]:
-            merged.add(load.histogram)
-        sent = sum(load.sent for load in loads) / sum(load.took for load in loads)
-        runs = ", ".join(f"{load.histogram.get_value_at_percentile(99) / 1000:.2f} ms "
-                         f"({steal_text(load.steal)})" for load in loads)
-        summary.append(f"tick-to-alert at {rate:,.0f} events/s ({sent:,.0f}/s sent, pipeline "
-                       f"{median(load.share for load in loads) * 100:.0f}% of a core): "
-                       f"{percentiles(merged)}; p99 of each run, with the host's steal: {runs}")
+        summary.append(summary_line(rate, loads))
     return summary

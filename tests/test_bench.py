@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import time
 from pathlib import Path
 
 import pytest
+from hdrh.histogram import HdrHistogram
 from rich.console import Console
 
 from bench.agents import run_agents
 from bench.ingest import load_frames
-from bench.latency import run_latency
+from bench.latency import Load, run_latency, summary_line
 from bench.machine import cpu_ticks, round_trips, steal_text, stolen, wake_cost, wake_text
 from crosscurrent.cli import build_parser
 from crosscurrent.config import Config
@@ -49,9 +51,10 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
 
 
 def test_rounds_show_the_median_agent_and_each_runs_p99(redis_url: str) -> None:
-    console = Console(quiet=True)
-    agents = asyncio.run(run_agents(Config(), redis_url, 300, console, rounds=2))
-    latency = asyncio.run(run_latency(Config(), redis_url, [400], 0.5, console, rounds=2))
+    agents = asyncio.run(run_agents(Config(), redis_url, 300, Console(quiet=True), rounds=2))
+    out = io.StringIO()
+    latency = asyncio.run(run_latency(Config(), redis_url, [400], 0.5,
+                                      Console(file=out, width=1000), rounds=2))
     assert re.search(r"per CPU second, 2 runs: [\d,]+–[\d,]+ per CPU second\)$", agents[0])
     found = re.search(r"p50 ([\d.]+) ms p99 ([\d.]+) ms p99.9 ([\d.]+) ms; p99 of each run, "
                       r"with the host's steal: ([\d.]+) ms \(steal [\d.]+%\), ([\d.]+) ms "
@@ -59,6 +62,23 @@ def test_rounds_show_the_median_agent_and_each_runs_p99(redis_url: str) -> None:
     assert found, latency
     p50, p99, p999, *runs = (float(v) for v in found.groups())
     assert p50 <= p99 <= p999 and min(runs) <= p99 <= max(runs) + 0.01  # over both runs
+    printed = [float(p) for p in re.findall(r"p99 ([\d.]+) ms p99.9", out.getvalue())]
+    assert printed == runs  # each run's own, not the first run's merged with the rest
+
+
+def test_the_latency_summary_keeps_each_runs_p99_apart_from_the_merged_one() -> None:
+    def run(micros: list[int], steal: float) -> Load:
+        histogram = HdrHistogram(1, 600_000_000, 3)
+        for value in micros:
+            histogram.record_value(value)
+        return Load(histogram, sent=10_000, took=1.0, share=0.5, alerts=len(micros),
+                    steal=steal)
+
+    line = summary_line(10_000, [run([1000] * 100, 0.0), run([2000] * 100, 0.02)])
+    assert line.startswith("tick-to-alert at 10,000 events/s (10,000/s sent, pipeline 50% of "
+                           "a core): p50 1.00 ms p99 2.00 ms p99.9 2.00 ms; ")
+    assert line.endswith("p99 of each run, with the host's steal: 1.00 ms (steal 0.0%), "
+                         "2.00 ms (steal 2.0%)")
 
 
 def test_round_trips_are_timed_back_to_back_and_apart(redis_url: str) -> None:
