@@ -94,20 +94,31 @@ while sent < n:
 """
 
 
+class GaugeError(RuntimeError):
+    """A gauge of the machine could not be read."""
+
+
 class _Counter(asyncio.Protocol):
     def __init__(self, n: int, done: asyncio.Future[None]) -> None:
-        self.left, self.done = n, done
+        self.n, self.left, self.done = n, n, done
 
     def data_received(self, data: bytes) -> None:
         self.left -= len(data)
         if self.left <= 0 and not self.done.done():
             self.done.set_result(None)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_exception(GaugeError(
+                f"the wake-up gauge's sender process stopped after {self.n - self.left:,} of "
+                f"{self.n:,} messages; is the machine short of memory or processes? Run the "
+                "bench again"))
 
-async def wake_cost(rate: float = 10_000, n: int = 10_000) -> float:
+
+async def wake_cost(rate: float = 10_000, n: int = 10_000, sender: str = _SENDER) -> float:
     """µs of this process's CPU per message to take `rate` messages a second from another
     process over loopback TCP, each written alone, on the event loop in use, doing nothing
-    with them."""
+    with them. Raises GaugeError if the sender (`sender`: its Python code) stops early."""
     with socket.create_server(("127.0.0.1", 0)) as server:  # TCP, as a feed's frames come
         theirs = socket.create_connection(server.getsockname())
         theirs.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as asyncio's servers
@@ -116,16 +127,16 @@ async def wake_cost(rate: float = 10_000, n: int = 10_000) -> float:
     done: asyncio.Future[None] = loop.create_future()
     transport, _ = await loop.create_connection(lambda: _Counter(n, done), sock=ours)
     with theirs:
-        sender = subprocess.Popen([sys.executable, "-c", _SENDER, str(theirs.fileno()),
-                                   str(rate), str(n)], pass_fds=[theirs.fileno()])
+        process = subprocess.Popen([sys.executable, "-c", sender, str(theirs.fileno()),
+                                    str(rate), str(n)], pass_fds=[theirs.fileno()])
     try:
         started = time.process_time()
         await asyncio.wait_for(done, 60)
         return (time.process_time() - started) / n * 1e6
     finally:
         transport.close()
-        sender.kill()
-        sender.wait()
+        process.kill()
+        process.wait()
 
 
 def wake_text(before: float, after: float, rate: float = 10_000) -> str:

@@ -480,6 +480,7 @@ def _doctor(args: argparse.Namespace, config: Config, console: Console) -> int:
 def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
     from bench.ingest import BenchInputError
     from bench.machine import (
+        GaugeError,
         cpu_ticks,
         machine,
         reference_loop,
@@ -490,6 +491,12 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
         wake_text,
     )
 
+    def wake() -> float:
+        try:
+            return asyncio.run(wake_cost())
+        except GaugeError as exc:
+            raise UserError(f"bench: {exc}") from None
+
     parts = sorted(_choices(args.only, BENCH_PARTS, "--only"), key=BENCH_PARTS.index)
     summary: list[str] = []
     console.print(machine(), highlight=False)
@@ -497,7 +504,7 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
     with _redis(config, args) as url:
         trips_before = asyncio.run(round_trips(url))
         console.print(f"Redis round trip (PING): {trips_before.line()}", highlight=False)
-        wake_before = asyncio.run(wake_cost())
+        wake_before = wake()
         console.print(f"wake-up cost: {wake_before:.1f} µs of CPU a message at 10,000/s",
                       highlight=False)
         for part in parts:
@@ -511,7 +518,7 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
 
             asyncio.run(compact(url))
         trips_after = asyncio.run(round_trips(url))
-        wake_after = asyncio.run(wake_cost())
+        wake_after = wake()
     summary.append(f"machine speed: a loop of 10M additions took {loop_before:.2f} s before "
                    f"and {reference_loop():.2f} s after (lower is faster; this VM varies by "
                    "half from hour to hour)")

@@ -15,7 +15,15 @@ from rich.console import Console
 from bench.agents import run_agents
 from bench.ingest import load_frames
 from bench.latency import Load, run_latency, summary_line
-from bench.machine import cpu_ticks, round_trips, steal_text, stolen, wake_cost, wake_text
+from bench.machine import (
+    GaugeError,
+    cpu_ticks,
+    round_trips,
+    steal_text,
+    stolen,
+    wake_cost,
+    wake_text,
+)
 from crosscurrent.cli import build_parser
 from crosscurrent.config import Config
 from tests.conftest import SHARED
@@ -100,6 +108,14 @@ def test_the_wake_up_cost_is_timed_over_every_message_paced() -> None:
     assert "took 13.0 µs of CPU each before and 9.0 after (13% and 9% of a core" in \
         wake_text(13.0, 9.0)
 
+
+
+def test_a_wake_up_sender_that_stops_early_is_a_clear_error_at_once() -> None:
+    stops = "import os, sys; os.write(int(sys.argv[1]), b'xxxx'); sys.exit(3)"
+    started = time.perf_counter()
+    with pytest.raises(GaugeError, match="sender process stopped after 4 of 1,000 messages"):
+        asyncio.run(wake_cost(rate=1000, n=1000, sender=stops))
+    assert time.perf_counter() - started < 30  # not the gauge's 60 s wait
 
 def test_steal_is_the_share_of_ticks_the_host_took_between_two_readings(tmp_path: Path
                                                                         ) -> None:
