@@ -109,13 +109,13 @@ def test_the_wake_up_cost_is_timed_over_every_message_paced() -> None:
         wake_text(13.0, 9.0)
 
 
-
 def test_a_wake_up_sender_that_stops_early_is_a_clear_error_at_once() -> None:
     stops = "import os, sys; os.write(int(sys.argv[1]), b'xxxx'); sys.exit(3)"
     started = time.perf_counter()
     with pytest.raises(GaugeError, match="sender process stopped after 4 of 1,000 messages"):
         asyncio.run(wake_cost(rate=1000, n=1000, sender=stops))
     assert time.perf_counter() - started < 30  # not the gauge's 60 s wait
+
 
 def test_steal_is_the_share_of_ticks_the_host_took_between_two_readings(tmp_path: Path
                                                                         ) -> None:
