@@ -22,6 +22,7 @@ from rich.console import Console
 
 from bench.machine import cpu_ticks, steal_text, stolen
 from bench.spine import cpu_seconds, synthetic_tape
+from bench.targets import AGENT_PER_CPU_S, judged
 from crosscurrent.app import build_agents, build_detectors, clear_namespace, stream_writer
 from crosscurrent.config import Config
 from crosscurrent.heap import freeze_startup
@@ -95,7 +96,9 @@ async def run_agents(config: Config, url: str, events: int, console: Console, ro
             per_cpu.append(events / cpu)
         spread = (f", {rounds} runs: {min(per_cpu):,.0f}–{max(per_cpu):,.0f} per CPU second"
                   if rounds > 1 else "")
+        verdict = "" if live else "; " + judged(f"≥ {AGENT_PER_CPU_S:,} per CPU second",
+                                                median(per_cpu) >= AGENT_PER_CPU_S)
         summary.append(f"agent events/s from Redis in {label}: {median(rates):,.0f} "
-                       f"({median(per_cpu):,.0f} per CPU second{spread})")
+                       f"({median(per_cpu):,.0f} per CPU second{spread}){verdict}")
     in_memory = median(detectors_rate(config, events) for _ in range(rounds))
     return [*summary, f"detectors in memory: {in_memory:,.0f} events/s on one core"]

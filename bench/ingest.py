@@ -37,6 +37,7 @@ from rich.table import Table
 
 from bench.frame_server import Frames, serve
 from bench.ingest_client import MARKETS
+from bench.targets import PARSER_FRAMES_S, VS_PEER, judged
 from crosscurrent.config import Config
 from streams.binance import BinanceProtocol
 from streams.keys import Keys
@@ -70,6 +71,9 @@ def parse_rate(frames: list[bytes]) -> float:
     for frame in frames:
         proto.parse(frame, 0)
     return len(frames) / (time.process_time() - started)
+
+
+FAST_PATH = "crosscurrent fast path"  # the contender the target is for
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,8 @@ def contenders(market: str, port: int, url: str, config: Config, cafile: str,
             "--url", f"wss://127.0.0.1:{port}", "--redis", url, "--cafile", cafile)
     out = []
     for name, path, streams, label, options in (
-            ("fast", "fast", ("trade", "bookTicker"), "fast path", ()),
+            ("fast", "fast", ("trade", "bookTicker"), FAST_PATH.removeprefix("crosscurrent "),
+             ()),
             ("fast-pack1", "fast", ("trade", "bookTicker"), "fast path, an entry per frame",
              ("--pack", "1")),
             ("ccxt", "ccxt", ("trade",), "ccxt.pro (trades)", ())):
@@ -258,7 +263,9 @@ def run_ingest(config: Config, url: str, shared: Path, console: Console, rounds:
     `frames_cap` of them, if given); the summary lines."""
     loaded = {m: load_frames(shared, m)[:frames_cap] for m in markets}
     frames = loaded.get("usdm") or next(iter(loaded.values()))
-    summary = [f"parser alone: {parse_rate(frames):,.0f} frames/s on one core"]
+    parsed = parse_rate(frames)
+    summary = [f"parser alone: {parsed:,.0f} frames/s on one core ("
+               f"{judged(f'≥ {PARSER_FRAMES_S:,}', parsed >= PARSER_FRAMES_S)})"]
     if peer_python is not None and not peer_python.exists():
         console.print(f"[yellow]cryptofeed is not installed ({peer_python} is missing): "
                       "`bash scripts/bench` installs it; measuring crosscurrent alone")
@@ -272,6 +279,9 @@ def run_ingest(config: Config, url: str, shared: Path, console: Console, rounds:
         peer = next((r for r in results if "block" in r.contender.name), None)
         for r in results:
             ratio = f", {r.rate / peer.rate:.2f}× cryptofeed (block)" if peer else ""
+            if peer and r.contender.name == FAST_PATH:
+                ratio += "; " + judged(f"≥ {VS_PEER:g}× with 0 lost",
+                                       r.rate >= VS_PEER * peer.rate and r.lost == 0)
             summary.append(f"ingest {market} {r.contender.name}: {r.rate:,.0f} frames/s, "
                            f"{statistics.median(r.cpu):.2f} CPU s per 100k frames, "
                            f"{r.lost} lost of {r.sent}{ratio}")

@@ -29,6 +29,7 @@ from rich.console import Console
 
 from bench.machine import cpu_ticks, steal_text, stolen
 from bench.spine import cpu_seconds, synthetic_event
+from bench.targets import P99_MS, P99_RATE, judged
 from crosscurrent.app import build_agents, clear_namespace, stream_writer
 from crosscurrent.catalog import family
 from crosscurrent.config import Config
@@ -172,9 +173,12 @@ def summary_line(rate: float, loads: list[Load]) -> str:
     for load in loads:
         merged.add(load.histogram)
     sent = sum(load.sent for load in loads) / sum(load.took for load in loads)
+    p99 = merged.get_value_at_percentile(99) / 1000
+    verdict = (f"; {judged(f'p99 ≤ {P99_MS:g} ms', p99 <= P99_MS)}" if rate == P99_RATE
+               else "")
     return (f"tick-to-alert at {rate:,.0f} events/s ({sent:,.0f}/s sent, pipeline "
             f"{median(load.share for load in loads) * 100:.0f}% of a core): "
-            f"{percentiles(merged)}; p99 of each run, with the host's steal: {runs}")
+            f"{percentiles(merged)}; p99 of each run, with the host's steal: {runs}{verdict}")
 
 
 def percentiles(histogram: HdrHistogram) -> str:

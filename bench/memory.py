@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.latency import caught_up, pipeline
+from bench.targets import SOAK_GROWTH, judged
 from crosscurrent.config import Config
 from streams.redis_client import connect
 
@@ -67,7 +68,10 @@ async def run_memory(config: Config, url: str, rate: float, minutes: float, cons
     console.print(table)
     half = rows[len(rows) // 2]
     last = rows[-1]
+    flat = lag == 0 and all(last[i] <= half[i] * (1 + SOAK_GROWTH) + 1 for i in (1, 4))
     return [f"memory soak {minutes:g} min at {rate:,.0f} events/s ({sent:,} sent, agent "
             f"{lag:,} behind at the end): pipeline RSS {half[1]:.0f} -> {last[1]:.0f} MB, "
             f"Redis used_memory {half[4]:.0f} -> {last[4]:.0f} MB from half-time to the end "
-            f"(streams capped at {config.redis.stream_maxlen:,} events)"]
+            f"(streams capped at {config.redis.stream_maxlen:,} events); "
+            + judged(f"flat (at most {SOAK_GROWTH:.0%} + 1 MB more from half-time) and 0 behind",
+                     flat)]

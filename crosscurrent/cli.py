@@ -41,7 +41,8 @@ BENCH_PARTS = ("agents", "latency", "spine", "report", "dashboard", "ingest", "m
                "scale")
 BENCH_DEFAULT = BENCH_PARTS[:-2]  # the soak and the scale-out only when asked for
 BENCH_HELP = """\
-Each part prints its figures; the run ends with one summary line per figure, and four
+Each part prints its figures; the run ends with one summary line per figure (a figure with
+a target ends with it and a verdict: "target ≥ 2× with 0 lost: met", or "NOT met"), and four
 gauges of the machine: the speed of a Python loop, of a round trip to Redis and the CPU a
 process spends only to be woken for each of 10,000 messages a second, before and after the
 parts (figures per core and latencies follow them on a shared VM), and the share of its CPU

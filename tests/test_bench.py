@@ -39,6 +39,13 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
                           "--markets", "usdm", "--frames", str(frames), timeout=300)
     assert result.returncode == 0, result.stderr
     summary = " ".join(result.stdout.split("summary", 1)[1].split())
+    for verdict in (r"parser alone: [\d,]+ frames/s on one core \(target ≥ 100,000: (NOT )?met\)",
+                    r"ingest usdm crosscurrent fast path: .*cryptofeed \(block\); target ≥ 2× "
+                    r"with 0 lost: (NOT )?met ",
+                    r"per CPU second\); target ≥ 100,000 per CPU second: (NOT )?met ",
+                    r"\(median of \d; target < 2 s: (NOT )?met\)",
+                    r"of one core \(target < 10%: (NOT )?met\)"):
+        assert re.search(verdict, summary), verdict  # each target judged in its line
     for figure in ("parser alone:", "ingest usdm crosscurrent fast path:", f"0 lost of {frames}",
                    "ingest usdm crosscurrent fast path, an entry per frame:",
                    "ingest usdm crosscurrent ccxt.pro (trades):", f"0 lost of {trades}",
@@ -63,7 +70,8 @@ def test_rounds_show_the_median_agent_and_each_runs_p99(redis_url: str) -> None:
     out = io.StringIO()
     latency = asyncio.run(run_latency(Config(), redis_url, [400], 0.5,
                                       Console(file=out, width=1000), rounds=2))
-    assert re.search(r"per CPU second, 2 runs: [\d,]+–[\d,]+ per CPU second\)$", agents[0])
+    assert re.search(r"per CPU second, 2 runs: [\d,]+–[\d,]+ per CPU second\); target ≥ "
+                     r"100,000 per CPU second: (NOT )?met$", agents[0])
     found = re.search(r"p50 ([\d.]+) ms p99 ([\d.]+) ms p99.9 ([\d.]+) ms; p99 of each run, "
                       r"with the host's steal: ([\d.]+) ms \(steal [\d.]+%\), ([\d.]+) ms "
                       r"\(steal [\d.]+%\)$", latency[0])
@@ -86,7 +94,10 @@ def test_the_latency_summary_keeps_each_runs_p99_apart_from_the_merged_one() -> 
     assert line.startswith("tick-to-alert at 10,000 events/s (10,000/s sent, pipeline 50% of "
                            "a core): p50 1.00 ms p99 2.00 ms p99.9 2.00 ms; ")
     assert line.endswith("p99 of each run, with the host's steal: 1.00 ms (steal 0.0%), "
-                         "2.00 ms (steal 2.0%)")
+                         "2.00 ms (steal 2.0%); target p99 ≤ 5 ms: met")
+    assert summary_line(10_000, [run([6000] * 100, 0.0)]).endswith(
+        "6.00 ms (steal 0.0%); target p99 ≤ 5 ms: NOT met")
+    assert summary_line(1_000, [run([6000] * 100, 0.0)]).endswith("6.00 ms (steal 0.0%)")
 
 
 def test_round_trips_are_timed_back_to_back_and_apart(redis_url: str) -> None:
@@ -159,6 +170,8 @@ def test_memory_levels_off_under_the_stream_cap(redis_url: str) -> None:
     half, end = (int(v) for v in found.groups())
     assert end <= half * 1.1 + 2, summary  # 30k events through streams capped at 1,000
     assert "agent 0 behind at the end" in summary
+    assert re.search(r"target flat \(at most 5% \+ 1 MB more from half-time\) and 0 behind: "
+                     r"(NOT )?met", summary)
 
 
 def test_missing_recordings_are_a_one_line_error(redis_url: str, tmp_path: Path) -> None:
