@@ -68,10 +68,16 @@ async def run_memory(config: Config, url: str, rate: float, minutes: float, cons
     console.print(table)
     half = rows[len(rows) // 2]
     last = rows[-1]
-    flat = lag == 0 and all(last[i] <= half[i] * (1 + SOAK_GROWTH) + 1 for i in (1, 4))
     return [f"memory soak {minutes:g} min at {rate:,.0f} events/s ({sent:,} sent, agent "
             f"{lag:,} behind at the end): pipeline RSS {half[1]:.0f} -> {last[1]:.0f} MB, "
             f"Redis used_memory {half[4]:.0f} -> {last[4]:.0f} MB from half-time to the end "
             f"(streams capped at {config.redis.stream_maxlen:,} events); "
             + judged(f"flat (at most {SOAK_GROWTH:.0%} + 1 MB more from half-time) and 0 behind",
-                     flat)]
+                     flat((half[1], half[4]), (last[1], last[4]), lag))]
+
+
+def flat(half: tuple[float, ...], last: tuple[float, ...], lag: int) -> bool:
+    """The soak's verdict: nothing behind, and each figure (MB) at its end at most
+    `SOAK_GROWTH` + 1 MB above where it was at half-time."""
+    pairs = zip(half, last, strict=True)
+    return lag == 0 and all(end <= mid * (1 + SOAK_GROWTH) + 1 for mid, end in pairs)

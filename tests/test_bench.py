@@ -24,6 +24,7 @@ from bench.machine import (
     wake_cost,
     wake_text,
 )
+from bench.memory import flat
 from crosscurrent.cli import build_parser
 from crosscurrent.config import Config
 from tests.conftest import SHARED
@@ -172,6 +173,13 @@ def test_memory_levels_off_under_the_stream_cap(redis_url: str) -> None:
     assert "agent 0 behind at the end" in summary
     assert re.search(r"target flat \(at most 5% \+ 1 MB more from half-time\) and 0 behind: "
                      r"(NOT )?met", summary)
+
+
+def test_the_soak_is_flat_only_within_the_growth_allowed_and_nothing_behind() -> None:
+    assert flat((80.0, 377.0), (80.0, 375.0), lag=0)
+    assert flat((80.0, 2.0), (80.0, 2.9), lag=0)  # a megabyte of slack on small figures
+    assert not flat((80.0, 300.0), (80.0, 330.0), lag=0)  # 10% more
+    assert not flat((80.0, 377.0), (80.0, 377.0), lag=5)
 
 
 def test_missing_recordings_are_a_one_line_error(redis_url: str, tmp_path: Path) -> None:
