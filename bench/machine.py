@@ -119,16 +119,25 @@ async def wake_cost(rate: float = 10_000, n: int = 10_000, sender: str = _SENDER
     """µs of this process's CPU per message to take `rate` messages a second from another
     process over loopback TCP, each written alone, on the event loop in use, doing nothing
     with them. Raises GaugeError if the sender (`sender`: its Python code) stops early."""
-    with socket.create_server(("127.0.0.1", 0)) as server:  # TCP, as a feed's frames come
-        theirs = socket.create_connection(server.getsockname())
-        theirs.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as asyncio's servers
-        ours, _ = server.accept()
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    transport, _ = await loop.create_connection(lambda: _Counter(n, done), sock=ours)
-    with theirs:
-        process = subprocess.Popen([sys.executable, "-c", sender, str(theirs.fileno()),
-                                    str(rate), str(n)], pass_fds=[theirs.fileno()])
+    # TCP, as a feed's frames come
+    with socket.create_server(("127.0.0.1", 0)) as server, \
+            socket.create_connection(server.getsockname()) as theirs:
+        theirs.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as asyncio's servers
+        ours, _ = server.accept()
+        try:
+            transport, _ = await loop.create_connection(lambda: _Counter(n, done), sock=ours)
+        except BaseException:
+            ours.close()
+            raise
+        try:
+            process = subprocess.Popen([sys.executable, "-c", sender, str(theirs.fileno()),
+                                        str(rate), str(n)], pass_fds=[theirs.fileno()])
+        except BaseException:
+            transport.close()
+            raise
+    # `theirs` is closed here: the sender holds the only copy, so its end ends the connection
     try:
         started = time.process_time()
         await asyncio.wait_for(done, 60)
