@@ -279,6 +279,10 @@ class GroupReader:
         self._lost = True
         self._arrived.set()
 
+    async def release(self) -> None:
+        """Give the connection of its reads back to the pool."""
+        await self._link.release()
+
     async def ensure_groups(self) -> None:
         for stream in self.streams:
             try:

@@ -100,7 +100,10 @@ class GroupConsumer(Generic[E]):
 
     # -- the runtime -----------------------------------------------------------------------
     async def start(self) -> None:
-        """Create the groups and restore the last committed state."""
+        """Create the groups and restore the last committed state, on connections the pool
+        has checked (one left from before a Redis restart would fail the first call)."""
+        await self.link.release()
+        await self.reader.release()
         self.reader.reset()
         self._ahead = []  # left pending in Redis: re-read first
         await self.reader.ensure_groups()

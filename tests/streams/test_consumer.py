@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Metric, Tick
 from streams.bus import StreamWriter
 from streams.consumer import GroupConsumer
 from streams.keys import Keys
-from streams.redis_client import connect
+from streams.redis_client import client, connect
+from streams.redis_server import EmbeddedRedis
 
 
 class Sizes(GroupConsumer[Tick | Metric]):
@@ -55,3 +57,37 @@ def test_a_paced_consumer_takes_a_trickle_in_fewer_bigger_batches(redis_url: str
     assert sum(paced) == sum(unpaced) == 300
     assert len(paced) <= 20
     assert len(unpaced) > 2 * len(paced)
+
+
+def test_a_consumer_starts_over_on_connections_a_redis_restart_left_good(tmp_path: Path
+                                                                        ) -> None:
+    server = EmbeddedRedis(tmp_path)
+    server.start()
+    keys = Keys("cctest", "restart")
+
+    async def main() -> None:
+        redis = client(server.url)
+        writer = StreamWriter(redis, keys)
+        consumer = Sizes("sizes", redis, keys, [keys.events("crypto")], AgentConfig())
+        consumer.sizes = []
+        writer.follow(consumer.reader)
+        writing = asyncio.create_task(writer.run())
+        await consumer.start()
+        await writer.put(Tick(id="crypto:BTC", ts=1, price=100.0))
+        await writer.flush()
+        assert await consumer.step() == 1  # its read and commit connections are now open
+        await asyncio.sleep(1.2)  # appendfsync everysec: on disk before the kill
+        server.kill()
+        await asyncio.to_thread(server.start)  # both are stale now
+        await writer.put(Tick(id="crypto:BTC", ts=2, price=101.0))
+        await asyncio.wait_for(writer.flush(), 20)
+        await consumer.start()  # as after any Redis error
+        assert await consumer.step() == 1  # not a ConnectionError from a stale connection
+        assert consumer.sizes == [1, 1]
+        writing.cancel()
+        await redis.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.stop()
