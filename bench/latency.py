@@ -112,7 +112,6 @@ async def pipeline(config: Config, url: str, rate: float, seconds: float, namesp
                          config.feeds)
     store = HistoryStore(redis, keys, config.history.sessions)
     (agent,) = build_agents(config, redis, keys)
-    writer.follow(agent.reader)  # as `crosscurrent run` does
     consumers = [agent, HistoryRecorder(redis, keys, {family(i) for i in IDS}, store,
                                         config.agent)]
     running = Pipeline(source, receive, agent)

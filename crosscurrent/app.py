@@ -274,7 +274,6 @@ async def replay(
             families = {family(i) for i in tape.ids()}
             agents = [*build_agents(config, redis, keys), HistoryRecorder(
                 redis, keys, families, store, config.agent)]
-            writer.follow(agents[0].reader)  # the detectors: alerts a round trip sooner
             for agent in agents:
                 await agent.start()
                 tasks.start(agent.run(), f"agent {agent.name}", agent.stop)
@@ -507,8 +506,6 @@ async def run_live(
             if only in (None, "agents"):
                 families = {family(i) for i in config.watchlist}
                 agents = build_agents(config, redis, keys) if bus == "redis" else []
-                if agents and only is None:  # the feeds write in this process
-                    writer.follow(agents[0].reader)
                 for consumer in [*agents, HistoryRecorder(
                         redis, keys, families, store, config.agent)]:
                     tasks.start(consumer.run(), f"agent {consumer.name}", consumer.stop)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Iterable
@@ -24,31 +23,25 @@ ALERTS_MAXLEN = 100_000  # alert transitions kept on the alerts stream
 
 # One call appends a whole batch: a pipeline of N XADDs costs N replies to parse in Python,
 # which is most of the writer's CPU; this costs one. KEYS[1]: the minute's counters, KEYS[2]:
-# the all-time ones (each stream's events added, for `audit`); KEYS[i + 2] gets entry i of
-# ARGV[2]; the KEYS after those are a follower's streams. ARGV[1]: how long the minute's
-# counters are kept; ARGV[3i .. 3i + 2] for entry i: the id below which its stream may be
-# trimmed ("0": nothing yet), how many events it holds, its payload; then, with a follower,
-# its group, consumer and count. Returns the ids of the entries added and, with a follower,
-# its new entries (XREADGROUP's reply).
+# the all-time ones (each stream's events added, for `audit`); KEYS[i + 2] gets entry i.
+# ARGV[1]: how long the minute's counters are kept; then three per entry: the id below which
+# its stream may be trimmed ("0": nothing yet), how many events it holds, its payload.
+# Returns the ids of the entries added.
 XADD_BATCH = """
-local n, added, ids = tonumber(ARGV[2]), {}, {}
-for i = 1, n do
-  local stream, at = KEYS[i + 2], 3 * i
-  ids[i] = redis.call('XADD', stream, 'MINID', '~', ARGV[at], '*', 'e', ARGV[at + 2])
-  added[stream] = (added[stream] or 0) + tonumber(ARGV[at + 1])
+local added, ids = {}, {}
+for i = 3, #KEYS do
+  local at = 3 * (i - 2) - 1
+  ids[i - 2] = redis.call('XADD', KEYS[i], 'MINID', '~', ARGV[at], '*', 'e', ARGV[at + 2])
+  added[KEYS[i]] = (added[KEYS[i]] or 0) + tonumber(ARGV[at + 1])
 end
-for stream, events in pairs(added) do
-  redis.call('HINCRBY', KEYS[1], 'bus.' .. stream .. '.added', events)
-  redis.call('HINCRBY', KEYS[2], 'bus.' .. stream .. '.added', events)
+for stream, n in pairs(added) do
+  redis.call('HINCRBY', KEYS[1], 'bus.' .. stream .. '.added', n)
+  redis.call('HINCRBY', KEYS[2], 'bus.' .. stream .. '.added', n)
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-if #KEYS == n + 2 then return {ids} end
-local read, at = {}, 3 * n + 3
-for i = n + 3, #KEYS do read[#read + 1] = KEYS[i] end
-for i = n + 3, #KEYS do read[#read + 1] = '>' end
-return {ids, redis.call('XREADGROUP', 'GROUP', ARGV[at], ARGV[at + 1], 'COUNT', ARGV[at + 2],
-                        'STREAMS', unpack(read))}
+return ids
 """
+
 
 class Retention:
     """Where to trim one stream so that it keeps about `maxlen` events, however many each
@@ -80,7 +73,7 @@ class StreamWriter:
 
     `put` waits while `buffer` events are queued (backpressure, nothing dropped). A batch that
     fails because Redis is away is retried with backoff until it lands. Each stream keeps
-    about `maxlen` events (`Retention`). A consumer in the same process can `follow` it.
+    about `maxlen` events (`Retention`).
     """
 
     def __init__(
@@ -104,15 +97,7 @@ class StreamWriter:
         self._link = Link(redis)
         self._writing = 0
         self._retention: dict[str, Retention] = {}
-        self._follower: GroupReader | None = None
         self.retries = 0
-
-    def follow(self, reader: GroupReader) -> None:
-        """Read `reader`'s new entries in each batch's call and hand them to it: a consumer of
-        this process then has them with the write's reply, a Redis round trip sooner than
-        through a blocking read of its own (which it then no longer makes)."""
-        self._follower = reader
-        reader.followed = True
 
     async def put(self, event: AnyEvent) -> None:
         await self._queue.put((self.keys.stream_for(event), encode(event)))
@@ -166,40 +151,28 @@ class StreamWriter:
         for stream, _, _ in entries:
             if stream not in retention:
                 retention[stream] = Retention(self.maxlen)
-        keys = [self.keys.stats_at(this_minute()), self.keys.stats,
-                *(stream for stream, _, _ in entries)]
-        args: list[Any] = [MINUTE_STATS_TTL_S, len(entries)]
+        args: list[Any] = [MINUTE_STATS_TTL_S]
         for stream, events, payload in entries:
             args += (retention[stream].floor, events, payload)
         delay = 0.05
         while True:
-            follower = self._follower if self._follower and self._follower.delivering else None
-            epoch = follower.epoch if follower else 0
             try:
-                reply = await self._link.script(
+                ids = await self._link.script(
                     XADD_BATCH,
-                    keys=[*keys, *follower.streams] if follower else keys,
-                    args=[*args, follower.group, follower.consumer, follower.batch]
-                    if follower else args)
+                    keys=[self.keys.stats_at(this_minute()), self.keys.stats,
+                          *(stream for stream, _, _ in entries)],
+                    args=args)
             except (RedisError, OSError) as exc:
                 reraise_cancellation()
-                if follower:
-                    follower.lost()
                 self.retries += 1
                 log.warning("bus write of %d events failed (%s); retrying in %.2fs",
                             len(batch), exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            for (stream, events, _), entry_id in zip(entries, reply[0], strict=True):
+            for (stream, events, _), entry_id in zip(entries, ids, strict=True):
                 retention[stream].added(entry_id, events)
-            if follower:
-                follower.deliver(entries_of(reply[1]), epoch)
             return
-
-
-class DeliveryLost(RedisError):
-    """Entries read for a followed reader may be pending without it having them."""
 
 
 class Entry(NamedTuple):
@@ -217,13 +190,6 @@ class GroupReader:
     At start it re-reads this consumer's own pending entries, then claims entries left
     pending by dead consumers for longer than `claim_idle_ms` (XAUTOCLAIM), then reads new
     ones. Acknowledging is the caller's job, so it can commit XACK with its results.
-
-    Followed by a bus writer of its process (`StreamWriter.follow`), it takes new entries
-    from the writer's calls instead of a blocking read, and polls after `block_ms` without
-    any for what other processes write. Entries the writer read for it that it may not have
-    been handed (the writer's call failed, or they were read before a `reset`) are pending
-    for this consumer: the next `read` raises `DeliveryLost` so that the caller starts over
-    from its committed state and re-reads them.
     """
 
     def __init__(
@@ -247,37 +213,12 @@ class GroupReader:
         self._backlog: dict[str, bytes | str] | None = None
         self._claimed = False
         self._link = Link(redis)  # new entries: read often, raw, on a connection of its own
-        self.followed = False  # by a bus writer of this process
-        self.delivering = False  # the writer reads new entries for it (from the first poll)
-        self.epoch = 0  # resets so far: a delivery read before the last one is not handed over
-        self._inbox: list[Entry] = []
-        self._arrived = asyncio.Event()
-        self._more = False  # the last read was full: poll again before waiting
-        self._lost = False
         self.reset()
 
     def reset(self) -> None:
         """Start over as a restarted consumer: own pending entries, then claims, then new."""
         self._backlog = dict.fromkeys(self.streams, "0")
         self._claimed = False
-        self.epoch += 1
-        self.delivering = self._more = self._lost = False
-        self._inbox = []
-        self._arrived.clear()
-
-    def deliver(self, entries: list[Entry], epoch: int) -> None:
-        """New entries the writer read for this reader in `epoch`."""
-        if entries and epoch != self.epoch:
-            self.lost()  # pending, and perhaps not in the re-read after the reset: read again
-        elif entries:
-            self._inbox += entries
-            self._more = len(entries) >= self.batch
-            self._arrived.set()
-
-    def lost(self) -> None:
-        """The writer's call that read for this reader failed: what it read is pending, unseen."""
-        self._lost = True
-        self._arrived.set()
 
     async def release(self) -> None:
         """Give the connection of its reads back to the pool."""
@@ -306,47 +247,16 @@ class GroupReader:
             claimed = await self._autoclaim()
             if claimed:
                 return claimed
-        if self.followed:
-            return await self._delivered()
         return entries_of(await self._link.call(
             "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch,
             "BLOCK", self.block_ms, "STREAMS", *self.streams, *[">"] * len(self.streams)))
-
-    async def _delivered(self) -> list[Entry]:
-        """New entries as the writer hands them over: a poll first (what came before it read
-        for this reader, or after a full batch), then the writer's, or after `block_ms`
-        without any a poll for what other processes wrote."""
-        if not self.delivering or (self._more and not self._inbox):
-            self.delivering = True
-            found = await self._poll()
-            if found:
-                return found
-        if not self._inbox and not self._lost:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.block_ms / 1000):
-                    await self._arrived.wait()
-        if self._lost:
-            raise DeliveryLost(f"{self.consumer}: entries the bus writer read for it may be "
-                               "pending unseen; re-reading from the last commit")
-        if not self._inbox:
-            return await self._poll()
-        entries, self._inbox = self._inbox, []
-        self._arrived.clear()
-        return entries
-
-    async def _poll(self) -> list[Entry]:
-        found = entries_of(await self._link.call(
-            "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch,
-            "STREAMS", *self.streams, *[">"] * len(self.streams)))
-        self._more = len(found) >= self.batch
-        return found
 
     def read_ahead(self, commit: Commit) -> bool:
         """Queue a read of new entries, without blocking, as the last command of the caller's
         commit (its reply is then the commit's): under load the next batch costs no round
         trip of its own. False (nothing queued) while own pending or claimed entries are
-        still to come first, or while followed (the writer reads ahead)."""
-        if self.followed or self._backlog is not None or not self._claimed:
+        still to come first."""
+        if self._backlog is not None or not self._claimed:
             return False
         commit.call("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch,
                     "STREAMS", *self.streams, *[">"] * len(self.streams))

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Metric, Tick, decode_entry
-from streams.bus import DeliveryLost, Entry, GroupReader, entries_of
+from streams.bus import Entry, GroupReader, entries_of
 from streams.commit import Commit
 from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
 from streams.redis_client import Link, reraise_cancellation
@@ -118,9 +118,6 @@ class GroupConsumer(Generic[E]):
                 while not self.stopping.is_set():
                     await self.step()
                     delay = 0.1
-            except DeliveryLost as exc:  # not Redis failing: start over at once
-                self.resumes += 1
-                log.warning("%s", exc)
             except (RedisError, OSError) as exc:
                 reraise_cancellation()
                 self.resumes += 1

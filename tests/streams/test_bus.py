@@ -8,14 +8,7 @@ import pytest
 from redis import asyncio as aioredis
 
 from crosscurrent.events import Tick, decode, decode_entry
-from streams.bus import (
-    FIELD,
-    DeliveryLost,
-    GroupReader,
-    Retention,
-    StreamWriter,
-    entries_of,
-)
+from streams.bus import FIELD, GroupReader, Retention, StreamWriter, entries_of
 from streams.commit import Commit
 from streams.keys import Keys
 from streams.redis_client import BusUnavailableError, Link, client, connect, redact
@@ -192,86 +185,6 @@ def test_a_commit_reads_the_next_entries_ahead_and_leaves_them_pending(redis_url
         # a crash before they were handled: the restarted consumer reads them first
         restarted = GroupReader(redis, [stream], "g", "c1", batch=10)
         assert [e.id for e in await restarted.read()] == [e.id for e in ahead]
-        await redis.aclose()
-
-    asyncio.run(main())
-
-
-def test_a_followed_reader_takes_new_entries_from_the_writers_calls(redis_url: str,
-                                                                   keys: Keys) -> None:
-    async def main() -> None:
-        redis = await connect(redis_url)
-        stream = keys.events("crypto")
-        reader = GroupReader(redis, [stream], "g", "c1", batch=50, block_ms=5000)
-        await reader.ensure_groups()
-        writer = StreamWriter(redis, keys, batch_size=10, pack=5)
-        writer.follow(reader)
-        writing = asyncio.create_task(writer.run())
-        for event in ticks(10):  # before the reader has caught up: not read for it
-            await writer.put(event)
-        await writer.flush()
-        first = await reader.read()  # its first poll
-        assert [e.ts for entry in first for e in decode_entry(entry.payload)[0]] == \
-            list(range(10))
-        for event in ticks(20)[10:]:
-            await writer.put(event)
-        await writer.flush()
-        pending: Any = await redis.xpending(stream, "g")
-        assert pending["pending"] == await redis.xlen(stream)  # the writer read the new for c1
-        started = asyncio.get_running_loop().time()
-        handed = await reader.read()
-        assert asyncio.get_running_loop().time() - started < 1  # not a wait for block_ms
-        assert [e.ts for entry in handed for e in decode_entry(entry.payload)[0]] == \
-            list(range(10, 20))
-        # a crash before they were handled: the restarted consumer reads them first
-        restarted = GroupReader(redis, [stream], "g", "c1", batch=50)
-        assert [e.id for e in await restarted.read()] == [e.id for e in first + handed]
-        writing.cancel()
-        await redis.aclose()
-
-    asyncio.run(main())
-
-
-def test_a_followed_reader_polls_for_what_other_processes_write(redis_url: str,
-                                                                keys: Keys) -> None:
-    async def main() -> None:
-        redis = await connect(redis_url)
-        stream = keys.events("crypto")
-        reader = GroupReader(redis, [stream], "g", "c1", batch=50, block_ms=100)
-        await reader.ensure_groups()
-        StreamWriter(redis, keys).follow(reader)  # this process's writer writes nothing
-        assert await reader.read() == []  # caught up: nothing yet
-        await write(redis_url, keys, ticks(5), pack=5)  # another writer
-        got = await reader.read()  # after block_ms with nothing handed over
-        assert [e.ts for entry in got for e in decode_entry(entry.payload)[0]] == \
-            list(range(5))
-        await redis.aclose()
-
-    asyncio.run(main())
-
-
-def test_a_lost_or_stale_delivery_sends_the_reader_back_to_its_pending_entries(
-        redis_url: str, keys: Keys) -> None:
-    async def main() -> None:
-        redis, stream, reader = await reading(redis_url, keys, 20, "c1", batch=10)
-        StreamWriter(redis, keys).follow(reader)
-        first = await reader.read()
-        assert len(first) == 10
-        # the writer's call read the next ten for "c1", and its reply was lost
-        await redis.xreadgroup("g", "c1", {stream: ">"}, count=10)
-        reader.lost()
-        with pytest.raises(DeliveryLost, match="re-reading from the last commit"):
-            await reader.read()
-        reader.reset()  # as the consumer does, from its committed state
-        again = await reader.read()  # its own pending entries, the lost ones among them
-        assert [e.id for e in again] == [e.id for e in first]
-        assert len(await reader.read()) == 10
-        # entries handed over from before the reset are not taken: they are re-read
-        reader.reset()
-        reader.deliver(again, reader.epoch - 1)
-        with pytest.raises(DeliveryLost):
-            for _ in range(5):  # its pending entries first, then the raise
-                await reader.read()
         await redis.aclose()
 
     asyncio.run(main())

@@ -70,7 +70,6 @@ def test_a_consumer_starts_over_on_connections_a_redis_restart_left_good(tmp_pat
         writer = StreamWriter(redis, keys)
         consumer = Sizes("sizes", redis, keys, [keys.events("crypto")], AgentConfig())
         consumer.sizes = []
-        writer.follow(consumer.reader)
         writing = asyncio.create_task(writer.run())
         await consumer.start()
         await writer.put(Tick(id="crypto:BTC", ts=1, price=100.0))
