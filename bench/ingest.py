@@ -35,6 +35,7 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
+from bench import BenchError
 from bench.frame_server import Frames, serve
 from bench.ingest_client import MARKETS
 from bench.targets import PARSER_FRAMES_S, VS_PEER, judged
@@ -52,7 +53,7 @@ STALL_S = 3.0
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-class BenchInputError(FileNotFoundError):
+class BenchInputError(BenchError, FileNotFoundError):
     """The recorded frames are not where they were looked for."""
 
 

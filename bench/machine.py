@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import BenchError
 from crosscurrent.loop import loop_in_use
 from streams.redis_client import Link, connect
 
@@ -94,7 +95,7 @@ while sent < n:
 """
 
 
-class GaugeError(RuntimeError):
+class GaugeError(BenchError, RuntimeError):
     """A gauge of the machine could not be read."""
 
 

@@ -479,9 +479,16 @@ def _doctor(args: argparse.Namespace, config: Config, console: Console) -> int:
 
 
 def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
-    from bench.ingest import BenchInputError
+    from bench import BenchError
+
+    try:
+        return _bench_run(args, config, console)
+    except BenchError as exc:
+        raise UserError(f"bench: {exc}") from None
+
+
+def _bench_run(args: argparse.Namespace, config: Config, console: Console) -> int:
     from bench.machine import (
-        GaugeError,
         cpu_ticks,
         machine,
         reference_loop,
@@ -492,12 +499,6 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
         wake_text,
     )
 
-    def wake() -> float:
-        try:
-            return asyncio.run(wake_cost())
-        except GaugeError as exc:
-            raise UserError(f"bench: {exc}") from None
-
     parts = sorted(_choices(args.only, BENCH_PARTS, "--only"), key=BENCH_PARTS.index)
     summary: list[str] = []
     console.print(machine(), highlight=False)
@@ -505,21 +506,18 @@ def _bench(args: argparse.Namespace, config: Config, console: Console) -> int:
     with _redis(config, args) as url:
         trips_before = asyncio.run(round_trips(url))
         console.print(f"Redis round trip (PING): {trips_before.line()}", highlight=False)
-        wake_before = wake()
+        wake_before = asyncio.run(wake_cost())
         console.print(f"wake-up cost: {wake_before:.1f} µs of CPU a message at 10,000/s",
                       highlight=False)
         for part in parts:
             console.print(f"[bold]{part}[/]")
-            try:
-                summary += _bench_part(part, args, config, url, console)
-            except BenchInputError as exc:
-                raise UserError(str(exc)) from None
+            summary += _bench_part(part, args, config, url, console)
         if not config.redis.url:  # the embedded Redis: leave its files as small as its data
             from crosscurrent.app import compact
 
             asyncio.run(compact(url))
         trips_after = asyncio.run(round_trips(url))
-        wake_after = wake()
+        wake_after = asyncio.run(wake_cost())
     summary.append(f"machine speed: a loop of 10M additions took {loop_before:.2f} s before "
                    f"and {reference_loop():.2f} s after (lower is faster; this VM varies by "
                    "half from hour to hour)")

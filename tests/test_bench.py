@@ -12,11 +12,11 @@ import pytest
 from hdrh.histogram import HdrHistogram
 from rich.console import Console
 
+from bench import BenchError
 from bench.agents import run_agents
 from bench.ingest import load_frames
 from bench.latency import Load, run_latency, summary_line
 from bench.machine import (
-    GaugeError,
     cpu_ticks,
     round_trips,
     steal_text,
@@ -124,7 +124,8 @@ def test_the_wake_up_cost_is_timed_over_every_message_paced() -> None:
 def test_a_wake_up_sender_that_stops_early_is_a_clear_error_at_once() -> None:
     stops = "import os, sys; os.write(int(sys.argv[1]), b'xxxx'); sys.exit(3)"
     started = time.perf_counter()
-    with pytest.raises(GaugeError, match="sender process stopped after 4 of 1,000 messages"):
+    # a BenchError: what the CLI prints as one line, as for missing recordings below
+    with pytest.raises(BenchError, match="sender process stopped after 4 of 1,000 messages"):
         asyncio.run(wake_cost(rate=1000, n=1000, sender=stops))
     assert time.perf_counter() - started < 30  # not the gauge's 60 s wait
 
@@ -186,7 +187,8 @@ def test_missing_recordings_are_a_one_line_error(redis_url: str, tmp_path: Path)
     result = crosscurrent("bench", "--only", "ingest", "--redis", redis_url,
                           "--shared", str(tmp_path))
     assert result.returncode == 2
-    assert "is missing: pass --shared DIR" in result.stderr and "Traceback" not in result.stderr
+    assert f"bench: {tmp_path}" in result.stderr and "is missing: pass --shared DIR" in \
+        result.stderr and "Traceback" not in result.stderr
 
 
 def test_an_unknown_part_is_a_one_line_error() -> None:
