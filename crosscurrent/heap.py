@@ -3,7 +3,7 @@
 A full collection walks every object the collector tracks. A pipeline process holds some
 82,000 from its start (modules, pydantic's schemas, the catalog, the detectors): a walk took
 13–16 ms at rest and 42–70 ms at 10,000 events/s, where one came in two of three 10-second
-runs and held up every event and alert of the process for that long (README, "Benchmarks").
+runs and held up every event and alert of the process for that long (docs/benchmarks.md).
 Once the process is built, `gc.freeze()` moves what is alive out of every later collection;
 what is made afterwards is collected as before.
 """
