@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
@@ -18,7 +18,7 @@ from crosscurrent.detector_config import BreadthConfig
 from crosscurrent.events import Alert, Metric, Severity, Tick
 from detectors.common import Latch, finite, yi
 
-NAME = "breadth"
+NAME: Final = "breadth"
 ADVANCERS, DECLINERS, TURNOVER = "cn:ADVANCERS", "cn:DECLINERS", "cn:TURNOVER"
 MIN_ELAPSED = 0.25
 

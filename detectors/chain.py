@@ -12,14 +12,14 @@ rises while it lasts (an escalation is a new transition of the same key).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from crosscurrent.detector_config import ChainConfig, ChainNode
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 from crosscurrent.formatting import signed
 from detectors.common import Latch, Moves, make_alert
 
-NAME = "chain"
+NAME: Final = "chain"
 WORDS = {"up": ("up", "上涨"), "down": ("down", "下跌"), "flat": ("flat", "持平")}
 
 

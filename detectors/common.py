@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from crosscurrent.baselines import Baseline
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
@@ -89,7 +89,9 @@ class Moves:
         self._held: Tick | None = None  # the tick `hold` took, and what it did
         self._result = _IGNORED
 
-    IGNORED, SAME, MOVED = _IGNORED, _SAME, _MOVED  # what `take` did with a tick
+    IGNORED: ClassVar[int] = _IGNORED  # what `take` did with a tick
+    SAME: ClassVar[int] = _SAME
+    MOVED: ClassVar[int] = _MOVED
 
     def take(self, tick: Tick) -> int:
         """Take a tick: IGNORED (late or unusable), SAME (the price and previous close are

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import DivergencePair
 from crosscurrent.events import Alert, Metric, Severity, Tick
 from detectors.common import Latch, Moves, make_alert
 
-NAME = "divergence"
+NAME: Final = "divergence"
 
 
 @dataclass(frozen=True)

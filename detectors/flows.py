@@ -12,7 +12,7 @@ oldest value of the trailing day. Findings:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
@@ -21,7 +21,7 @@ from crosscurrent.events import Alert, Metric, Severity, Tick
 from crosscurrent.formatting import money, signed
 from detectors.common import Latch, Series, sticky_level
 
-NAME = "flows"
+NAME: Final = "flows"
 CATEGORY_ZH = {"rwa": "RWA/代币化国债", "liquid-staking": "流动性质押", "bridge": "跨链桥",
                "dex": "DEX", "lending": "借贷", "other": "其他"}
 CATEGORY_EN = {"rwa": "RWA / tokenized treasuries", "liquid-staking": "liquid staking",

@@ -9,7 +9,7 @@ only below 80% of its threshold.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
@@ -18,7 +18,7 @@ from crosscurrent.events import Alert, Metric, Tick
 from crosscurrent.formatting import signed
 from detectors.common import Latch, Moves, make_alert, sticky_level
 
-NAME = "large_move"
+NAME: Final = "large_move"
 
 
 class LargeMoveDetector:

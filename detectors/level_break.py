@@ -9,7 +9,7 @@ Without a baseline (warming up) the detector raises nothing and says so in its s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
@@ -17,7 +17,7 @@ from crosscurrent.detector_config import LevelRule
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 from detectors.common import finite, make_alert
 
-NAME = "level_break"
+NAME: Final = "level_break"
 
 
 class LevelBreakDetector:

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import FundingPair, LeverageConfig
@@ -16,7 +16,7 @@ from crosscurrent.events import Alert, Metric, Severity, Tick
 from crosscurrent.formatting import signed
 from detectors.common import Latch, Moves, finite, make_alert, sticky_level
 
-NAME = "leverage"
+NAME: Final = "leverage"
 
 
 class LeverageDetector:

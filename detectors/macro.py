@@ -12,14 +12,14 @@ shocks, and risk-on assets rising together with safe havens.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from crosscurrent.detector_config import MacroConfig
 from crosscurrent.events import Alert, Metric, Severity, Tick
 from crosscurrent.formatting import signed
 from detectors.common import Latch, Moves
 
-NAME = "macro"
+NAME: Final = "macro"
 REGIME_ZH = {"calm": "平静", "elevated": "升温", "stressed": "紧张"}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import UserRule
@@ -11,7 +11,7 @@ from crosscurrent.events import Alert, Metric, Severity, Tick
 from detectors.common import Latch, Moves, finite, make_alert
 from detectors.rule_language import Rule, compile_rule
 
-NAME = "rule"
+NAME: Final = "rule"
 
 
 class RulesDetector:

@@ -14,7 +14,7 @@ snapshot (`flow_map`, `risks`), which the reporter reads.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import LevelRule
@@ -22,7 +22,7 @@ from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 from crosscurrent.formatting import money, signed
 from detectors.common import Latch, make_alert
 
-NAME = "synthesis"
+NAME: Final = "synthesis"
 SCORE = {"High": 3, "Medium": 2, "Low": 1}
 ZH = {"High": "高", "Medium": "中", "Low": "低"}
 # The findings the flow map and the risk matrix are read off (and a divergence, when it
@@ -46,7 +46,7 @@ class Synthesis:
         self.catalog = catalog or default_catalog()
         self.levels = tuple(levels)
         self.findings: dict[str, dict[str, Any]] = {}  # active alert key -> what it said
-        self.flow_map: list[dict[str, str]] = []
+        self.flow_map: list[dict[str, Any]] = []
         self.risks: list[dict[str, Any]] = []
         self.titles: dict[str, tuple[str, str]] = {}  # active key -> its short titles (EN, ZH)
         self.latch = Latch()

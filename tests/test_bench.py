@@ -63,7 +63,8 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
     assert "ingest usdm cryptofeed (overflow='block'):" in summary
     assert f"0 lost of {frames}, 1.00× cryptofeed (block)" in summary
     assert "ingest side by side: Binance usdm" in result.stdout
-    assert re.search(r"machine: .*, event loop uvloop \d", result.stdout)  # the `fast` extra
+    assert re.search(r"machine: .*, event loop uvloop \d.*, detectors compiled by mypyc",
+                     result.stdout)  # the `fast` extra
 
 
 def test_rounds_show_the_median_agent_and_each_runs_p99(redis_url: str) -> None:

@@ -1,0 +1,57 @@
+"""Compile the detectors with mypyc into build/mypyc (see `detectors/compiled.py`), unless
+that build is current. Run by `bash scripts/setup` with the `fast` extra."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ["CROSSCURRENT_COMPILED"] = "0"  # no warning that the build is out of date
+from detectors import compiled
+
+
+def build(out: Path) -> None:
+    """Compile `compiled.MODULES` into `out` (a minute or two: mypy, then the C compiler)."""
+    from mypyc.build import mypycify  # the `fast` extra's mypy: needed only here
+    from setuptools import setup
+
+    sources = compiled.fingerprint()
+    temp = out.parent / "mypyc-temp"
+    shutil.rmtree(out, ignore_errors=True)
+    os.chdir(compiled.ROOT)  # mypyc names the modules by their paths
+    said = io.StringIO()  # mypyc's notes on what it compiles less well: shown on failure
+    try:
+        with contextlib.redirect_stdout(said):
+            setup(name=compiled.GROUP,
+                  script_args=["--quiet", "build_ext", "--build-lib", str(out),
+                               "--build-temp", str(temp), "--parallel", "2"],
+                  ext_modules=mypycify([f"detectors/{m}.py" for m in compiled.MODULES],
+                                       group_name=compiled.GROUP, target_dir=str(temp)))
+    except BaseException:
+        print(said.getvalue(), end="", file=sys.stderr)
+        raise
+    (out / compiled.STAMP).write_text(sources + "\n")
+
+
+def main() -> int:
+    if compiled.status() == "compiled":
+        return 0
+    started = time.perf_counter()
+    try:
+        build(compiled.BUILD)
+    except (Exception, SystemExit) as exc:  # setuptools exits on a compiler error
+        print(f"note: the detectors were not compiled ({exc}); they run as Python",
+              file=sys.stderr)
+        return 1
+    print(f"compiled the detectors with mypyc in {time.perf_counter() - started:.0f} s "
+          f"({compiled.BUILD.relative_to(compiled.ROOT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The detectors compiled by mypyc: used only for the sources they were built from, and
+raising what the same detectors raise as Python."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from detectors import compiled
+from tests.conftest import SEED_TAPE
+from tests.detectors.scenario import DATA
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_build_counts_only_for_the_sources_it_was_made_of(tmp_path: Path) -> None:
+    root, build = tmp_path / "src", tmp_path / "build"
+    for package in compiled.FINGERPRINTED:
+        (root / package).mkdir(parents=True)
+        (root / package / "a.py").write_text("x = 1\n")
+    assert compiled.status(build, root) == "not built"
+    build.mkdir()
+    (build / compiled.STAMP).write_text(compiled.fingerprint(root) + "\n")
+    assert compiled.status(build, root) == "compiled"
+    (root / "streams" / "a.py").write_text("x = 2\n")  # a type the detectors were built on
+    assert compiled.status(build, root) == "out of date"
+
+
+def test_an_out_of_date_build_is_left_aside_with_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / compiled.STAMP).write_text("0" * 64 + "\n")
+    path = ["detectors"]
+    assert compiled.use(path, tmp_path) == "out of date"
+    assert path == ["detectors"]
+    assert "older than the sources" in caplog.text and "scripts/setup" in caplog.text
+
+
+def test_compiled_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(compiled.OFF, "0")
+    path = ["detectors"]
+    assert compiled.use(path) == "off"
+    assert path == ["detectors"]
+
+
+RUN = """
+import sys
+import detectors
+from pathlib import Path
+from tests.detectors.scenario import run_tape
+alerts, detected = run_tape(Path(sys.argv[1]))
+print(detectors.RUNS_AS)
+sys.stdout.buffer.write(orjson.dumps([  # all but when the process took each tick
+    [a.model_dump(mode="json", exclude={"trigger_recv_ns"}) for a in alerts],
+    detected.snapshot()]))
+"""
+
+
+def run_as(tape: Path, flag: str) -> tuple[str, object]:
+    """How the detectors ran in a process of their own, and what they raised and kept."""
+    done = subprocess.run([sys.executable, "-c", "import orjson\n" + RUN, str(tape)],
+                          env={**os.environ, compiled.OFF: flag}, cwd=ROOT,
+                          capture_output=True, check=True, timeout=120)
+    runs_as, found = done.stdout.split(b"\n", 1)
+    return runs_as.decode(), orjson.loads(found)
+
+
+@pytest.mark.skipif(compiled.status() != "compiled",
+                    reason="the detectors are not compiled (bash scripts/setup dev,fast)")
+@pytest.mark.parametrize("tape", [SEED_TAPE, DATA / "crash-day.jsonl"], ids=["seed", "crash"])
+def test_compiled_detectors_raise_and_keep_what_python_does(tape: Path) -> None:
+    runs_as, found = run_as(tape, "1")
+    assert runs_as == "compiled"
+    as_python, expected = run_as(tape, "0")
+    assert as_python == "off"
+    assert found == expected
+    assert isinstance(expected, list) and len(expected[0]) > 10  # alerts to compare
