@@ -1,6 +1,6 @@
 """The detectors compiled to C by mypyc, used where a build of these very sources is at hand.
 
-`scripts/compile_detectors.py` (run by `bash scripts/setup` with the `fast` extra) compiles
+`scripts/compile_detectors.py` (run by `scripts/setup` with the `compiled` extra) compiles
 the modules of `MODULES` into `build/mypyc/` of the checkout, and stamps the build with a
 fingerprint of the sources of `crosscurrent/`, `streams/` and `detectors/` (the compiled code
 and the types it was compiled against). On import, `detectors` puts the build first on its
@@ -60,8 +60,8 @@ def use(package_path: list[str], build: Path = BUILD) -> str:
     found = status(build)
     if found == "out of date":
         log.warning("detectors: the compiled build in %s is older than the sources; they run "
-                    "as Python (slower) until `bash scripts/setup dev,fast` builds it again",
-                    build)
+                    "as Python (slower) until `.venv/bin/python scripts/compile_detectors.py` "
+                    "builds it again (the scripts' setup does)", build)
     if found != "compiled":
         return found
     name = f"{GROUP}__mypyc"

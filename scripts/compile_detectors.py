@@ -1,5 +1,5 @@
 """Compile the detectors with mypyc into build/mypyc (see `detectors/compiled.py`), unless
-that build is current. Run by `bash scripts/setup` with the `fast` extra."""
+that build is current. Run by `bash scripts/setup` with the `compiled` extra."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ def build(out: Path) -> None:
 def main() -> int:
     if compiled.status() == "compiled":
         return 0
+    print("compiling the detectors with mypyc (about a minute, once for these sources)…",
+          flush=True)
     started = time.perf_counter()
     try:
         build(compiled.BUILD)

@@ -64,7 +64,7 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
     assert f"0 lost of {frames}, 1.00× cryptofeed (block)" in summary
     assert "ingest side by side: Binance usdm" in result.stdout
     assert re.search(r"machine: .*, event loop uvloop \d.*, detectors compiled by mypyc",
-                     result.stdout)  # the `fast` extra
+                     result.stdout)  # the `fast` and `compiled` extras
 
 
 def test_rounds_show_the_median_agent_and_each_runs_p99(redis_url: str) -> None:

@@ -37,7 +37,7 @@ def test_an_out_of_date_build_is_left_aside_with_a_warning(
     path = ["detectors"]
     assert compiled.use(path, tmp_path) == "out of date"
     assert path == ["detectors"]
-    assert "older than the sources" in caplog.text and "scripts/setup" in caplog.text
+    assert "older than the sources" in caplog.text and "compile_detectors.py" in caplog.text
 
 
 def test_compiled_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,7 +70,7 @@ def run_as(tape: Path, flag: str) -> tuple[str, object]:
 
 
 @pytest.mark.skipif(compiled.status() != "compiled",
-                    reason="the detectors are not compiled (bash scripts/setup dev,fast)")
+                    reason="the detectors are not compiled (bash scripts/setup dev,compiled)")
 @pytest.mark.parametrize("tape", [SEED_TAPE, DATA / "crash-day.jsonl"], ids=["seed", "crash"])
 def test_compiled_detectors_raise_and_keep_what_python_does(tape: Path) -> None:
     runs_as, found = run_as(tape, "1")
