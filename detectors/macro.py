@@ -107,7 +107,7 @@ class MacroDetector:
         changes = [self.moves.change(i) for i in ids]
         if any(c is None for c in changes):
             return []
-        spx, btc, gold, vix = (c or 0.0 for c in changes)
+        spx, btc, gold, vix = [c or 0.0 for c in changes]
         both = spx > 0 and btc > 0 and gold >= self.config.gold_move and vix > 0
         return self.latch.alerts(
             NAME, "macro:coherence", Severity.WARNING if both else None, event, ids,

@@ -17,7 +17,7 @@ from detectors import compiled
 
 def build(out: Path) -> None:
     """Compile `compiled.MODULES` into `out` (a minute or two: mypy, then the C compiler)."""
-    from mypyc.build import mypycify  # the `fast` extra's mypy: needed only here
+    from mypyc.build import mypycify  # the `compiled` extra: needed only here
     from setuptools import setup
 
     sources = compiled.fingerprint()
@@ -47,8 +47,10 @@ def main() -> int:
     try:
         build(compiled.BUILD)
     except (Exception, SystemExit) as exc:  # setuptools exits on a compiler error
-        print(f"note: the detectors were not compiled ({exc}); they run as Python",
-              file=sys.stderr)
+        why = str(exc) if len(str(exc)) <= 120 else f"{str(exc)[:120]}…"
+        print(f"note: the detectors were not compiled ({why}); they run as Python. With a C "
+              "compiler and Python's headers (apt-get install gcc python3-dev), "
+              "`.venv/bin/python scripts/compile_detectors.py` compiles them", file=sys.stderr)
         return 1
     print(f"compiled the detectors with mypyc in {time.perf_counter() - started:.0f} s "
           f"({compiled.BUILD.relative_to(compiled.ROOT)})")

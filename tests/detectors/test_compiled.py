@@ -4,6 +4,7 @@ raising what the same detectors raise as Python."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,22 @@ def test_compiled_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     path = ["detectors"]
     assert compiled.use(path) == "off"
     assert path == ["detectors"]
+
+
+def test_without_a_c_compiler_the_build_says_so_and_they_run_as_python(tmp_path: Path) -> None:
+    for part in (*compiled.FINGERPRINTED, "scripts"):  # a checkout of its own: its build/
+        shutil.copytree(ROOT / part, tmp_path / part,
+                        ignore=shutil.ignore_patterns("__pycache__", "data"))
+    env = {**os.environ, "CC": "false", "PYTHONPATH": str(tmp_path)}
+    built = subprocess.run([sys.executable, "scripts/compile_detectors.py"], cwd=tmp_path,
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 1
+    said = built.stderr.strip().splitlines()[-1]
+    assert said.startswith("note: the detectors were not compiled (error: ") and \
+        "); they run as Python. With a C compiler" in said, built.stderr
+    ran = subprocess.run([sys.executable, "-c", "import detectors; print(detectors.RUNS_AS)"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    assert ran.stdout == "not built\n"
 
 
 RUN = """
