@@ -46,11 +46,15 @@ def main() -> int:
     started = time.perf_counter()
     try:
         build(compiled.BUILD)
-    except (Exception, SystemExit) as exc:  # setuptools exits on a compiler error
-        why = str(exc) if len(str(exc)) <= 120 else f"{str(exc)[:120]}…"
-        print(f"note: the detectors were not compiled ({why}); they run as Python. With a C "
-              "compiler and Python's headers (apt-get install gcc python3-dev), "
-              "`.venv/bin/python scripts/compile_detectors.py` compiles them", file=sys.stderr)
+    except (Exception, SystemExit) as exc:  # mypyc and setuptools exit on errors
+        if isinstance(exc, SystemExit) and isinstance(exc.code, int):  # mypy's, shown above
+            why, fix = "mypy's errors above", ""
+        else:
+            why = str(exc) if len(str(exc)) <= 120 else f"{str(exc)[:120]}…"
+            fix = (". With a C compiler and Python's headers (apt-get install gcc python3-dev), "
+                   "`.venv/bin/python scripts/compile_detectors.py` compiles them")
+        print(f"note: the detectors were not compiled ({why}); they run as Python{fix}",
+              file=sys.stderr)
         return 1
     print(f"compiled the detectors with mypyc in {time.perf_counter() - started:.0f} s "
           f"({compiled.BUILD.relative_to(compiled.ROOT)})")
