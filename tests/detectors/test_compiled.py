@@ -41,7 +41,7 @@ def test_an_out_of_date_build_is_left_aside_with_a_warning(
     assert "older than the sources" in caplog.text and "compile_detectors.py" in caplog.text
 
 
-def test_compiled_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compiled_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(compiled.OFF, "0")
     path = ["detectors"]
     assert compiled.use(path) == "off"
@@ -66,6 +66,7 @@ def test_without_a_c_compiler_the_build_says_so_and_they_run_as_python(tmp_path:
 
 RUN = """
 import sys
+import orjson
 import detectors
 from pathlib import Path
 from tests.detectors.scenario import run_tape
@@ -79,7 +80,7 @@ sys.stdout.buffer.write(orjson.dumps([  # all but when the process took each tic
 
 def run_as(tape: Path, flag: str) -> tuple[str, object]:
     """How the detectors ran in a process of their own, and what they raised and kept."""
-    done = subprocess.run([sys.executable, "-c", "import orjson\n" + RUN, str(tape)],
+    done = subprocess.run([sys.executable, "-c", RUN, str(tape)],
                           env={**os.environ, compiled.OFF: flag}, cwd=ROOT,
                           capture_output=True, check=True, timeout=120)
     runs_as, found = done.stdout.split(b"\n", 1)
