@@ -24,19 +24,14 @@ from pathlib import Path
 
 from bench import BenchError
 from crosscurrent.loop import loop_in_use
-from detectors import RUNS_AS
+from detectors import RUNS_AS, compiled
 from streams.redis_client import Link, connect
 
 
 def machine() -> str:
     return (f"machine: {platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, event loop {loop_in_use()}, "
-            f"detectors {detectors_run_as()}")
-
-
-def detectors_run_as() -> str:
-    """"compiled by mypyc", or "as Python (...)" with why."""
-    return "compiled by mypyc" if RUNS_AS == "compiled" else f"as Python ({RUNS_AS})"
+            f"detectors {compiled.described(RUNS_AS)}")
 
 
 def reference_loop(n: int = 10_000_000) -> float:

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
 from crosscurrent.sources import ADAPTED_SOURCES
+from detectors import RUNS_AS, compiled
 from streams.redis_client import BusUnavailableError, connect, redact
 
 
@@ -96,7 +97,8 @@ async def check_redis(url: str) -> Verdict:
 
 
 async def diagnose(config: Config, url: str, config_label: str) -> list[Verdict]:
-    verdicts = [Verdict(True, "config", config_label), await check_redis(url)]
+    verdicts = [Verdict(True, "config", config_label),
+                Verdict(True, "detectors", compiled.described(RUNS_AS)), await check_redis(url)]
     addresses = source_addresses(config)
     east = config.sources.eastmoney
     verdicts += await asyncio.gather(*(

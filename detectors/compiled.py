@@ -52,6 +52,11 @@ def status(build: Path = BUILD, root: Path = ROOT) -> str:
     return "compiled" if stamp == fingerprint(root) else "out of date"
 
 
+def described(runs_as: str) -> str:
+    """"compiled by mypyc", or "as Python (why)" for what `use` returned."""
+    return "compiled by mypyc" if runs_as == "compiled" else f"as Python ({runs_as})"
+
+
 def use(package_path: list[str], build: Path = BUILD) -> str:
     """Put `build` first on the `detectors` package's path if it is current; returns
     `status`, or "off". The modules import mypyc's shared library by name: loaded here."""

@@ -37,6 +37,7 @@ def test_every_source_of_the_watchlist_is_probed(redis_url: str, tmp_path: Path)
     lines = asyncio.run(main())
     by_name = {line.split()[1]: line for line in lines}
     assert by_name["config"].startswith("ok")
+    assert by_name["detectors"].startswith("ok") and "compiled by mypyc" in by_name["detectors"]
     assert by_name["redis"].startswith("ok") and "AOF on" in by_name["redis"]
     for name in ("binance", "yahoo", "defillama", "eastmoney"):  # eastmoney: HTTPS via proxy
         assert by_name[name].startswith("ok"), by_name[name]

@@ -46,6 +46,7 @@ def test_compiled_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     path = ["detectors"]
     assert compiled.use(path) == "off"
     assert path == ["detectors"]
+    assert compiled.described("off") == "as Python (off)"
 
 
 def test_without_a_c_compiler_the_build_says_so_and_they_run_as_python(tmp_path: Path) -> None:
