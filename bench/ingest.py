@@ -74,9 +74,6 @@ def parse_rate(frames: list[bytes]) -> float:
     return len(frames) / (time.process_time() - started)
 
 
-FAST_PATH = "fast path"  # our contender the target is for
-
-
 @dataclass(frozen=True)
 class Contender:
     name: str
@@ -84,6 +81,7 @@ class Contender:
     command: tuple[str, ...]
     keys: tuple[str, ...]  # the Redis streams it writes
     stats: str | None = None  # ours: the counters of the events each stream was added
+    judged: bool = False  # the contender the target is for (our fast path)
 
 
 @dataclass
@@ -111,7 +109,7 @@ def contenders(market: str, port: int, url: str, config: Config, cafile: str,
             "--url", f"wss://127.0.0.1:{port}", "--redis", url, "--cafile", cafile)
     out = []
     for name, path, streams, label, options in (
-            ("fast", "fast", ("trade", "bookTicker"), FAST_PATH, ()),
+            ("fast", "fast", ("trade", "bookTicker"), "fast path", ()),
             ("fast-pack1", "fast", ("trade", "bookTicker"), "fast path, an entry per frame",
              ("--pack", "1")),
             ("ccxt", "ccxt", ("trade",), "ccxt.pro (trades)", ())):
@@ -119,7 +117,8 @@ def contenders(market: str, port: int, url: str, config: Config, cafile: str,
         out.append(Contender(
             f"crosscurrent {label}", tuple(f"{symbol}@{s}" for s in streams),
             (*ours, "--namespace", keys.namespace, path, *options),
-            (keys.events(spec.family), keys.quotes(spec.family)), keys.stats))
+            (keys.events(spec.family), keys.quotes(spec.family)), keys.stats,
+            judged=name == "fast"))
     if peer_python is not None:
         exchange, pair = CRYPTOFEED[market]
         for overflow, label in (("block", "overflow='block'"), ("", "default queue")):
@@ -279,7 +278,7 @@ def run_ingest(config: Config, url: str, shared: Path, console: Console, rounds:
         peer = next((r for r in results if "block" in r.contender.name), None)
         for r in results:
             ratio = f", {r.rate / peer.rate:.2f}× cryptofeed (block)" if peer else ""
-            if peer and r.contender.name == f"crosscurrent {FAST_PATH}":
+            if peer and r.contender.judged:
                 ratio += "; " + judged(f"≥ {VS_PEER:g}× with 0 lost",
                                        r.rate >= VS_PEER * peer.rate and r.lost == 0)
             summary.append(f"ingest {market} {r.contender.name}: {r.rate:,.0f} frames/s, "

@@ -70,11 +70,8 @@ def use(package_path: list[str], build: Path = BUILD) -> str:
     if found != "compiled":
         return found
     name = f"{GROUP}__mypyc"
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        shared = build / f"{name}{suffix}"
-        if shared.exists():
-            break
-    else:
+    shared = build / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[0]}"  # as setuptools names it
+    if not shared.exists():  # a stamp left without its build
         return "not built"
     spec = importlib.util.spec_from_file_location(name, shared)
     assert spec is not None and spec.loader is not None

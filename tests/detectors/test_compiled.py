@@ -49,20 +49,50 @@ def test_compiled_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert compiled.described("off") == "as Python (off)"
 
 
-def test_without_a_c_compiler_the_build_says_so_and_they_run_as_python(tmp_path: Path) -> None:
-    for part in (*compiled.FINGERPRINTED, "scripts"):  # a checkout of its own: its build/
-        shutil.copytree(ROOT / part, tmp_path / part,
+def test_a_stamp_without_its_library_is_not_a_build(tmp_path: Path) -> None:
+    (tmp_path / compiled.STAMP).write_text(compiled.fingerprint() + "\n")
+    path = ["detectors"]
+    assert compiled.use(path, tmp_path) == "not built"
+    assert path == ["detectors"]
+
+
+def checkout_copy(root: Path) -> Path:
+    """The packages and scripts of this checkout copied to `root`: a build/ of its own."""
+    for part in (*compiled.FINGERPRINTED, "scripts"):
+        shutil.copytree(ROOT / part, root / part,
                         ignore=shutil.ignore_patterns("__pycache__", "data"))
-    env = {**os.environ, "CC": "false", "PYTHONPATH": str(tmp_path)}
-    built = subprocess.run([sys.executable, "scripts/compile_detectors.py"], cwd=tmp_path,
+    return root
+
+
+def build(root: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """`scripts/compile_detectors.py` run in the copy at `root`: what it did, and how that
+    copy's detectors then run."""
+    env = {**os.environ, **env, "PYTHONPATH": str(root)}
+    built = subprocess.run([sys.executable, "scripts/compile_detectors.py"], cwd=root,
                            env=env, capture_output=True, text=True, timeout=300)
+    ran = subprocess.run([sys.executable, "-c", "import detectors; print(detectors.RUNS_AS)"],
+                         cwd=root, env=env, capture_output=True, text=True, check=True)
+    return built, ran.stdout.strip()
+
+
+def test_without_a_c_compiler_the_build_says_so_and_they_run_as_python(tmp_path: Path) -> None:
+    built, runs_as = build(checkout_copy(tmp_path), CC="false")
     assert built.returncode == 1
     said = built.stderr.strip().splitlines()[-1]
     assert said.startswith("note: the detectors were not compiled (error: ") and \
         "); they run as Python. With a C compiler" in said, built.stderr
-    ran = subprocess.run([sys.executable, "-c", "import detectors; print(detectors.RUNS_AS)"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
-    assert ran.stdout == "not built\n"
+    assert runs_as == "not built"
+
+
+def test_a_type_error_stops_the_build_with_mypys_message(tmp_path: Path) -> None:
+    rules = checkout_copy(tmp_path) / "detectors" / "rules.py"
+    rules.write_text(rules.read_text() + 'WRONG: int = "a"\n')
+    built, runs_as = build(tmp_path)
+    assert built.returncode == 1
+    assert "detectors/rules.py" in built.stderr and "Incompatible types" in built.stderr
+    assert built.stderr.strip().splitlines()[-1] == (
+        "note: the detectors were not compiled (mypy's errors above); they run as Python")
+    assert runs_as == "not built"
 
 
 RUN = """
