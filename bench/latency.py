@@ -6,10 +6,10 @@ number of events per second into the bus (each tape event is a trade frame and a
 frame, so two bus events). This process runs what `crosscurrent run` runs: the fast Binance
 feed, the bus writer, the detector agent (every detector) and the history recorder, and a
 viewer reading the alerts stream. Latency is from the adapter receiving the triggering frame
-to the viewer reading the alert (an HDR histogram); CPU is this process's. Each load runs
-`--rounds` times: the percentiles are over every alert of the runs, and each run's p99 is shown
-with the share of the machine's time the host took meanwhile (steal, one cause of the tail
-here).
+to the viewer reading the alert (an HDR histogram); CPU is this process's, with the source's
+and redis-server's beside it (all three share the machine's cores). Each load runs `--rounds`
+times: the percentiles are over every alert of the runs, and each run's p99 is shown with the
+share of the machine's time the host took meanwhile (steal, one cause of the tail here).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from statistics import median
 from hdrh.histogram import HdrHistogram
 from rich.console import Console
 
-from bench.machine import cpu_ticks, steal_text, stolen
+from bench.machine import cpu_ticks, is_local, process_cpu, redis_pid, steal_text, stolen
 from bench.spine import cpu_seconds, synthetic_event
 from bench.targets import P99_MS, P99_RATE, judged
 from crosscurrent.app import build_agents, clear_namespace, stream_writer
@@ -80,6 +80,7 @@ class Pipeline:
     source: BaseProcess
     results: Connection
     agent: Agent
+    others: dict[str, int | None]  # the pids of the source and of redis-server (if local)
     histogram: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 600_000_000, 3))
     alerts: int = 0
 
@@ -114,7 +115,8 @@ async def pipeline(config: Config, url: str, rate: float, seconds: float, namesp
     (agent,) = build_agents(config, redis, keys)
     consumers = [agent, HistoryRecorder(redis, keys, {family(i) for i in IDS}, store,
                                         config.agent)]
-    running = Pipeline(source, receive, agent)
+    running = Pipeline(source, receive, agent, {
+        "source": source.pid, "redis-server": await redis_pid(redis) if is_local(url) else None})
     stop_log = asyncio.Event()
     tasks = [asyncio.create_task(c) for c in (
         writer.run(), feed.run(), *(c.run() for c in consumers),
@@ -153,16 +155,36 @@ class Load:
     share: float  # CPU share of the pipeline process
     alerts: int
     steal: float | None  # share of the machine's time the host took meanwhile
+    others: dict[str, float | None] = field(default_factory=dict)  # CPU shares, by process
+
+
+def _cpu(pids: dict[str, int | None]) -> dict[str, float | None]:
+    return {name: None if pid is None else process_cpu(pid) for name, pid in pids.items()}
 
 
 async def measure(config: Config, url: str, rate: float, seconds: float) -> Load:
     async with pipeline(config, url, rate, seconds, "bench-latency") as running:
         cpu0, wall0, ticks0 = cpu_seconds(), time.perf_counter(), cpu_ticks()
+        others0 = _cpu(running.others)
         sent, took = await running.sent()
         await caught_up(running, sent)
-        share = (cpu_seconds() - cpu0) / (time.perf_counter() - wall0)
-        return Load(running.histogram, sent, took, share, running.alerts,
-                    stolen(ticks0, cpu_ticks()))
+        wall = time.perf_counter() - wall0
+        others: dict[str, float | None] = {}
+        for name, used in _cpu(running.others).items():
+            start = others0[name]
+            others[name] = None if used is None or start is None else (used - start) / wall
+        return Load(running.histogram, sent, took, (cpu_seconds() - cpu0) / wall,
+                    running.alerts, stolen(ticks0, cpu_ticks()), others)
+
+
+def others_text(loads: list[Load]) -> str:
+    """The other processes' median CPU shares over the runs: ", source 22%, redis-server
+    18%" (n/a where one could not be read); empty when none was watched."""
+    names = loads[0].others
+    shares = {name: [s for load in loads if (s := load.others.get(name)) is not None]
+              for name in names}
+    return "".join(f", {name} {median(found) * 100:.0f}%" if found else f", {name} n/a"
+                   for name, found in shares.items())
 
 
 def summary_line(rate: float, loads: list[Load]) -> str:
@@ -177,7 +199,8 @@ def summary_line(rate: float, loads: list[Load]) -> str:
     verdict = (f"; {judged(f'p99 ≤ {P99_MS:g} ms', p99 <= P99_MS)}" if rate == P99_RATE
                else "")
     return (f"tick-to-alert at {rate:,.0f} events/s ({sent:,.0f}/s sent, pipeline "
-            f"{median(load.share for load in loads) * 100:.0f}% of a core): "
+            f"{median(load.share for load in loads) * 100:.0f}% of a core"
+            f"{others_text(loads)}): "
             f"{percentiles(merged)}; p99 of each run, with the host's steal: {runs}{verdict}")
 
 
@@ -197,7 +220,8 @@ async def run_latency(config: Config, url: str, rates: list[float], seconds: flo
             load = await measure(config, url, rate, seconds)
             console.print(f"latency at {rate:,.0f} events/s offered: {load.sent} sent in "
                           f"{load.took:.2f} s, {load.alerts} alerts, pipeline process "
-                          f"{load.share * 100:.0f}% of a core, host {steal_text(load.steal)}: "
+                          f"{load.share * 100:.0f}% of a core{others_text([load])}, host "
+                          f"{steal_text(load.steal)}: "
                           f"{percentiles(load.histogram)}", highlight=False)
             loads.append(load)
         summary.append(summary_line(rate, loads))

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from redis import asyncio as aioredis
+
 from bench import BenchError
 from crosscurrent.loop import loop_in_use
 from detectors import RUNS_AS, compiled
@@ -182,3 +184,23 @@ def stolen(since: Ticks | None, until: Ticks | None) -> float | None:
 
 def steal_text(share: float | None) -> str:
     return "steal n/a" if share is None else f"steal {share * 100:.1f}%"
+
+
+def process_cpu(pid: int, proc: Path = Path("/proc")) -> float | None:
+    """CPU seconds a process of this machine has used so far, user and system (Linux's
+    /proc/PID/stat); None where it cannot be read."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def is_local(url: str) -> bool:
+    """Whether a Redis URL points at this machine (so its server's process can be read)."""
+    return url.startswith("unix://") or "127.0.0.1" in url or "localhost" in url
+
+
+async def redis_pid(redis: aioredis.Redis) -> int:
+    return int((await redis.info("server"))["process_id"])

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.latency import caught_up, pipeline
+from bench.machine import is_local, redis_pid
 from bench.targets import SOAK_GROWTH, judged
 from crosscurrent.config import Config
 from streams.redis_client import connect
@@ -30,16 +31,14 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def _redis_figures(redis: aioredis.Redis) -> tuple[int, float]:
-    """redis-server's pid and `used_memory` in MB."""
-    server, memory = await redis.info("server"), await redis.info("memory")
-    return int(server["process_id"]), int(memory["used_memory"]) / 2**20
+async def _used_mb(redis: aioredis.Redis) -> float:
+    return int((await redis.info("memory"))["used_memory"]) / 2**20
 
 
 async def run_memory(config: Config, url: str, rate: float, minutes: float, console: Console
                      ) -> list[str]:
     redis = await connect(url)
-    local = url.startswith("unix://") or "127.0.0.1" in url or "localhost" in url
+    local = is_local(url)
     rows: list[tuple[float, float, float, float, float]] = []
     seconds = minutes * 60
     async with pipeline(config, url, rate, seconds, "bench-memory") as running:
@@ -48,7 +47,7 @@ async def run_memory(config: Config, url: str, rate: float, minutes: float, cons
         started = time.monotonic()
         for n in range(1, SAMPLES + 1):
             await asyncio.sleep(max(0.0, started + seconds * n / SAMPLES - time.monotonic()))
-            server_pid, used = await _redis_figures(redis)
+            server_pid, used = await redis_pid(redis), await _used_mb(redis)
             rows.append((time.monotonic() - started, rss_mb(os.getpid()), rss_mb(pid),
                          rss_mb(server_pid) if local else float("nan"), used))
             console.print(f"  {rows[-1][0]:6.0f} s: pipeline {rows[-1][1]:.0f} MB, source "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from bench.ingest import load_frames
 from bench.latency import Load, run_latency, summary_line
 from bench.machine import (
     cpu_ticks,
+    process_cpu,
     round_trips,
     steal_text,
     stolen,
@@ -82,6 +84,11 @@ def test_rounds_show_the_median_agent_and_each_runs_p99(redis_url: str) -> None:
     assert p50 <= p99 <= p999 and min(runs) <= p99 <= max(runs) + 0.01  # over both runs
     printed = [float(p) for p in re.findall(r"p99 ([\d.]+) ms p99.9", out.getvalue())]
     assert printed == runs  # each run's own, not the first run's merged with the rest
+    # the source's and the test Redis's CPU beside the pipeline's, in each run and the summary
+    assert len(re.findall(r"pipeline process \d+% of a core, source \d+%, redis-server \d+%, "
+                          r"host steal", out.getvalue())) == 2
+    assert re.search(r"pipeline \d+% of a core, source \d+%, redis-server \d+%\): p50",
+                     latency[0])
 
 
 def test_the_latency_summary_keeps_each_runs_p99_apart_from_the_merged_one() -> None:
@@ -100,6 +107,10 @@ def test_the_latency_summary_keeps_each_runs_p99_apart_from_the_merged_one() -> 
     assert summary_line(10_000, [run([6000] * 100, 0.0)]).endswith(
         "6.00 ms (steal 0.0%); target p99 ≤ 5 ms: NOT met")
     assert summary_line(1_000, [run([6000] * 100, 0.0)]).endswith("6.00 ms (steal 0.0%)")
+    watched = run([1000] * 100, 0.0)
+    watched.others = {"source": 0.2, "redis-server": None}  # Redis on another machine
+    assert "(10,000/s sent, pipeline 50% of a core, source 20%, redis-server n/a): p50" in \
+        summary_line(10_000, [watched])
 
 
 def test_round_trips_are_timed_back_to_back_and_apart(redis_url: str) -> None:
@@ -143,6 +154,16 @@ def test_steal_is_the_share_of_ticks_the_host_took_between_two_readings(tmp_path
     assert stolen(before, before) is None  # no time between them
     assert cpu_ticks(tmp_path / "none") is None and steal_text(None) == "steal n/a"
     assert cpu_ticks() is not None  # this machine's kernel (Linux) gives them
+
+
+def test_a_process_cpu_is_read_after_its_command_name(tmp_path: Path) -> None:
+    (tmp_path / "42").mkdir()
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = ["S", *["0"] * 10, str(3 * ticks), str(ticks), *["0"] * 30]  # utime, stime
+    (tmp_path / "42" / "stat").write_text(f"42 (a (b) c) {' '.join(fields)}\n")
+    assert process_cpu(42, tmp_path) == pytest.approx(4.0)
+    assert process_cpu(43, tmp_path) is None  # gone
+    assert (process_cpu(os.getpid()) or 0) > 0  # this machine's kernel (Linux) gives it
 
 
 @pytest.mark.parametrize("flag", ["--frames", "--rounds", "--events"])
