@@ -31,6 +31,7 @@ from crosscurrent.config import Config
 from crosscurrent.events import Alert
 from crosscurrent.heap import freeze_startup
 from crosscurrent.notify_config import Lang
+from crosscurrent.references import PreviousCloses
 from crosscurrent.sources import Feed, build_feeds, history_sources, live_feeds, wall_clock_ms
 from detectors.agent import Agent
 from detectors.base import Detector
@@ -253,9 +254,15 @@ async def replay(
     async with _bus(config, url, namespace) as (redis, keys, writer):
         await clear_namespace(redis, keys)
         store = HistoryStore(redis, keys, config.history.sessions)
-        await store.put((bar.id, DailyBar(date=bar.date, open=bar.open, high=bar.high,
-                                          low=bar.low, close=bar.close, volume=bar.volume))
-                        for bar in tape.bars)
+        bars: dict[str, list[DailyBar]] = {}
+        for bar in tape.bars:
+            bars.setdefault(bar.id, []).append(DailyBar(
+                date=bar.date, open=bar.open, high=bar.high, low=bar.low, close=bar.close,
+                volume=bar.volume))
+        await store.put((ident, bar) for ident, own in bars.items() for bar in own)
+        references = PreviousCloses()
+        for ident, own in bars.items():
+            references.set(ident, own)
         player = Player(tape, simulators, writer.put, speed, catalog)
         try:
             tasks.start(writer.run(), "bus writer")
@@ -267,7 +274,8 @@ async def replay(
                 await simulator.start()
                 feeds[source] = build_feeds(
                     source, ids, config, writer.put, simulator.url, poll_s=REPLAY_POLL_S,
-                    clock=player.tape_now, ca_file=getattr(simulator, "ca_file", None))
+                    clock=player.tape_now, ca_file=getattr(simulator, "ca_file", None),
+                    references=references)
                 for feed in feeds[source]:
                     tasks.start(feed.run(), f"{source} feed")
                 await simulator.wait_subscribed(ids)
@@ -444,6 +452,18 @@ async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | Non
     return [o.ident for o in outcomes if o.error]
 
 
+async def fill_references(references: PreviousCloses, store: HistoryStore,
+                          ids: Iterable[str]) -> None:
+    """The daily closes the store holds of the ids, for quotes that carry no previous close."""
+    for ident in ids:
+        bars = await store.get(ident, days=REFERENCE_DAYS)
+        if bars:
+            references.set(ident, bars)
+
+
+REFERENCE_DAYS = 10  # enough closes to span a long holiday
+
+
 async def record(config: Config, out: Path, seconds: float | None = None) -> int:
     """Write the live feeds to a tape until cancelled (or for `seconds`), led by the recent
     daily bars of the recorded ids; returns the event lines written."""
@@ -453,9 +473,11 @@ async def record(config: Config, out: Path, seconds: float | None = None) -> int
         days = math.ceil(config.history.window * 7 / 5) + 10  # enough for the baselines
         history = await recent_history(history_sources(config), config.watchlist,
                                        wall_clock_ms(), days)
+        references = PreviousCloses()
         for ident, bars in history.items():
             recorder.bars(ident, bars)
-        for name, feed in live_feeds(config, recorder):
+            references.set(ident, bars)
+        for name, feed in live_feeds(config, recorder, references):
             tasks.start(feed.run(), name)
         deadline = None if seconds is None else time.monotonic() + seconds
         while deadline is None or time.monotonic() < deadline:
@@ -491,18 +513,20 @@ async def run_live(
                 tasks.start(kafka.run(), "kafka writer")
                 sink = both(writer.put, kafka.put)
             store = HistoryStore(redis, keys, config.history.sessions)
-            if only in (None, "agents"):  # the history first: detectors need baselines
-                failed = await backfill(config, store)
-                if failed:
-                    tasks.start(Backfiller(store, history_sources(config))
-                                .keep_filling(failed), "backfill retries")
-            if only in (None, "feeds"):
-                named = live_feeds(config, sink)
+            references = PreviousCloses()
+            if only in (None, "feeds"):  # streaming never waits on history
+                named = live_feeds(config, sink, references)
                 for name, feed in named:
                     tasks.start(feed.run(), name)
                     feeds.append(tasks.tasks[-1])
                 counts = FeedCounts(redis, keys, [feed for _, feed in named])
                 tasks.start(counts.run(), "feed counts")
+            if only in (None, "agents"):  # the agents wait for it: detectors need baselines
+                failed = await backfill(config, store)
+                if failed:
+                    tasks.start(Backfiller(store, history_sources(config))
+                                .keep_filling(failed), "backfill retries")
+            await fill_references(references, store, config.watchlist)
             if only in (None, "agents"):
                 families = {family(i) for i in config.watchlist}
                 agents = build_agents(config, redis, keys) if bus == "redis" else []

@@ -66,7 +66,7 @@ examples:
   crosscurrent demo                         replay the shipped 2026-04-08 session (~30 s)
   crosscurrent replay day.jsonl --speed max --out out/
   crosscurrent run --redis redis://127.0.0.1:6379/0
-  crosscurrent doctor                       is Redis up, is every source reachable?
+  crosscurrent doctor                       is Redis up, does every source flow?
   crosscurrent audit --namespace replay     every stage counted, and any loss
   crosscurrent worker --engine faust --redis URL   detectors on Kafka (see run --bus kafka)
   crosscurrent record --out day.jsonl.gz --minutes 60
@@ -242,10 +242,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--soak-rate", type=float, default=10_000, metavar="R",
                        help="memory: events/s during the soak (default 10000)")
 
-    sub.add_parser("doctor", parents=[common], help="check Redis, the config and each source",
-                   description="One verdict a line: the config, Redis (reachable, version, "
-                   "AOF) and every source of the watchlist (reachable or not). Exits 1 if any "
-                   "check fails.")
+    doctor = sub.add_parser(
+        "doctor", parents=[common], help="check Redis, the config and each source",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="One verdict a line: the config, Redis (reachable, version, AOF), then "
+        "each source of the watchlist (each connection, where a source has several), followed "
+        "live for a few seconds: where it connected, what flowed, and what stayed silent or "
+        "was refused, and why. Exits 1 if any check fails.",
+        epilog="example:\n  crosscurrent doctor --config live.yaml --listen 20\n"
+        "  FAIL  binance-usdm   wss://fstream.binance.com/stream: 40 frames in 20s "
+        "(btcusdt@trade); silent: btcusdt@ticker, btcusdt@markPrice@1s: on the legacy root, "
+        "... set sources.binance_usdm.layout: category")
+    doctor.add_argument("--listen", type=float, default=10, metavar="S",
+                        help="how long to follow the feeds before judging (default 10 s)")
     sub.add_parser("feeds", parents=[common, namespaced],
                    help="configured sources and their state",
                    description="Each configured source with its latest status on the "
@@ -471,7 +480,7 @@ def _doctor(args: argparse.Namespace, config: Config, console: Console) -> int:
 
     label = f"{args.config} is valid" if args.config else "the defaults are valid (no --config)"
     with _redis(config, args) as url:
-        verdicts = asyncio.run(diagnose(config, url, label))
+        verdicts = asyncio.run(diagnose(config, url, label, args.listen))
     for verdict in verdicts:
         style = "green" if verdict.ok else "bold red"
         console.print(f"[{style}]{escape(verdict.line())}[/]", highlight=False, soft_wrap=True)

@@ -45,8 +45,10 @@ class EmbeddedConfig(_Section):
 
 
 class WebsocketSource(_Section):
-    ws_url: str
+    ws_url: str  # the host's root: the adapter adds the paths
     rest_url: str | None = None  # where a reconnect's gap is backfilled from
+    # Binance futures: market data on the root (legacy) or under /public and /market
+    layout: Literal["legacy", "category"] = "legacy"
 
 
 class YahooSource(_Section):
@@ -70,19 +72,40 @@ class EastmoneySource(_Section):
 class CoinGeckoSource(_Section):
     api_url: str = "https://api.coingecko.com"
     poll_s: float = Field(60, gt=0)
+    api_key: str | None = None  # sent as x-cg-<plan>-api-key; never logged
+    api_plan: Literal["demo", "pro"] = "demo"
+
+    def base_url(self) -> str:
+        """`api_url`; with the pro plan and the public default, the pro host instead."""
+        if self.api_plan == "pro" and self.api_url.rstrip("/") == "https://api.coingecko.com":
+            return "https://pro-api.coingecko.com"
+        return self.api_url
 
 
 class SourcesConfig(_Section):
     binance: WebsocketSource = WebsocketSource(ws_url="wss://stream.binance.com:9443",
                                                rest_url="https://api.binance.com")
     binance_usdm: WebsocketSource = WebsocketSource(ws_url="wss://fstream.binance.com",
-                                                    rest_url="https://fapi.binance.com")
+                                                    rest_url="https://fapi.binance.com",
+                                                    layout="category")
     binance_coinm: WebsocketSource = WebsocketSource(ws_url="wss://dstream.binance.com",
                                                      rest_url="https://dapi.binance.com")
     yahoo: YahooSource = YahooSource()
     defillama: DefiLlamaSource = DefiLlamaSource()
     coingecko: CoinGeckoSource = CoinGeckoSource()
     eastmoney: EastmoneySource = EastmoneySource()
+
+    @model_validator(mode="after")
+    def _spot_has_no_categories(self) -> SourcesConfig:
+        if self.binance.layout != "legacy":
+            raise ValueError("sources.binance.layout: Binance spot serves every stream on its "
+                             "root; only binance_usdm and binance_coinm take `category`")
+        return self
+
+    def layout(self, source: str) -> Literal["legacy", "category"]:
+        """The path layout of a Binance market (`binance-usdm` -> binance_usdm.layout)."""
+        section = getattr(self, source.replace("-", "_"), None)
+        return section.layout if isinstance(section, WebsocketSource) else "legacy"
 
     def ws_url(self, source: str) -> str:
         """The websocket address of a catalog source name (`binance-usdm` -> binance_usdm)."""

@@ -1,21 +1,33 @@
-"""`crosscurrent doctor`: is everything this config needs reachable? One verdict a line."""
+"""`crosscurrent doctor`: does everything this config needs work? One verdict a line.
+
+Besides the config, the detectors and Redis, it runs the config's live feeds for a few
+seconds, then gives each source (each connection, where a source has several) one line:
+where it connected, what flowed, and what stayed silent or was refused, and why.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-import ssl
+import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import aiohttp
-import websockets
 from redis.exceptions import RedisError
 
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
-from crosscurrent.sources import ADAPTED_SOURCES
+from crosscurrent.events import FeedState, FeedStatus, MarketEvent, Quote
+from crosscurrent.sources import ADAPTED_SOURCES, Feed, live_feeds
 from detectors import RUNS_AS, compiled
+from reporters.feed_table import configured_sources, label
+from streams.feed import Watched, WebsocketFeed
 from streams.redis_client import BusUnavailableError, connect, redact
+
+#: A continuous stream counts as silent when nothing came for this share of the listening.
+SILENT_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -25,57 +37,7 @@ class Verdict:
     detail: str
 
     def line(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'}  {self.what:<14} {self.detail}"
-
-
-def source_addresses(config: Config) -> dict[str, str]:
-    """Every source the watchlist and the ccxt entries use, with the address to probe."""
-    catalog, sources = default_catalog(), config.sources
-    used = {catalog[i].source for i in config.watchlist}
-    out: dict[str, str] = {}
-    for source in sorted(used):
-        if source == "defillama":
-            out["defillama"] = f"{sources.defillama.api_url}/tvl/lido"
-        elif source == "coingecko":
-            out["coingecko"] = f"{sources.coingecko.api_url}/api/v3/ping"
-        elif source == "eastmoney":  # what akshare reads; through the configured proxy
-            out["eastmoney"] = EASTMONEY_PROBE
-        elif source in ADAPTED_SOURCES:
-            out[source] = sources.ws_url(source)
-        else:
-            out[source] = ""  # no adapter yet
-    return out
-
-
-EASTMONEY_PROBE = "https://push2.eastmoney.com/api/qt/clist/get"
-
-
-async def _probe(address: str, timeout: float, proxy: str | None = None,
-                 cafile: str | None = None) -> str:
-    if address.startswith(("ws://", "wss://")):
-        async with websockets.connect(address, open_timeout=timeout, compression=None):
-            return "websocket opens"
-    client_timeout = aiohttp.ClientTimeout(total=timeout)
-    tls = ssl.create_default_context(cafile=cafile) if cafile else True
-    async with aiohttp.ClientSession(timeout=client_timeout) as session, \
-            session.get(address, proxy=proxy, ssl=tls) as response:
-        if response.status >= 500:
-            raise ConnectionError(f"HTTP {response.status}")
-        return f"HTTP {response.status}"
-
-
-async def check_source(name: str, address: str, timeout: float = 5.0,
-                       proxy: str | None = None, cafile: str | None = None) -> Verdict:
-    if not address:
-        return Verdict(False, name, "no live adapter yet: its ids are not followed")
-    if name == "eastmoney" and importlib.util.find_spec("akshare") is None:
-        return Verdict(False, name, "akshare is not installed: pip install 'crosscurrent[cn]'")
-    try:
-        return Verdict(True, name, f"{address}: {await _probe(address, timeout, proxy, cafile)}")
-    except (OSError, TimeoutError, websockets.WebSocketException, aiohttp.ClientError) as exc:
-        reason = str(exc) or type(exc).__name__
-        return Verdict(False, name, f"{address}: unreachable ({reason[:120]}); check the "
-                       "network or the address in the config")
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.what:<20} {self.detail}"
 
 
 async def check_redis(url: str) -> Verdict:
@@ -96,12 +58,125 @@ async def check_redis(url: str) -> Verdict:
         await redis.aclose()
 
 
-async def diagnose(config: Config, url: str, config_label: str) -> list[Verdict]:
+async def diagnose(config: Config, url: str, config_label: str, listen_s: float = 10.0
+                   ) -> list[Verdict]:
     verdicts = [Verdict(True, "config", config_label),
                 Verdict(True, "detectors", compiled.described(RUNS_AS)), await check_redis(url)]
-    addresses = source_addresses(config)
-    east = config.sources.eastmoney
-    verdicts += await asyncio.gather(*(
-        check_source(n, a, proxy=east.proxy, cafile=east.ca_bundle) if n == "eastmoney"
-        else check_source(n, a) for n, a in addresses.items()))
+    catalog = default_catalog()
+    used = {catalog[i].source for i in config.watchlist}
+    verdicts += [Verdict(False, s, "no live adapter yet: its ids are not followed")
+                 for s in sorted(used - set(ADAPTED_SOURCES))]
+    if "eastmoney" in used and importlib.util.find_spec("akshare") is None:
+        verdicts.append(Verdict(False, "eastmoney",
+                                "akshare is not installed: pip install 'crosscurrent[cn]'"))
+        config = config.model_copy(update={"watchlist": [
+            i for i in config.watchlist if catalog[i].source != "eastmoney"]})
+    return verdicts + await listen(config, listen_s)
+
+
+class Tally:
+    """The listening feeds' sink: events per (source, id), the latest status per connection."""
+
+    def __init__(self) -> None:
+        self.events: Counter[tuple[str, str]] = Counter()
+        self.statuses: dict[str, FeedStatus] = {}
+
+    async def __call__(self, event: MarketEvent | FeedStatus) -> None:
+        if isinstance(event, FeedStatus):
+            self.statuses[label(event)] = event
+        elif not isinstance(event, Quote):
+            self.events[event.source, event.id] += 1
+
+
+async def listen(config: Config, seconds: float) -> list[Verdict]:
+    """Run every feed of the config for `seconds`; one verdict per source or connection."""
+    tally = Tally()
+    feeds = [feed for _, feed in live_feeds(config, tally)]
+    opened = time.time_ns()
+    tasks = [asyncio.create_task(feed.run()) for feed in feeds]
+    try:
+        await asyncio.wait(tasks, timeout=seconds)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    wanted = configured_sources(config)
+    verdicts = []
+    for source in sorted({feed.source for feed in feeds}):
+        own = [f for f in feeds if f.source == source]
+        watched = [f for f in own if isinstance(f, WebsocketFeed)
+                   and isinstance(f.protocol, Watched)]
+        if watched and len(watched) == len(own):
+            verdicts += [judge_streams(f, tally, opened, seconds) for f in watched]
+        else:
+            verdicts.append(judge_ids(source, own, wanted.get(source, []), tally, seconds))
     return verdicts
+
+
+def _where(feed: Feed) -> str:
+    """The address a feed reads, without its query (a stream list can be long)."""
+    url = feed.protocol.url() if isinstance(feed, WebsocketFeed) else \
+        getattr(feed, "base_url", "")
+    return urlsplit(url)._replace(query="").geturl() if url else feed.source
+
+
+def _failed_to_connect(feed: Feed, name: str, tally: Tally, seconds: float) -> Verdict | None:
+    """The verdict of a feed that was refused or never got an answer; None otherwise."""
+    state = getattr(feed, "state", None)
+    status = tally.statuses.get(name)
+    detail = status.detail if status is not None else ""
+    if state == FeedState.UNAVAILABLE:
+        return Verdict(False, name, detail)
+    if feed.frames == 0 and state in (FeedState.CONNECTING, FeedState.DISCONNECTED):
+        reason = detail or f"no answer within {seconds:g}s"
+        return Verdict(False, name, f"{_where(feed)}: unreachable ({reason[:120]}); check the "
+                                    "network or the address in the config")
+    return None
+
+
+def judge_streams(feed: WebsocketFeed, tally: Tally, opened_ns: int, seconds: float
+                  ) -> Verdict:
+    """One connection of a streaming source that knows its streams (Binance)."""
+    protocol = feed.protocol
+    assert isinstance(protocol, Watched)
+    name = f"{feed.source} {protocol.connection}".strip()
+    refused = _failed_to_connect(feed, name, tally, seconds)
+    if refused is not None:
+        return refused
+    seen = [s for s in protocol.streams() if s in protocol.seen]
+    silent = protocol.silent(opened_ns, time.time_ns(), seconds * SILENT_SHARE)
+    said = f"{_where(feed)}: {feed.frames} frames in {seconds:g}s"
+    if seen:
+        said += f" ({', '.join(seen)})"
+    if not silent:
+        return Verdict(True, name, said)
+    return Verdict(False, name, f"{said}; silent: {', '.join(silent)}: "
+                                f"{protocol.silence_hint(silent)}")
+
+
+def judge_ids(source: str, feeds: Sequence[Feed], ids: list[str], tally: Tally,
+              seconds: float) -> Verdict:
+    """A source judged by its ids: which flowed, which stayed silent while their market was
+    open, which paths were refused."""
+    for feed in feeds:
+        failed = _failed_to_connect(feed, source, tally, seconds)
+        if failed is not None:
+            return failed
+    catalog, now = default_catalog(), int(time.time() * 1000)
+    where = ", ".join(sorted({_where(f) for f in feeds}))
+    refused = {path: status for f in feeds for path, status in getattr(f, "refused", {}).items()}
+    slugs = {urlsplit(path).path.rsplit("/", 1)[-1] for path in refused}
+    flowing = [i for i in ids if tally.events[source, i]]
+    quiet = [i for i in ids if i not in flowing and catalog[i].symbol not in slugs
+             and catalog[i].calendar.is_open(now)]
+    unit = "frames" if any(isinstance(f, WebsocketFeed) for f in feeds) else "answers"
+    said = f"{where}: {sum(f.frames for f in feeds)} {unit} in {seconds:g}s; " \
+           f"{len(flowing)} of {len(ids)} ids flowing"
+    problems = [f"refused: {path} (HTTP {status})" for path, status in sorted(refused.items())]
+    if quiet:
+        problems.append(f"silent while their market is open: {', '.join(quiet)}")
+    if problems:
+        return Verdict(False, source, f"{said}; {'; '.join(problems)}")
+    closed = len(ids) - len(flowing)
+    return Verdict(True, source, said + (f" ({closed} with their market closed)" if closed
+                                         else ""))

@@ -71,6 +71,8 @@ class FeedState(StrEnum):
     CLOSED = "closed"  # connected, silent, and every market of the feed is closed: expected
     STALE = "stale"
     DISCONNECTED = "disconnected"
+    SILENT = "silent"  # connected and data flows, but a subscribed stream sends nothing
+    UNAVAILABLE = "unavailable"  # refused for good (HTTP 451): not retried
 
 
 class FeedStatus(_Event):
@@ -78,6 +80,7 @@ class FeedStatus(_Event):
 
     kind: Literal["status"] = "status"
     source: str
+    connection: str = Field("", description="which of a source's connections (`/market`)")
     ts: int
     state: FeedState
     detail: str = ""

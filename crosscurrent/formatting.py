@@ -22,6 +22,10 @@ def signed(value: float, digits: int = 2) -> str:
     return f"{value:+.{digits}f}%"
 
 
+#: What a price shows instead of a change when no previous close is known.
+NO_PREVIOUS_CLOSE = "no previous close"
+
+
 def pct(value: float | None) -> str:
     """A signed percentage, or n/a."""
     return "n/a" if value is None else signed(value)

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
+from crosscurrent.references import CloseReference
 from streams.ashare import AshareFeed
 from streams.backfill import CcxtCandles, DefiLlamaHistory, HistorySource, YahooChart
 from streams.binance import MARKETS as BINANCE_MARKETS
@@ -49,10 +50,12 @@ def build_feeds(
     poll_s: float | None = None,
     clock: Callable[[], int] = wall_clock_ms,
     ca_file: str | None = None,
+    references: CloseReference | None = None,
 ) -> list[Feed]:
     """The feeds of a source's ids: its live address, or `url` (a simulator's) if given.
     `clock` (epoch ms) says when "now" is for market hours: the tape's clock on replay.
-    `ca_file`: a simulator's CA, for sources reached through a TLS-ending proxy (`url`)."""
+    `ca_file`: a simulator's CA, for sources reached through a TLS-ending proxy (`url`).
+    `references`: previous closes from daily history, for quotes that carry none."""
     ids = sorted(ids)
     sources = config.sources
     calendars = {default_catalog()[i].calendar for i in ids}
@@ -64,11 +67,13 @@ def build_feeds(
     if source in BINANCE_MARKETS:
         protocol = BinanceProtocol(url or sources.ws_url(source), ids, source=source)
         rest = url.replace("ws://", "http://") if url else sources.rest_url(source)
-        return [WebsocketFeed(protocol, sink, config.feeds, market_open, rest_url=rest)]
+        return [WebsocketFeed(part, sink, config.feeds, market_open, rest_url=rest)
+                for part in protocol.connections(sources.layout(source))]
     if source == "yahoo":
         address = f"{url}/?version=2" if url else sources.yahoo.ws_url
-        return [WebsocketFeed(YahooProtocol(address, ids, sources.yahoo.resubscribe_s), sink,
-                              config.feeds, market_open)]
+        return [WebsocketFeed(YahooProtocol(address, ids, sources.yahoo.resubscribe_s,
+                                            references=references),
+                              sink, config.feeds, market_open)]
     if source == "defillama":
         llama = sources.defillama
         feeds: list[Feed] = []
@@ -81,7 +86,8 @@ def build_feeds(
         return feeds
     if source == "coingecko":
         gecko = sources.coingecko
-        return [HttpPoller(CoinGeckoProtocol(ids), url or gecko.api_url, sink, config.feeds,
+        gecko_protocol = CoinGeckoProtocol(ids, api_key=gecko.api_key, api_plan=gecko.api_plan)
+        return [HttpPoller(gecko_protocol, url or gecko.base_url(), sink, config.feeds,
                            poll_s or gecko.poll_s)]
     if source == "eastmoney":
         east = sources.eastmoney
@@ -90,7 +96,8 @@ def build_feeds(
     raise ValueError(f"no live adapter for source {source!r} yet")
 
 
-def live_feeds(config: Config, sink: Sink) -> list[tuple[str, Feed]]:
+def live_feeds(config: Config, sink: Sink, references: CloseReference | None = None
+               ) -> list[tuple[str, Feed]]:
     """The feeds of the watchlist and of the ccxt entries, named, at their live addresses."""
     catalog = default_catalog()
     feeds: list[tuple[str, Feed]] = [
@@ -105,7 +112,8 @@ def live_feeds(config: Config, sink: Sink) -> list[tuple[str, Feed]]:
         if source not in ADAPTED_SOURCES:
             log.warning("no live adapter for %s yet: %s not followed", source, ", ".join(ids))
             continue
-        feeds += [(f"{source} feed", feed) for feed in build_feeds(source, ids, config, sink)]
+        feeds += [(f"{source}{getattr(feed, 'connection', '')} feed", feed)
+                  for feed in build_feeds(source, ids, config, sink, references=references)]
     return feeds
 
 

@@ -76,16 +76,17 @@ async def audit(redis: aioredis.Redis, keys: Keys) -> Audit:
     stats = {_text(k): int(v) for k, v in (await redis.hgetall(keys.stats)).items()}
     statuses = await latest_statuses(redis, keys)
     counted = {k.split(".")[1] for k in stats if k.startswith("feed.")}
-    for source in sorted(set(statuses) | counted):
-        status = statuses.get(source)
-        state = status.state.value if status else "no status"
+    for source in sorted({s.source for s in statuses.values()} | counted):
+        mine = [s for _, s in sorted(statuses.items()) if s.source == source]
+        state = ", ".join(f"{s.state.value} ({s.connection})" if s.connection else s.state.value
+                          for s in mine) or "no status"
         if source in counted:
             received, malformed = (stats.get(f"feed.{source}.{what}", 0)
                                    for what in ("received", "malformed"))
             note = f"{state}; every run, as of the last flush"
         else:
-            assert status is not None
-            received, malformed = status.messages, status.malformed
+            received = sum(s.messages for s in mine)
+            malformed = sum(s.malformed for s in mine)
             note = f"{state}; this run, as of its last state change"
         out.lines.append(Line("feed", source, {"received": received, "malformed": malformed,
                                                "parsed": received - malformed}, note=note))

@@ -24,7 +24,7 @@ class Line:
 
     last: float
     prev_close: float | None = None
-    first: float | None = None
+    first: float | None = None  # a metric's first value: its change's base (prices: none)
     ts: int = 0
     spark: deque[float] = field(default_factory=lambda: deque(maxlen=SPARK_POINTS))
     bucket: int = -1
@@ -73,7 +73,8 @@ class Board:
             return
         line = self.lines.get(event.id)
         if line is None:
-            line = self.lines[event.id] = Line(last=value, first=value, ts=event.ts)
+            line = self.lines[event.id] = Line(
+                last=value, first=None if isinstance(event, Tick) else value, ts=event.ts)
         elif event.ts < line.ts:
             return
         line.last, line.ts = value, event.ts

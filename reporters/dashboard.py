@@ -19,7 +19,7 @@ from rich.text import Text
 
 from crosscurrent.catalog import default_catalog
 from crosscurrent.detector_config import MacroConfig
-from crosscurrent.formatting import compact, pct
+from crosscurrent.formatting import NO_PREVIOUS_CLOSE, compact, pct
 from crosscurrent.notify_config import Lang
 from detectors.macro import REGIME_ZH, regime
 from reporters.board import Board
@@ -61,6 +61,8 @@ def _prices(board: Board, ids: list[str], lang: Lang, title: str, spark: bool) -
             value, change = compact(line.last), Text("")
         else:
             value, change = compact(line.last), _change(line.change)
+            if line.change is None and line.first is None:
+                change = Text(NO_PREVIOUS_CLOSE, style="dim")
         cells: list[RenderableType] = [name(ident, lang), value, change]
         if spark:
             cells.append(Text(sparkline(list(line.spark)[-SPARK_WIDTH:]), style="blue"))

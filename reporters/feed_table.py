@@ -20,6 +20,8 @@ STATE_STYLE = {
     FeedState.CONNECTING: "yellow",
     FeedState.STALE: "bold red",
     FeedState.DISCONNECTED: "bold red",
+    FeedState.SILENT: "bold yellow",
+    FeedState.UNAVAILABLE: "bold red",
 }
 
 
@@ -34,15 +36,21 @@ def configured_sources(config: Config) -> dict[str, list[str]]:
     return sources
 
 
+def label(status: FeedStatus) -> str:
+    """A source, and which of its connections where it has several (`binance-usdm /market`)."""
+    return f"{status.source} {status.connection}" if status.connection else status.source
+
+
 async def latest_statuses(redis: aioredis.Redis, keys: Keys, scan: int = 5000
                           ) -> dict[str, FeedStatus]:
-    """The newest status of each source among the last `scan` status events."""
+    """The newest status of each source connection among the last `scan` status events,
+    by `label`."""
     newest: dict[str, FeedStatus] = {}
     entries: Any = await redis.xrevrange(keys.status, count=scan)
     for _, fields in entries:
         for event in reversed(decode_entry(fields.get(FIELD, b""))[0]):
-            if isinstance(event, FeedStatus) and event.source not in newest:
-                newest[event.source] = event
+            if isinstance(event, FeedStatus) and label(event) not in newest:
+                newest[label(event)] = event
     return newest
 
 
@@ -59,8 +67,10 @@ def feeds_table(config: Config, statuses: dict[str, FeedStatus], now_ms: int) ->
     table = Table("source", "ids", "state", "since", "messages", "malformed", "reconnects",
                   "detail", title="feeds")
     sources = configured_sources(config)
-    for name in sorted(set(sources) | set(statuses)):
-        ids = ", ".join(sources.get(name, [])) or "(not configured)"
+    reported = {status.source for status in statuses.values()}
+    for name in sorted((set(sources) - reported) | set(statuses)):
+        source = statuses[name].source if name in statuses else name
+        ids = ", ".join(sources.get(source, [])) or "(not configured)"
         status = statuses.get(name)
         if status is None:
             table.add_row(name, ids, Text("no status yet", style="dim"), "", "", "", "", "")

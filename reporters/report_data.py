@@ -13,6 +13,7 @@ from redis import asyncio as aioredis
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
 from crosscurrent.events import Alert, AlertState
+from crosscurrent.formatting import NO_PREVIOUS_CLOSE
 from crosscurrent.intraday import Bucket, Series, merge
 from detectors.chain import assess
 from detectors.macro import REGIME_ZH, basis_points, regime
@@ -67,11 +68,15 @@ def _row(ident: str, series: dict[str, Series]) -> dict[str, Any] | None:
     if found is None:
         return None
     item = default_catalog()[ident]
-    change = found.change
+    # a price's change is against its previous close only, never against the first price
+    # seen (which would call a monitor's afternoon drift the day's change)
+    unreferenced = item.kind == "tick" and not found.prev_close
+    change = None if unreferenced else found.change
     return {"id": ident, "name": item.en, "name_zh": item.zh, "last": found.last,
             "change": None if change is None else round(change, 2), "high": found.high,
             "low": found.low, "open": found.first, "prev_close": found.prev_close,
-            "volume": found.volume, "currency": item.currency}
+            "volume": found.volume, "currency": item.currency,
+            "change_note": NO_PREVIOUS_CLOSE if unreferenced else ""}
 
 
 def _last_firing(alerts: list[Alert]) -> dict[str, Alert]:
@@ -193,11 +198,11 @@ def build(series: dict[str, Series], alerts: list[Alert], state: dict[str, Any],
     intraday: dict[str, dict[str, list[tuple[int, float]]]] = {}
     for prefix in ("us", "hk", "cn", "crypto"):
         for ident, found in series.items():
-            base = found.prev_close or found.first
-            if not ident.startswith(f"{prefix}:") or catalog[ident].kind != "tick" or not base:
+            close = found.prev_close  # no previous close: no line (never the first price)
+            if not ident.startswith(f"{prefix}:") or catalog[ident].kind != "tick" or not close:
                 continue
             intraday.setdefault(prefix, {})[catalog[ident].short] = [
-                (t, round((v / base - 1) * 100, 3)) for t, v in sorted(found.samples.items())]
+                (t, round((v / close - 1) * 100, 3)) for t, v in sorted(found.samples.items())]
 
     synthesis = state.get("synthesis", {})
     macro = _macro(rows, chain, config)

@@ -33,7 +33,8 @@ def sections(report: dict[str, Any], lang: Lang) -> list[tuple[str, list[Any]]]:
 
     def rows(items: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         return (["Instrument", "Last", "Change"],
-                [[r[name], _num(r["last"]), pct(r["change"])] for r in items])
+                [[r[name], _num(r["last"]), r.get("change_note") or pct(r["change"])]
+                 for r in items])
 
     insight = report["key_insight"]
     note = ["(rewritten by a language model from the findings; its numbers were checked)"] \

@@ -3,6 +3,8 @@
 Only the missing days are asked for (from the day after the newest stored bar, or
 `sessions` back); a failure is reported for its id and left for the next round, never fatal.
 The source-specific part is a sans-I/O `HistoryProtocol`; this module does the HTTP.
+Yahoo's chart API answers plain HTTP clients 429 (rate limited): `YahooChart` asks like a
+browser, backs off a few seconds at most, then reports the id for a later round.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -36,18 +39,58 @@ class HistorySource(Protocol):
         ...
 
 
-class YahooChart:
-    """`GET /v8/finance/chart/<symbol>?period1=&period2=&interval=1d` (Yahoo's chart API)."""
+#: What a desktop Chrome sends: Yahoo answers plain HTTP clients 429 (yfinance does the same).
+BROWSER_HEADERS = {
+    "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+                  "Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,application/json;q=0.9,"
+              "*/*;q=0.8",
+    "Accept-Language": "en-US,en;q=0.9",
+}
 
-    def __init__(self, base_url: str) -> None:
+
+class RateLimitedError(OSError):
+    """A history endpoint kept answering HTTP 429; the message is the whole report."""
+
+
+class YahooChart:
+    """`GET /v8/finance/chart/<symbol>?period1=&period2=&interval=1d` (Yahoo's chart API).
+
+    On HTTP 429 it waits (Retry-After, at least `backoff_s` doubling, at most `max_wait_s`)
+    and tries again, `attempts` times in all; then it raises `RateLimitedError`, and for
+    `cooldown_s` after that it asks nothing (the other ids fail at once, for a later round)."""
+
+    def __init__(self, base_url: str, attempts: int = 3, backoff_s: float = 1.0,
+                 max_wait_s: float = 4.0, cooldown_s: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self.attempts = max(1, attempts)
+        self.backoff_s = backoff_s
+        self.max_wait_s = max_wait_s
+        self.cooldown_s = cooldown_s
+        self._quiet_until = 0.0  # monotonic: no request before
+        self._limited_symbol = ""
 
     async def fetch(self, http: aiohttp.ClientSession, instrument: Instrument, since: date,
                     until: date) -> list[DailyBar]:
-        path = self.path(instrument.symbol, since, until)
-        async with http.get(self.base_url + path) as response:
-            response.raise_for_status()
-            return self.parse(await response.read(), instrument.calendar.zone)
+        symbol = instrument.symbol
+        if time.monotonic() < self._quiet_until:
+            raise RateLimitedError(
+                f"yahoo chart API answered HTTP 429 (rate limited) for {self._limited_symbol}, "
+                f"so {symbol} was not asked: retrying later; live prices are not affected")
+        url = self.base_url + self.path(symbol, since, until)
+        for attempt in range(self.attempts):
+            async with http.get(url, headers=BROWSER_HEADERS) as response:
+                if response.status != HTTPStatus.TOO_MANY_REQUESTS:
+                    response.raise_for_status()
+                    return self.parse(await response.read(), instrument.calendar.zone)
+                retry_after = _seconds(response.headers.get("Retry-After"))
+            if attempt + 1 < self.attempts:
+                await asyncio.sleep(min(max(retry_after, self.backoff_s * 2 ** attempt),
+                                        self.max_wait_s))
+        self._quiet_until = time.monotonic() + self.cooldown_s
+        self._limited_symbol = symbol
+        raise RateLimitedError(f"yahoo chart API answered HTTP 429 (rate limited) for {symbol}: "
+                               "retrying later; live prices are not affected")
 
     def path(self, symbol: str, since: date, until: date) -> str:
         start = int(datetime.combine(since, datetime.min.time(), UTC).timestamp())
@@ -79,8 +122,11 @@ class Outcome:
     ident: str
     added: int
     error: str | None = None
+    rate_limited: bool = False  # `error` is then the whole report
 
     def line(self) -> str:
+        if self.error and self.rate_limited:
+            return f"{self.ident}: {self.error}"
         if self.error:
             return f"{self.ident}: backfill failed ({self.error}); retried later"
         return f"{self.ident}: {self.added} bars added" if self.added else \
@@ -179,6 +225,7 @@ class Backfiller:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
     async def backfill(self, ids: Iterable[str], now_ms: int) -> list[Outcome]:
+        """An outcome per id; nothing is logged here: the caller reports `Outcome.line()`."""
         async with aiohttp.ClientSession(timeout=self.timeout,
                                          headers={"User-Agent": "crosscurrent"}) as http:
             return [await self._one(http, ident, now_ms) for ident in ids]
@@ -197,19 +244,32 @@ class Backfiller:
             return Outcome(ident, 0)
         try:
             bars = await _completed_days(source, http, instrument, since, today)
+        except RateLimitedError as exc:
+            return Outcome(ident, 0, str(exc), rate_limited=True)
         except (aiohttp.ClientError, TimeoutError, OSError, FrameError) as exc:
-            log.warning("%s: backfill failed (%s)", ident, exc)
             return Outcome(ident, 0, str(exc)[:160] or type(exc).__name__)
         await self.store.put((ident, bar) for bar in bars)
         return Outcome(ident, len(bars))
 
     async def keep_filling(self, ids: list[str], retry_s: float = 600) -> None:
-        """Retry the ids whose backfill failed, every `retry_s`, until all have succeeded."""
+        """Retry the ids whose backfill failed, every `retry_s`, until all have succeeded;
+        each failure is logged (one line)."""
         pending = ids
         while pending:
             await asyncio.sleep(retry_s)
             outcomes = await self.backfill(pending, time.time_ns() // 1_000_000)
             pending = [o.ident for o in outcomes if o.error]
+            for outcome in outcomes:
+                if outcome.error:
+                    log.warning("backfill %s", outcome.line())
+
+
+def _seconds(value: str | None) -> float:
+    """A Retry-After in seconds (0 when absent or an HTTP date)."""
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
 
 
 async def _completed_days(source: HistorySource, http: aiohttp.ClientSession,

@@ -1,8 +1,11 @@
 """Binance market streams (spot, USD-M and COIN-M futures): the sans-I/O protocol.
 
-One combined-stream connection per market. Per instrument it subscribes to `@trade`, the
-full 24 h `@ticker` (not `@miniTicker`, which has no bid/ask) and `@bookTicker`; per funding
-id to `@markPrice`. Frames become:
+Per instrument it subscribes to `@trade`, the full 24 h `@ticker` (not `@miniTicker`, which
+has no bid/ask) and `@bookTicker`; per funding id to `@markPrice@1s`. Spot takes them all on
+one combined-stream connection at the host's root. Binance's futures hosts serve market data
+under category paths since 2026-04-23 (the `category` layout, USD-M's default): `/public`
+(trade, bookTicker) and `/market` (ticker, markPrice), so that takes two connections,
+`connections()` gives one protocol each, sharing what they know. Frames become:
   trade        -> Tick (size as volume; the latest 24 h open as prev_close)
   24hrTicker   -> Tick (last price, 24 h open as prev_close, 24 h volume)
   bookTicker   -> Quote
@@ -12,8 +15,10 @@ id to `@markPrice`. Frames become:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 import orjson
 
@@ -27,6 +32,13 @@ TRADES_PATH = {"binance": "/api/v3/trades", "binance-usdm": "/fapi/v1/trades",
                "binance-coinm": "/dapi/v1/trades"}
 BACKFILL_LIMIT = 1000
 _IGNORED = frozenset({"depthUpdate", "kline", "24hrMiniTicker"})
+Layout = Literal["legacy", "category"]
+#: The category path of each stream kind we take (ccxt's routing, shared/spec/live-sources.md)
+CATEGORY = {"trade": "public", "bookTicker": "public", "ticker": "market",
+            "markPrice@1s": "market"}
+#: Streams that a live market sends continuously: silent for long means not served.
+CONTINUOUS = frozenset({"ticker", "markPrice@1s", "bookTicker"})
+MOVED = "2026-04-23"  # when Binance USD-M moved market data to category paths
 
 
 @dataclass(frozen=True)
@@ -52,13 +64,18 @@ class BinanceProtocol:
         catalog: Catalog | None = None,
         source: str = "binance",
         quotes: bool = True,
+        category: str | None = None,
     ) -> None:
+        """`base_url`: the host's root; `category`: the path this connection takes its
+        streams from (`public`, `market`), None for every stream on the root."""
         if source not in MARKETS:
             raise ValueError(f"unknown Binance market {source!r} (one of {', '.join(MARKETS)})")
         catalog = catalog or default_catalog()
         self.source = source
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url.rstrip("/").removesuffix("/ws").removesuffix("/stream")
         self.quotes = quotes
+        self.category = category
+        self.seen: dict[str, int] = {}  # stream -> when its latest frame came (recv ns)
         self.prices: dict[str, str] = {}  # BTCUSDT -> crypto:BTC
         self.funding: dict[str, str] = {}  # BTCUSDT -> funding:BTC
         for ident in ids:
@@ -72,14 +89,54 @@ class BinanceProtocol:
         self.duplicates = 0
         self.gaps: list[TradeGap] = []  # skipped trade ids not yet recovered
 
+    def connections(self, layout: Layout = "legacy") -> list[BinanceProtocol]:
+        """One protocol per connection the layout needs (those with streams), sharing this
+        one's state: a trade on `/public` takes its reference from a ticker on `/market`."""
+        if layout == "legacy":
+            return [self]
+        parts = []
+        for category in ("public", "market"):
+            part = copy.copy(self)
+            part.category = category
+            if part.streams():
+                parts.append(part)
+        return parts
+
+    @property
+    def connection(self) -> str:
+        """The path this connection reads (`/market`), or "" on the root."""
+        return f"/{self.category}" if self.category else ""
+
+    def _kinds(self) -> list[str]:
+        kinds = ["trade", "ticker", "bookTicker"] if self.quotes else ["trade", "ticker"]
+        return [k for k in kinds if self.category in (None, CATEGORY[k])]
+
     def streams(self) -> list[str]:
-        kinds = ("trade", "ticker", "bookTicker") if self.quotes else ("trade", "ticker")
+        kinds = self._kinds()
         names = [f"{s.lower()}@{kind}" for s in sorted(self.prices) for kind in kinds]
-        names += [f"{s.lower()}@markPrice@1s" for s in sorted(self.funding)]
+        if self.category in (None, CATEGORY["markPrice@1s"]):
+            names += [f"{s.lower()}@markPrice@1s" for s in sorted(self.funding)]
         return names
 
     def url(self) -> str:
-        return f"{self.base_url}/stream?streams={'/'.join(self.streams())}"
+        return f"{self.base_url}{self.connection}/stream?streams={'/'.join(self.streams())}"
+
+    def silent(self, since_ns: int, now_ns: int, after_s: float) -> list[str]:
+        """The continuous streams with no frame for `after_s` (counted from `since_ns`, when
+        the connection opened, for those that never sent one)."""
+        limit = after_s * 1e9
+        return [name for name in self.streams() if name.split("@", 1)[1] in CONTINUOUS
+                and now_ns - max(self.seen.get(name, 0), since_ns) > limit]
+
+    def silence_hint(self, streams: list[str]) -> str:
+        """Why those streams may be silent, and what to set."""
+        section = f"sources.{self.source.replace('-', '_')}.layout"
+        if self.source != "binance" and self.category is None:
+            return (f"on the legacy root, where Binance futures send trades but no ticker, "
+                    f"markPrice or bookTicker (USD-M since {MOVED}): set {section}: category")
+        if self.category is not None:
+            return (f"if this host still serves them on its root, set {section}: legacy")
+        return "the symbol may not trade, or the host does not serve this stream"
 
     def subscribe_messages(self) -> list[str]:
         return []  # the combined-stream URL subscribes
@@ -87,7 +144,11 @@ class BinanceProtocol:
     def parse(self, frame: str | bytes, recv_ns: int) -> list[MarketEvent]:
         try:
             msg = orjson.loads(frame)
-            data = msg["data"] if "stream" in msg else msg
+            if "stream" in msg:
+                self.seen[msg["stream"]] = recv_ns
+                data = msg["data"]
+            else:
+                data = msg
             kind = data.get("e")
         except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError):
             raise FrameError("not a Binance stream frame") from None
@@ -153,7 +214,10 @@ class BinanceProtocol:
 
     # -- gap backfill over REST -------------------------------------------------------------
     def backfill_paths(self) -> list[str]:
-        """After a reconnect: the recent trades of every symbol that had trades before."""
+        """After a reconnect: the recent trades of every symbol that had trades before (on
+        the connection that carries trades)."""
+        if self.category not in (None, CATEGORY["trade"]):
+            return []
         return [f"{TRADES_PATH[self.source]}?symbol={s}&limit={BACKFILL_LIMIT}"
                 for s in sorted(self.last_trade_id)]
 

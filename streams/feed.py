@@ -12,10 +12,12 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import aiohttp
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import InvalidStatus
 
 from crosscurrent.config import FeedsConfig
 from crosscurrent.events import FeedState, FeedStatus, MarketEvent
@@ -38,6 +40,31 @@ class SourceProtocol(Protocol):
     def subscribe_messages(self) -> list[str]: ...
 
     def parse(self, frame: str | bytes, recv_ns: int) -> list[MarketEvent]: ...
+
+
+@runtime_checkable
+class Watched(Protocol):
+    """A source protocol that knows which of its subscribed streams have gone silent."""
+
+    connection: str  # which of the source's connections it is ("" for its only one)
+    seen: dict[str, int]  # stream -> when its latest frame came (recv ns)
+
+    def streams(self) -> list[str]: ...
+
+    def silent(self, since_ns: int, now_ns: int, after_s: float) -> list[str]: ...
+
+    def silence_hint(self, streams: list[str]) -> str: ...
+
+
+def refused_for_good(source: str, status: int) -> str | None:
+    """The one line that says what an HTTP status refusing a source means and what to do, for
+    a refusal that retrying cannot cure (HTTP 451); None for any other status."""
+    if status != 451:
+        return None
+    return (f"{source}: HTTP 451 (unavailable for legal reasons): the host refuses this "
+            "region, not retrying. Point sources.binance.ws_url and rest_url at a host that "
+            "serves it (Binance.US: wss://stream.binance.us:9443, https://api.binance.us) and "
+            "take perpetuals and funding from another venue with a `ccxt:` entry (e.g. okx)")
 
 
 @runtime_checkable
@@ -89,17 +116,23 @@ class WebsocketFeed:
         self.connected = asyncio.Event()
         self._last_frame = 0.0
         self._ever_connected = False
+        self.detail = ""  # of the latest status
+        self.silent: list[str] = []  # subscribed streams silent past stale_after_s
 
     @property
     def source(self) -> str:
         return self.protocol.source
 
+    @property
+    def connection(self) -> str:
+        return getattr(self.protocol, "connection", "")
+
     async def _status(self, state: FeedState, detail: str = "", gap_ms: int = 0) -> None:
-        self.state = state
+        self.state, self.detail = state, detail
         await self.sink(FeedStatus(
-            source=self.source, ts=time.time_ns() // 1_000_000, state=state, detail=detail,
-            reconnects=self.reconnects, messages=self.frames, malformed=self.malformed,
-            gap_ms=gap_ms,
+            source=self.source, connection=self.connection, ts=time.time_ns() // 1_000_000,
+            state=state, detail=detail, reconnects=self.reconnects, messages=self.frames,
+            malformed=self.malformed, gap_ms=gap_ms,
         ))
 
     async def run(self) -> None:
@@ -119,15 +152,27 @@ class WebsocketFeed:
                     await self._read(ws)
             except asyncio.CancelledError:
                 raise
+            except InvalidStatus as exc:
+                line = refused_for_good(self.source, exc.response.status_code)
+                if line is None:
+                    await self._disconnected(exc, delay)
+                else:
+                    log.error("%s", line)
+                    self.connected.clear()
+                    await self._status(FeedState.UNAVAILABLE, line)
+                    return
             except (OSError, TimeoutError, websockets.WebSocketException) as exc:
-                detail = f"{type(exc).__name__}: {exc}"[:200]
-                log.warning("%s feed disconnected (%s); reconnecting in %.1fs",
-                            self.source, detail, delay)
-                self.connected.clear()
-                await self._status(FeedState.DISCONNECTED, detail)
+                await self._disconnected(exc, delay)
             self.reconnects += 1
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.config.backoff_max_s)
+
+    async def _disconnected(self, exc: Exception, delay: float) -> None:
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        log.warning("%s%s feed disconnected (%s); reconnecting in %.1fs",
+                    self.source, self.connection, detail, delay)
+        self.connected.clear()
+        await self._status(FeedState.DISCONNECTED, detail)
 
     async def _connected(self) -> bool:
         """Report the connection; after a reconnect, as a gap event with its length (and
@@ -214,8 +259,8 @@ class WebsocketFeed:
                 frame = await ws.recv()
                 self._last_frame = clock()
                 self.frames += 1
-                if self.state is not FeedState.CONNECTED:  # data again after "closed"
-                    await self._status(FeedState.CONNECTED)
+                if self.state not in (FeedState.CONNECTED, FeedState.SILENT):
+                    await self._status(FeedState.CONNECTED)  # data again after "closed"
                 try:
                     events = parse(frame, time.time_ns())
                 except FrameError as exc:
@@ -244,11 +289,14 @@ class WebsocketFeed:
     async def _watchdog(self, ws: ClientConnection) -> None:
         """A connection silent for `stale_after_s` while a market of the feed is open is
         stale: report it and drop it (a half-open connection never closes by itself), and
-        the reconnect loop takes over. Silent while every market is closed is expected."""
+        the reconnect loop takes over. Silent while every market is closed is expected.
+        Data flowing while a subscribed stream stays silent that long is `silent`."""
         limit = self.config.stale_after_s
+        opened = time.time_ns()
         while True:
             await asyncio.sleep(min(limit / 4, 1.0))
             if time.monotonic() - self._last_frame <= limit:
+                await self._check_streams(opened, limit)
                 continue
             if not self.market_open():
                 if self.state is not FeedState.CLOSED:
@@ -257,6 +305,24 @@ class WebsocketFeed:
             await self._status(FeedState.STALE, f"no data for {limit:g}s")
             ws.transport.abort()
             return
+
+    async def _check_streams(self, opened_ns: int, limit: float) -> None:
+        """Report the subscribed streams that went silent, once, and their return."""
+        protocol = self.protocol
+        if not isinstance(protocol, Watched) or not self.market_open():
+            return
+        silent = protocol.silent(opened_ns, time.time_ns(), limit)
+        if silent == self.silent:
+            return
+        self.silent = silent
+        if silent:
+            where = urlsplit(self.protocol.url())._replace(query="").geturl()
+            detail = (f"no {', '.join(silent)} for {limit:g}s on {where}: "
+                      f"{protocol.silence_hint(silent)}")
+            log.warning("%s%s: %s", self.source, self.connection, detail)
+            await self._status(FeedState.SILENT, detail)
+        elif self.state is FeedState.SILENT:
+            await self._status(FeedState.CONNECTED, "every subscribed stream flows again")
 
     async def _resubscribe(self, ws: ClientConnection, every: float) -> None:
         while True:

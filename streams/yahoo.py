@@ -3,6 +3,10 @@
 The protobuf schema is the one shipped inside the `yfinance` package; it is loaded from its
 file so that importing it does not import yfinance itself (and pandas with it). yfinance's
 own `listen()` loop is not used: it busy-loops on close and never reconnects.
+
+Real frames leave fields out (shared/spec/live-sources.md): equities carry no previous_close,
+open, day_high or day_low. The previous close is then `price - change`, else it comes from
+daily history (`references`), else it is unknown (None).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import importlib.util
+import math
+import struct
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -20,9 +26,11 @@ from google.protobuf.message import DecodeError
 
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.events import MarketEvent, Tick
+from crosscurrent.references import CloseReference
 from streams.feed import FrameError
 
 SOURCE = "yahoo"
+FLOAT32 = struct.Struct("<f")
 
 
 @cache
@@ -50,9 +58,14 @@ class YahooProtocol:
         ids: Iterable[str],
         resubscribe_s: float = 15,
         catalog: Catalog | None = None,
+        *,
+        references: CloseReference | None = None,
     ) -> None:
+        """`references`: previous closes from daily history, for frames that carry neither
+        previous_close nor change."""
         catalog = catalog or default_catalog()
         self._url = url
+        self.references = references
         self.resubscribe_s: float | None = resubscribe_s
         self.symbols: dict[str, str] = {}
         for ident in ids:
@@ -82,13 +95,45 @@ class YahooProtocol:
             return []
         if not data.price or not data.time:
             raise FrameError(f"pricing for {data.id} has no price or time")
-        digits = data.price_hint or 2  # prices travel as float32: round to the quote's digits
+        hint = data.price_hint if 0 < data.price_hint <= 8 else 2
+        price, digits = wire_decimal(data.price, hint)
         return [Tick(
             id=ident,
             ts=int(data.time),
-            price=round(data.price, digits),
-            prev_close=round(data.previous_close, digits) if data.previous_close else None,
+            price=price,
+            prev_close=self.previous_close(ident, data, price, digits),
             day_volume=float(data.day_volume) if data.day_volume else None,
             source=SOURCE,
             recv_ns=recv_ns,
         )]
+
+    def previous_close(self, ident: str, data: Any, price: float, digits: int) -> float | None:
+        """The frame's previous_close; else `price - change` (or from change_percent); else
+        the reference's. A zero change is taken for an absent one (proto3 cannot tell)."""
+        if data.previous_close:
+            return wire_decimal(data.previous_close, digits)[0]
+        prev = 0.0
+        if data.change:
+            prev = price - data.change
+        elif data.change_percent and data.change_percent != -100:
+            prev = price / (1 + data.change_percent / 100)
+        if math.isfinite(prev) and prev > 0:
+            return round(prev, digits)
+        if self.references is not None:
+            return self.references.previous_close(ident, int(data.time))
+        return None
+
+
+def wire_decimal(value: float, hint: int) -> tuple[float, int]:
+    """A float32 from the wire as the decimal it was sent as: the value with the fewest
+    decimals, at least `hint`, that is the same float32 (24.535 stays 24.535 under a hint of
+    2, 5518.56005859375 becomes 5518.56); with those decimals."""
+    try:
+        wire = FLOAT32.unpack(FLOAT32.pack(value))[0]
+        for digits in range(hint, 13):
+            candidate = round(value, digits)
+            if FLOAT32.unpack(FLOAT32.pack(candidate))[0] == wire:
+                return candidate, digits
+    except OverflowError:  # beyond float32: not from the wire
+        pass
+    return round(value, hint), hint

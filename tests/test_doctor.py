@@ -1,3 +1,6 @@
+"""`crosscurrent doctor` follows a config's feeds for a few seconds: against stand-ins that
+behave as the real services do today, it names each silent or refused source in one line."""
+
 from __future__ import annotations
 
 import asyncio
@@ -5,49 +8,78 @@ from pathlib import Path
 
 from crosscurrent.config import load_config
 from crosscurrent.doctor import diagnose
-from streams.simulators.binance import BinanceSimulator
-from streams.simulators.defillama import DefiLlamaSimulator
-from streams.simulators.eastmoney import EastmoneySimulator
-from streams.simulators.yahoo import YahooSimulator
 from tests.conftest import free_port
+from tests.standins import RENAMED, standins
 from tests.test_cli import crosscurrent
 
 
-def test_every_source_of_the_watchlist_is_probed(redis_url: str, tmp_path: Path) -> None:
+def doctor_lines(tmp_path: Path, redis_url: str, usdm_layout: str | None = None,
+                 blocked: bool = False, listen_s: float = 3.0) -> dict[str, str]:
+    """The doctor's lines by name, against driven stand-ins (USD-M: with that layout in the
+    config, refusing this region with `blocked`)."""
+
     async def main() -> list[str]:
-        binance, yahoo, llama = BinanceSimulator(), YahooSimulator(), DefiLlamaSimulator()
-        east = EastmoneySimulator()
-        for sim in (binance, yahoo, llama, east):
-            await sim.start()
-        config_file = tmp_path / "c.yaml"
-        config_file.write_text(
-            f"sources:\n  binance: {{ws_url: '{binance.url}'}}\n"
-            f"  yahoo: {{ws_url: '{yahoo.url}/?version=2'}}\n"
-            f"  defillama: {{api_url: '{llama.url}'}}\n"
-            f"  coingecko: {{api_url: 'http://127.0.0.1:{free_port()}'}}\n"
-            f"  eastmoney: {{proxy: '{east.url}', ca_bundle: '{east.ca_file}'}}\n"
-            "watchlist: [crypto:BTC, hk:HSI, tvl:lido, crypto:TOTAL_MCAP, cn:ADVANCERS]\n")
-        try:
-            verdicts = await diagnose(load_config(config_file, env={}), redis_url, "c.yaml ok")
-        finally:
-            for sim in (binance, yahoo, llama, east):
-                await sim.stop()
+        async with standins() as stand:
+            stand.usdm.geo_blocked = blocked
+            text = stand.config()
+            if usdm_layout is not None:
+                text = text.replace("binance_usdm: {", f"binance_usdm: {{layout: {usdm_layout}, ")
+            config_file = tmp_path / "c.yaml"
+            config_file.write_text(text)
+            driving = asyncio.create_task(stand.drive())
+            try:
+                verdicts = await diagnose(load_config(config_file, env={}), redis_url,
+                                          "c.yaml ok", listen_s)
+            finally:
+                driving.cancel()
+                await asyncio.gather(driving, return_exceptions=True)
         return [v.line() for v in verdicts]
 
     lines = asyncio.run(main())
-    by_name = {line.split()[1]: line for line in lines}
+    assert all("\n" not in line for line in lines)
+    return {line[6:26].strip(): line for line in lines}
+
+
+def test_every_source_is_followed_and_the_renamed_slug_named(redis_url: str, tmp_path: Path
+                                                             ) -> None:
+    by_name = doctor_lines(tmp_path, redis_url)
     assert by_name["config"].startswith("ok")
-    assert by_name["detectors"].startswith("ok") and "compiled by mypyc" in by_name["detectors"]
+    assert by_name["detectors"].startswith("ok")
     assert by_name["redis"].startswith("ok") and "AOF on" in by_name["redis"]
-    for name in ("binance", "yahoo", "defillama", "eastmoney"):  # eastmoney: HTTPS via proxy
+    for name in ("binance", "binance-usdm /public", "binance-usdm /market", "binance-coinm",
+                 "yahoo", "coingecko", "eastmoney"):  # eastmoney: HTTPS through its proxy
         assert by_name[name].startswith("ok"), by_name[name]
-    assert by_name["coingecko"].startswith("FAIL") and "unreachable" in by_name["coingecko"]
+    assert "btcusdt@markPrice@1s" in by_name["binance-usdm /market"]
+    assert "/market/stream" in by_name["binance-usdm /market"]
+    slug = RENAMED.partition(":")[2]
+    assert by_name["defillama"].startswith("FAIL")
+    assert f"refused: /tvl/{slug} (HTTP 400)" in by_name["defillama"]
+    assert "12 of 13 ids flowing" in by_name["defillama"]
+
+
+def test_the_legacy_root_is_named_with_what_to_set(redis_url: str, tmp_path: Path) -> None:
+    line = doctor_lines(tmp_path, redis_url, usdm_layout="legacy")["binance-usdm"]
+    assert line.startswith("FAIL") and "btcusdt@trade" in line
+    assert "silent: btcusdt@ticker" in line and "btcusdt@markPrice@1s" in line
+    assert "set sources.binance_usdm.layout: category" in line
+
+
+def test_a_region_refused_with_http_451_is_one_line_with_what_to_configure(
+        redis_url: str, tmp_path: Path) -> None:
+    by_name = doctor_lines(tmp_path, redis_url, blocked=True)
+    for name in ("binance-usdm /public", "binance-usdm /market"):
+        line = by_name[name]
+        assert line.startswith("FAIL") and "HTTP 451" in line, line
+        assert "sources.binance.ws_url" in line and "ccxt" in line
+    assert by_name["binance"].startswith("ok")
 
 
 def test_doctor_exits_1_when_a_check_fails(redis_url: str, tmp_path: Path) -> None:
     config_file = tmp_path / "c.yaml"
     config_file.write_text(f"sources:\n  binance: {{ws_url: 'ws://127.0.0.1:{free_port()}'}}\n"
                            "watchlist: [crypto:BTC]\n")
-    result = crosscurrent("doctor", "--config", str(config_file), "--redis", redis_url)
+    result = crosscurrent("doctor", "--config", str(config_file), "--redis", redis_url,
+                          "--listen", "2")
     assert result.returncode == 1
     assert "ok    redis" in result.stdout and "FAIL  binance" in result.stdout
+    assert "unreachable" in result.stdout

@@ -1,12 +1,23 @@
 """Binance market-stream servers (spot, USD-M, COIN-M): combined streams, frames as Binance
-sends them (field names and order as in the recordings of shared/data and Binance's docs)."""
+sends them (field names and order as in the recordings of shared/data and Binance's docs).
+
+Paths as the real hosts serve them (shared/spec/live-sources.md). Spot, and COIN-M by default,
+serve every stream on the root (`/ws`, `/ws/<stream>`, `/stream?streams=`). USD-M, and COIN-M
+with `layout="category"`, serve market data only under category paths since 2026-04-23:
+`/public` (trade, bookTicker, depth) and `/market` (ticker, markPrice, aggTrade, klines, ...),
+each with the same three modes; the old root acknowledges every subscription and then sends
+trades only. `geo_blocked` answers HTTP 451 to everything, as Binance does to US addresses.
+"""
 
 from __future__ import annotations
 
+import re
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from http import HTTPStatus
+from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -19,6 +30,29 @@ from streams.simulators.server import SimulatorServer
 from streams.tape import TapeEvent
 
 EIGHT_HOURS_MS = 8 * 3600 * 1000
+Layout = Literal["legacy", "category"]
+#: Where the category layout serves each stream kind (the rest: /market).
+PUBLIC_KINDS = frozenset({"trade", "bookTicker", "depth", "rpiDepth"})
+#: What the old root still sends under the category layout.
+ROOT_KINDS = frozenset({"trade", "aggTrade"})
+GEO_BLOCKED = (b'{"code":0,"msg":"Service unavailable from a restricted location according to '
+               b"'b. Eligibility' in https://www.binance.com/en/terms. Please contact customer "
+               b'service if you believe you received this message in error."}')
+
+
+def stream_kind(stream: str) -> str:
+    """`btcusdt@markPrice@1s` -> `markPrice`, `btcusdt@depth20@100ms` -> `depth`."""
+    kind = stream.split("@")[1] if "@" in stream else stream
+    return re.sub(r"(_\w+|\d+)$", "", kind)
+
+
+def split_path(path: str) -> tuple[str | None, str]:
+    """(category or None for the root, the rest): `/market/stream?x` -> (market, /stream)."""
+    route = urlsplit(path).path
+    for category in ("public", "market", "private"):
+        if route == f"/{category}" or route.startswith(f"/{category}/"):
+            return category, route[len(category) + 1:]
+    return None, route
 
 
 def _px(value: float) -> str:
@@ -66,6 +100,17 @@ def ticker_frame(market: str, symbol: str, day: _Day, last: float, qty: float, t
     return frame
 
 
+def book_ticker_frame(market: str, symbol: str, update_id: int, price: float, ts: int
+                      ) -> dict[str, object]:
+    """Best bid and ask a cent either side of the last price; spot's frame has no event
+    type and no time."""
+    frame: dict[str, object] = {"u": update_id, "s": symbol, "b": _px(price - 0.01),
+                                "B": _px(1.0), "a": _px(price + 0.01), "A": _px(1.0)}
+    if market == "binance":
+        return frame
+    return {"e": "bookTicker", **frame, "T": ts, "E": ts}
+
+
 def mark_price_frame(symbol: str, mark: float, rate: float, ts: int) -> dict[str, object]:
     next_funding = (ts // EIGHT_HOURS_MS + 1) * EIGHT_HOURS_MS
     return {"e": "markPriceUpdate", "E": ts, "s": symbol, "p": _px(mark), "i": _px(mark),
@@ -73,13 +118,24 @@ def mark_price_frame(symbol: str, mark: float, rate: float, ts: int) -> dict[str
 
 
 class BinanceSimulator(SimulatorServer):
-    """Serves `/stream?streams=a/b` and `/ws` with `SUBSCRIBE` / `UNSUBSCRIBE` requests."""
+    """Serves `/stream?streams=a/b`, `/ws/<stream>` and `/ws` with `SUBSCRIBE` /
+    `UNSUBSCRIBE` requests, on the root or under category paths (`layout`)."""
 
     DEFAULT_QTY = 0.01
 
-    def __init__(self, catalog: Catalog | None = None, source: str = "binance") -> None:
+    def __init__(self, catalog: Catalog | None = None, source: str = "binance",
+                 layout: Layout | None = None, geo_blocked: bool = False,
+                 book_tickers: bool | None = None) -> None:
+        """`layout`: default `category` for USD-M, `legacy` for spot and COIN-M.
+        `book_tickers`: a bookTicker frame after each trade (default: futures only; spot's
+        carry no time, and nothing downstream reads quotes, so replays leave them out)."""
         super().__init__(catalog)
         self.source = source
+        if layout == "category" and source == "binance":
+            raise ValueError("Binance spot has no category paths")
+        self.layout: Layout = layout or ("category" if source == "binance-usdm" else "legacy")
+        self.geo_blocked = geo_blocked
+        self.book_tickers = source != "binance" if book_tickers is None else book_tickers
         self._trade_ids: dict[str, int] = {}  # symbol -> last trade id: consecutive per symbol
         self._days: dict[str, _Day] = {}
         self._last: dict[str, float] = {}
@@ -92,7 +148,29 @@ class BinanceSimulator(SimulatorServer):
         sequence gap."""
         self._skip_trades += count
 
+    def refuses(self, path: str) -> tuple[HTTPStatus, bytes] | None:
+        if self.geo_blocked:
+            return HTTPStatus.UNAVAILABLE_FOR_LEGAL_REASONS, GEO_BLOCKED
+        category, rest = split_path(path)
+        if not rest.startswith(("/ws", "/stream")) and category is None:
+            return None  # REST
+        if (category is not None and self.layout == "legacy") or category == "private":
+            return HTTPStatus.NOT_FOUND, b'{"code":-1,"msg":"Not found."}'
+        return None
+
+    def serves(self, path: str, topic: str) -> bool:
+        if self.layout == "legacy":
+            return True
+        category, _ = split_path(path)
+        kind = stream_kind(topic)
+        if category is None:
+            return kind in ROOT_KINDS
+        return ("public" if kind in PUBLIC_KINDS else "market") == category
+
     def path_topics(self, request_path: str) -> set[str]:
+        _, rest = split_path(request_path)
+        if rest.startswith("/ws/"):  # raw streams: /ws/<stream>
+            return {s for s in rest.removeprefix("/ws/").split("/") if s}
         query = parse_qs(urlsplit(request_path).query)
         return {s for value in query.get("streams", []) for s in value.split("/") if s}
 
@@ -112,8 +190,8 @@ class BinanceSimulator(SimulatorServer):
 
     def render(self, ws: ServerConnection, topic: str, frame: str) -> str:
         """Combined streams (`/stream?streams=`) wrap each payload; `/ws` sends it bare."""
-        path = ws.request.path if ws.request else "/"
-        if path.startswith("/stream"):
+        _, rest = split_path(ws.request.path if ws.request else "/")
+        if rest.startswith("/stream"):
             return f'{{"stream":"{topic}","data":{frame}}}'
         return frame
 
@@ -167,6 +245,17 @@ class BinanceSimulator(SimulatorServer):
         kind = "markPrice@1s" if instrument.asset == "funding" else "trade"
         return f"{instrument.symbol.lower()}@{kind}"
 
+    async def wait_subscribed(self, ids: Iterable[str], timeout: float = 15.0) -> None:
+        """Wait until clients that are served them hold the trade and ticker streams of each
+        price id and the markPrice stream of each funding id."""
+        wanted = set()
+        for ident in ids:
+            topic = self.topic_of(ident)
+            wanted.add(topic)
+            if topic.endswith("@trade"):
+                wanted.add(topic.replace("@trade", "@ticker"))
+        await self.wait_topics(wanted, timeout)
+
     def frames(self, event: TapeEvent) -> list[tuple[str, str]]:
         instrument = self.catalog[event.id]
         symbol, stream = instrument.symbol, instrument.symbol.lower()
@@ -199,6 +288,9 @@ class BinanceSimulator(SimulatorServer):
             self._skip_trades -= 1
         else:
             frames.append((f"{stream}@trade", orjson.dumps(trade).decode()))
+        if self.book_tickers:
+            book = book_ticker_frame(self.source, symbol, trade_id, price, event.ts)
+            frames.append((f"{stream}@bookTicker", orjson.dumps(book).decode()))
         return frames
 
 

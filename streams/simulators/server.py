@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from http import HTTPStatus
+from typing import NamedTuple
 
 import websockets
 from websockets.asyncio.server import Server, ServerConnection
@@ -15,6 +16,14 @@ from crosscurrent.catalog import Catalog, default_catalog
 from streams.tape import TapeEvent
 
 log = logging.getLogger(__name__)
+
+
+class HttpReply(NamedTuple):
+    """A plain HTTP answer; `headers` are added (a Content-Type replaces the JSON one)."""
+
+    status: HTTPStatus
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class SimulatorServer:
@@ -52,9 +61,24 @@ class SimulatorServer:
         """A plain HTTP GET on the websocket port (REST endpoints); None: 404."""
         return None
 
+    def http_request(self, request: Request) -> HttpReply | None:
+        """A plain HTTP GET with its headers (override to look at them); by default
+        `http(request.path)`. None: 404."""
+        reply = self.http(request.path)
+        return None if reply is None else HttpReply(*reply)
+
     def render(self, ws: ServerConnection, topic: str, frame: str) -> str:
         """The frame as this connection receives it."""
         return frame
+
+    def serves(self, path: str, topic: str) -> bool:
+        """Whether a connection opened on `path` gets the frames of `topic` it subscribes to
+        (a subscription it does not serve is still acknowledged)."""
+        return True
+
+    def refuses(self, path: str) -> tuple[HTTPStatus, bytes] | None:
+        """A status (and body) that every request on `path`, websocket or not, gets instead."""
+        return None
 
     # -- the server ------------------------------------------------------------------------
     def ids(self) -> set[str]:
@@ -80,17 +104,26 @@ class SimulatorServer:
 
     def _process_request(self, connection: ServerConnection, request: Request
                          ) -> Response | None:
+        refused = self.refuses(request.path)
+        if refused is not None:
+            response = connection.respond(refused[0], refused[1].decode())
+            response.headers["Content-Type"] = "application/json"
+            return response
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
         if self.http_failures > 0:
             self.http_failures -= 1
             return connection.respond(HTTPStatus.INTERNAL_SERVER_ERROR, "simulated failure\n")
-        reply = self.http(request.path)
+        reply = self.http_request(request)
         if reply is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
-        status, body = reply
-        response = connection.respond(status, body.decode())
+        response = connection.respond(reply.status, reply.body.decode())
+        del response.headers["Content-Type"]  # respond() says text/plain
         response.headers["Content-Type"] = "application/json"
+        for name, value in reply.headers:
+            if name.lower() == "content-type":
+                del response.headers["Content-Type"]
+            response.headers[name] = value
         return response
 
     async def _set_topics(self, ws: ServerConnection, topics: set[str]) -> None:
@@ -99,11 +132,13 @@ class SimulatorServer:
             self._changed.notify_all()
 
     async def _handle(self, ws: ServerConnection) -> None:
-        await self._set_topics(ws, self.path_topics(ws.request.path if ws.request else "/"))
+        path = ws.request.path if ws.request else "/"
+        await self._set_topics(ws, {t for t in self.path_topics(path) if self.serves(path, t)})
         try:
             async for message in ws:
                 self.messages_received += 1
                 add, remove, replies = self.message_topics(message)
+                add = {t for t in add if self.serves(path, t)}
                 await self._set_topics(ws, (self._clients[ws] | add) - remove)
                 for reply in replies:
                     await ws.send(reply)

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import orjson
 import pytest
 
 from crosscurrent.app import replay, run_live
 from crosscurrent.bars import DailyBar
 from crosscurrent.baselines import Baseline
+from crosscurrent.catalog import default_catalog
 from crosscurrent.config import load_config
 from crosscurrent.sources import history_sources
-from streams.backfill import Backfiller, Outcome, YahooChart
+from streams.backfill import BROWSER_HEADERS, Backfiller, Outcome, YahooChart
 from streams.feed import FrameError
 from streams.history import HistoryStore
 from streams.keys import Keys
@@ -100,6 +104,118 @@ def test_a_failure_is_reported_for_its_id_and_the_next_round_fills_it(redis_url:
     rounds, bars = asyncio.run(with_sim(sessions(10), failures=1)(keys, redis_url, [], 2))
     assert rounds[0][0].error is not None and "retried later" in rounds[0][0].line()
     assert rounds[1][0].added == 10 and len(bars) == 10
+
+
+def test_the_chart_api_refuses_plain_clients_and_yahoo_chart_asks_like_a_browser(
+        redis_url: str, keys: Keys) -> None:
+    async def main() -> tuple[int, str, str, int, list[DailyBar]]:
+        sim = YahooSimulator()
+        sim.history["^HSI"] = sessions(10)
+        await sim.start()
+        http_url = sim.url.replace("ws://", "http://")
+        path = YahooChart(http_url).path("^HSI", date(2026, 3, 1), date(2026, 4, 8))
+        try:
+            async with aiohttp.ClientSession() as http:  # aiohttp's own User-Agent
+                async with http.get(http_url + path) as plain:
+                    said = await plain.text()
+                    refused = (plain.status, plain.headers.get("Retry-After", ""))
+                async with http.get(http_url + path, headers=BROWSER_HEADERS) as browser:
+                    served = browser.status
+            redis = await connect(redis_url)
+            store = HistoryStore(redis, keys, sessions=60)
+            (outcome,) = await Backfiller(store, {"yahoo": YahooChart(http_url)}).backfill(
+                ["hk:HSI"], NOW)
+            assert outcome.error is None, outcome.line()
+            bars = await store.get("hk:HSI")
+            await redis.aclose()
+            return refused[0], refused[1], said, served, bars
+        finally:
+            await sim.stop()
+
+    status, retry_after, said, served, bars = asyncio.run(main())
+    assert (status, retry_after) == (429, "1") and "Too Many Requests" in said
+    assert served == 200 and len(bars) == 10
+    assert BROWSER_HEADERS["User-Agent"].startswith("Mozilla/5.0")
+
+
+def rate_limited(keys: Keys, url: str, ids: list[str], until_s: float | None = None,
+                 retry_after_s: int = 1) -> tuple[list[Outcome], float, YahooSimulator]:
+    """A backfill of `ids` while the simulator answers 429 to everyone (until `until_s`)."""
+    sim = YahooSimulator()
+    sim.rate_limit_everyone, sim.retry_after_s = True, retry_after_s
+    for ident in ids:
+        sim.history[default_catalog()[ident].symbol] = sessions(10)
+
+    async def main() -> list[Outcome]:
+        await sim.start()
+        if until_s is not None:
+            asyncio.get_running_loop().call_later(
+                until_s, lambda: setattr(sim, "rate_limit_everyone", False))
+        redis = await connect(url)
+        try:
+            store = HistoryStore(redis, keys, sessions=60)
+            chart = YahooChart(sim.url.replace("ws://", "http://"))
+            return await asyncio.wait_for(
+                Backfiller(store, {"yahoo": chart}).backfill(ids, NOW), 30)
+        finally:
+            await redis.aclose()
+            await sim.stop()
+
+    started = time.monotonic()
+    outcomes = asyncio.run(main())
+    return outcomes, time.monotonic() - started, sim
+
+
+def test_a_rate_limited_id_is_reported_in_one_line_within_seconds(
+        redis_url: str, keys: Keys, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="streams.backfill"):
+        (hsi, spx), took, sim = rate_limited(keys, redis_url, ["hk:HSI", "us:SPX"])
+    assert hsi.error is not None and spx.error is not None
+    assert hsi.line() == ("hk:HSI: yahoo chart API answered HTTP 429 (rate limited) for ^HSI: "
+                          "retrying later; live prices are not affected")
+    assert "\n" not in spx.line() and "^GSPC was not asked" in spx.line()
+    assert sim.rate_limited == sim.chart_requests == 3  # three attempts, then a cool-down
+    assert 3.0 <= took < 10.0  # waited 1 s then 2 s (Retry-After 1, doubling), no longer
+    assert not caplog.records  # the outcome's line is the report: nothing logged twice
+
+
+def test_retry_after_is_honoured_and_a_later_attempt_gets_the_bars(redis_url: str,
+                                                                   keys: Keys) -> None:
+    (outcome,), took, sim = rate_limited(keys, redis_url, ["hk:HSI"], until_s=0.5,
+                                         retry_after_s=2)
+    assert outcome.error is None and outcome.added == 10
+    assert sim.rate_limited == 1 and sim.chart_requests == 2
+    assert took >= 2.0  # Retry-After 2 s, more than the first back-off step (1 s)
+
+
+def test_keep_filling_logs_each_failed_round_and_stops_once_filled(
+        redis_url: str, keys: Keys, caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> list[DailyBar]:
+        sim = YahooSimulator()
+        sim.rate_limit_everyone, sim.retry_after_s = True, 0
+        sim.history["^HSI"] = sessions(10, last=date.today() - timedelta(days=1))  # wall clock
+        await sim.start()
+        asyncio.get_running_loop().call_later(
+            0.5, lambda: setattr(sim, "rate_limit_everyone", False))
+        redis = await connect(redis_url)
+        try:
+            store = HistoryStore(redis, keys, sessions=60)
+            chart = YahooChart(sim.url.replace("ws://", "http://"), backoff_s=0.01,
+                               max_wait_s=0.01, cooldown_s=0)
+            await asyncio.wait_for(Backfiller(store, {"yahoo": chart}).keep_filling(
+                ["hk:HSI"], retry_s=0.1), 15)
+            return await store.get("hk:HSI")
+        finally:
+            await redis.aclose()
+            await sim.stop()
+
+    with caplog.at_level(logging.WARNING, logger="streams.backfill"):
+        bars = asyncio.run(main())
+    assert len(bars) == 10
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines and all(line == "backfill hk:HSI: yahoo chart API answered HTTP 429 (rate "
+                         "limited) for ^HSI: retrying later; live prices are not affected"
+                         for line in lines)
 
 
 def test_up_to_date_asks_for_nothing(redis_url: str, keys: Keys) -> None:

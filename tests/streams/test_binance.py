@@ -125,9 +125,13 @@ def test_mark_price_frames_carry_funding() -> None:
 
 
 def test_ticker_sets_the_24h_reference_of_later_trades() -> None:
-    proto, sim = protocol(), BinanceSimulator()
+    proto, sim = protocol(), BinanceSimulator(book_tickers=True)
     frames = sim.frames(TapeEvent(ts=5, id="crypto:ETH", value=2241.0, prev_close=2113.15))
-    (ticker,), (trade,) = (ticks_only(proto.parse(f, 7)) for _, f in frames)
+    assert [topic for topic, _ in frames] == ["ethusdt@ticker", "ethusdt@trade",
+                                              "ethusdt@bookTicker"]
+    (ticker,), (trade,) = (ticks_only(proto.parse(f, 7)) for _, f in frames[:2])
+    (quote,) = proto.parse(frames[2][1], 7)
+    assert isinstance(quote, Quote) and (quote.bid, quote.ask) == (2240.99, 2241.01)
     assert ticker.prev_close == trade.prev_close == 2113.15
     assert trade.change_pct == pytest.approx(6.05, abs=0.005)
     assert trade.recv_ns == 7
