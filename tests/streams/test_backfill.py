@@ -22,7 +22,7 @@ from crosscurrent.app import replay, run_live
 from crosscurrent.bars import DailyBar
 from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import default_catalog
-from crosscurrent.config import load_config
+from crosscurrent.config import Config, load_config
 from crosscurrent.sources import history_sources
 from streams.backfill import BROWSER_HEADERS, Backfiller, Outcome, YahooChart
 from streams.feed import FrameError
@@ -32,8 +32,8 @@ from streams.redis_client import connect
 from streams.simulators.binance import BinanceSimulator
 from streams.simulators.defillama import DefiLlamaSimulator
 from streams.simulators.yahoo import YahooSimulator
-from streams.tape import read_tape
-from tests.conftest import QuietView
+from streams.tape import TapeEvent, read_tape
+from tests.conftest import QuietView, stream_events
 
 NOW = 1775635200000  # 2026-04-08 08:00 UTC: the HK session of that day is under way
 
@@ -350,29 +350,71 @@ def test_defillama_series_fill_tvl_dex_volume_and_stablecoins(redis_url: str, ke
     assert lido.error is not None  # no series served: reported, the others went on
 
 
-def test_run_backfills_before_it_starts_watching(redis_url: str, keys: Keys,
-                                                 tmp_path: Path) -> None:
-    async def main() -> list[DailyBar]:
+def _config(tmp_path: Path, keys: Keys, sim: YahooSimulator) -> Config:
+    """hk:HSI from the simulator: its stream and its chart API."""
+    http = "http://" + sim.url.removeprefix("ws://")
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text(
+        f"sources:\n  yahoo: {{ws_url: '{sim.url}/?version=2', chart_url: '{http}'}}\n"
+        "watchlist: [hk:HSI]\n")
+    return load_config(config_file, env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
+
+
+def test_live_streaming_never_waits_on_history(redis_url: str, keys: Keys, tmp_path: Path
+                                               ) -> None:
+    """The chart API refuses everyone (429): the feed streams at once all the same."""
+
+    async def main() -> tuple[int, int]:
         sim = YahooSimulator()
-        sim.history["^HSI"] = sessions(25, last=date.today() - timedelta(days=1))
+        sim.rate_limit_everyone = True
         await sim.start()
-        http = "http://" + sim.url.removeprefix("ws://")
-        config_file = tmp_path / "c.yaml"
-        config_file.write_text(
-            f"sources:\n  yahoo: {{ws_url: '{sim.url}/?version=2', chart_url: '{http}'}}\n"
-            "watchlist: [hk:HSI]\n")
-        config = load_config(config_file, env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
-        task = asyncio.create_task(run_live(config, redis_url, only=None, view=QuietView(),
-                                            namespace=keys.namespace))
+        task = asyncio.create_task(run_live(
+            _config(tmp_path, keys, sim), redis_url, only=None, view=QuietView(),
+            namespace=keys.namespace))
         try:
-            await sim.wait_subscribed(["hk:HSI"])  # watching: the backfill came first
-            redis = await connect(redis_url)
-            bars = await HistoryStore(redis, keys).get("hk:HSI")
-            await redis.aclose()
-            return bars
+            await sim.wait_subscribed(["hk:HSI"])
+            return sim.rate_limited, sim.chart_requests
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await sim.stop()
 
-    assert len(asyncio.run(main())) == 25
+    refused, asked = asyncio.run(main())
+    assert refused == asked < 3  # subscribed before the backfill gave up on its 3 attempts
+
+
+def test_run_backfills_and_takes_previous_closes_from_history_for_bare_frames(
+        redis_url: str, keys: Keys, tmp_path: Path) -> None:
+    """A frame with neither previous_close nor change: the last daily close of the store."""
+
+    async def main() -> tuple[list[DailyBar], list[Any]]:
+        sim = YahooSimulator()
+        sim.history["^HSI"] = sessions(25, last=date.today() - timedelta(days=1))
+        await sim.start()
+        task = asyncio.create_task(run_live(
+            _config(tmp_path, keys, sim), redis_url, only=None, view=QuietView(),
+            namespace=keys.namespace))
+        redis = await connect(redis_url)
+        try:
+            await sim.wait_subscribed(["hk:HSI"])
+            store = HistoryStore(redis, keys)
+            async with asyncio.timeout(20):
+                while True:  # the references are filled once the backfill is done
+                    now = int(time.time() * 1000)
+                    await sim.publish(TapeEvent(ts=now, id="hk:HSI", value=25100.0))
+                    ticks = [e for e in await stream_events(redis, keys.events("hk"))
+                             if getattr(e, "prev_close", None)]
+                    if ticks:
+                        return await store.get("hk:HSI"), ticks
+                    await asyncio.sleep(0.2)
+        finally:
+            await redis.aclose()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await sim.stop()
+
+    bars, ticks = asyncio.run(main())
+    today = default_catalog()["hk:HSI"].calendar.session_date(ticks[0].ts)
+    backfilled = [bar for bar in bars if bar.date < today]  # the recorder adds today's
+    assert len(backfilled) == 25
+    assert ticks[0].prev_close == backfilled[-1].close
