@@ -28,6 +28,7 @@ from streams.redis_client import BusUnavailableError, connect, redact
 
 #: A continuous stream counts as silent when nothing came for this share of the listening.
 SILENT_SHARE = 0.8
+LISTED = 6  # more streams flowing than this: their count, not their names
 
 
 @dataclass(frozen=True)
@@ -143,11 +144,14 @@ def judge_streams(feed: WebsocketFeed, tally: Tally, opened_ns: int, seconds: fl
     refused = _failed_to_connect(feed, name, tally, seconds)
     if refused is not None:
         return refused
-    seen = [s for s in protocol.streams() if s in protocol.seen]
+    streams = protocol.streams()
+    seen = [s for s in streams if s in protocol.seen]
     silent = protocol.silent(opened_ns, time.time_ns(), seconds * SILENT_SHARE)
     said = f"{_where(feed)}: {feed.frames} frames in {seconds:g}s"
-    if seen:
+    if seen and len(seen) <= LISTED:
         said += f" ({', '.join(seen)})"
+    elif seen:
+        said += f" ({len(seen)} of {len(streams)} streams)"
     if not silent:
         return Verdict(True, name, said)
     return Verdict(False, name, f"{said}; silent: {', '.join(silent)}: "

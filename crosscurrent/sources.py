@@ -72,7 +72,7 @@ def build_feeds(
     if source == "yahoo":
         address = f"{url}/?version=2" if url else sources.yahoo.ws_url
         return [WebsocketFeed(YahooProtocol(address, ids, sources.yahoo.resubscribe_s,
-                                            references=references),
+                                            references=references, clock=clock),
                               sink, config.feeds, market_open)]
     if source == "defillama":
         llama = sources.defillama

@@ -16,7 +16,8 @@ import binascii
 import importlib.util
 import math
 import struct
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -60,12 +61,18 @@ class YahooProtocol:
         catalog: Catalog | None = None,
         *,
         references: CloseReference | None = None,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         """`references`: previous closes from daily history, for frames that carry neither
-        previous_close nor change."""
+        previous_close nor change. `clock` (epoch ms, default the wall clock) says which
+        markets are open: Yahoo sends a symbol only while it trades."""
         catalog = catalog or default_catalog()
         self._url = url
         self.references = references
+        self.clock = clock or (lambda: time.time_ns() // 1_000_000)
+        self.connection = ""
+        self.seen: dict[str, int] = {}  # symbol -> when its latest frame came (recv ns)
+        self._opened: dict[str, int] = {}  # symbol -> since when its market is open (ns)
         self.resubscribe_s: float | None = resubscribe_s
         self.symbols: dict[str, str] = {}
         for ident in ids:
@@ -73,6 +80,8 @@ class YahooProtocol:
             if instrument.source != SOURCE:
                 raise ValueError(f"{ident} is not a Yahoo instrument")
             self.symbols[instrument.symbol] = ident
+        self._calendars = {symbol: catalog[ident].calendar
+                           for symbol, ident in self.symbols.items()}
         self._pricing = pricing_data_class()
 
     def url(self) -> str:
@@ -80,6 +89,25 @@ class YahooProtocol:
 
     def subscribe_messages(self) -> list[str]:
         return [orjson.dumps({"subscribe": sorted(self.symbols)}).decode()]
+
+    def streams(self) -> list[str]:
+        return sorted(self.symbols)
+
+    def silent(self, since_ns: int, now_ns: int, after_s: float) -> list[str]:
+        """The symbols with no frame for `after_s` of their market's open hours."""
+        market_now, out = self.clock(), []
+        for symbol in self.streams():
+            if not self._calendars[symbol].is_open(market_now):
+                self._opened.pop(symbol, None)
+                continue
+            opened = self._opened.setdefault(symbol, now_ns)
+            if now_ns - max(self.seen.get(symbol, 0), since_ns, opened) > after_s * 1e9:
+                out.append(symbol)
+        return out
+
+    def silence_hint(self, streams: list[str]) -> str:
+        return ("their markets are open, but Yahoo sends a symbol only while it trades: check "
+                "the symbols (crosscurrent catalog), or a holiday the calendar does not know")
 
     def parse(self, frame: str | bytes, recv_ns: int) -> list[MarketEvent]:
         try:
@@ -93,6 +121,7 @@ class YahooProtocol:
         ident = self.symbols.get(data.id)
         if ident is None:
             return []
+        self.seen[data.id] = recv_ns
         if not data.price or not data.time:
             raise FrameError(f"pricing for {data.id} has no price or time")
         hint = data.price_hint if 0 < data.price_hint <= 8 else 2

@@ -275,3 +275,32 @@ def test_gap_recovery_reports_what_the_endpoint_no_longer_has() -> None:
     rows = [{"id": i, "price": "2", "qty": "1", "time": i} for i in (13, 14, 15, 16)]
     events, missing = proto.parse_gap(gap, orjson.dumps(rows), 0)
     assert [e.ts for e in events] == [13, 14] and missing == 1
+
+
+def test_a_yahoo_symbol_silent_while_its_market_is_open_is_a_health_event() -> None:
+    """Frames flow for Hang Seng (its market closed at that hour) but none for the S&P 500
+    while New York trades: the connection turns `silent`, naming ^GSPC only."""
+    new_york_open = 1775574000000  # 2026-04-07 15:00 UTC, a Tuesday: NYSE open, HKEX closed
+
+    def protocol(url: str) -> YahooProtocol:
+        return YahooProtocol(url, ["hk:HSI", "us:SPX"], resubscribe_s=60,
+                             clock=lambda: new_york_open)
+
+    async def main() -> FeedStatus:
+        sim = YahooSimulator()
+        config = FeedsConfig(backoff_initial_s=0.05, backoff_max_s=0.2, stale_after_s=1)
+        async with feeding(sim, protocol, config) as (feed, sink):
+            await sim.wait_subscribed(["hk:HSI", "us:SPX"])
+            for n in range(40):
+                await sim.publish(TapeEvent(ts=new_york_open + n, id="hk:HSI", value=25000.0,
+                                            prev_close=25100.0))
+                await asyncio.sleep(0.05)
+                if feed.state == FeedState.SILENT:
+                    break
+            assert feed.state == FeedState.SILENT
+            return next(e for e in sink.events
+                        if isinstance(e, FeedStatus) and e.state == FeedState.SILENT)
+
+    status = asyncio.run(main())
+    assert "^GSPC" in status.detail and "^HSI" not in status.detail
+    assert "Yahoo sends a symbol only while it trades" in status.detail
