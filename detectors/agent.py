@@ -111,7 +111,10 @@ class Baselines:
         if self.history is None or not self.users:
             return
         for event in events:
-            day = self._new_day(event)
+            try:
+                day = self._new_day(event)
+            except (ArithmeticError, ValueError, KeyError):
+                continue  # a bad event: `Agent.handle` counts it when it fails there too
             if day is not None and (event.id, day) not in self._loaded:
                 found = await self.history.baselines([event.id], event.ts, self.window)
                 self._loaded[event.id, day] = found[event.id]
@@ -152,10 +155,12 @@ class Agent(GroupConsumer[Tick | Metric]):
     async def restore(self) -> None:
         self.baselines.forget()  # given again after a restart
         saved = await self.redis.hgetall(self.keys.state(self.name))
+        # nothing committed yet: back to the start (a refused first commit left the
+        # detectors holding what they saw, which they will see again)
+        self.set.restore({"detectors": orjson.loads(saved.get(b"detectors", b"{}")),
+                          "quotes": orjson.loads(saved.get(b"quotes", b"{}"))})
+        self.processed = int(saved.get(b"processed", 0))
         if saved:
-            self.set.restore({"detectors": orjson.loads(saved[b"detectors"]),
-                              "quotes": orjson.loads(saved.get(b"quotes", b"{}"))})
-            self.processed = int(saved.get(b"processed", 0))
             log.info("agent %s resumed after %d events", self.name, self.processed)
 
     async def prepare(self, events: list[Tick | Metric]) -> None:
@@ -165,11 +170,24 @@ class Agent(GroupConsumer[Tick | Metric]):
         raised: list[Alert] = []
         give, detect = self.baselines.give, self.set.on_event
         for event in events:
-            give(event)
-            found = detect(event)
+            try:
+                give(event)
+                found = detect(event)
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the agent
+                self._skip(event, exc)
+                continue
             if found:
                 raised += found
         self._raised = raised
+
+    def _skip(self, event: Tick | Metric, exc: Exception) -> None:
+        """An event the baselines or a detector failed on: counted as malformed, logged (the
+        first ten, then every thousandth), skipped."""
+        self.malformed += 1
+        if self.malformed <= 10 or self.malformed % 1000 == 0:
+            log.warning("%s: event #%d skipped as malformed: %s %s at ts %d made the detectors "
+                        "fail (%s: %s)", self.name, self.malformed, event.kind, event.id,
+                        event.ts, type(exc).__name__, exc)
 
     def write(self, tx: Commit, processed: int) -> None:
         if self._raised:

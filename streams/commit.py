@@ -3,9 +3,13 @@
 A MULTI/EXEC of n commands costs n + 2 replies, each parsed by redis-py in Python under a
 timeout of its own: most of the CPU of a small batch's commit. The same commands given to one
 script run just as atomically (nothing else runs while a script does) and cost one reply, the
-last command's. As in EXEC, a command that fails does not stop the others, and the first
-error is raised once all have run. The methods mirror redis-py's, so a `Commit` is filled like
-a pipeline.
+last command's. The first command that fails ends the script with its error, so a batch is
+all or nothing where it matters: Redis refuses a script's writes for memory (OOM, over
+`maxmemory`) only at its first write, and once one landed it lets the rest land too. So the
+first command of a commit must be one Redis checks for memory (an XADD or HSET of what the
+batch produced, never the XACKs): refused, nothing of the batch is stored and nothing is
+acknowledged, and the consumer starts over from its last commit. The methods mirror
+redis-py's, so a `Commit` is filled like a pipeline.
 """
 
 from __future__ import annotations
@@ -16,16 +20,15 @@ from typing import Any
 from streams.redis_client import Link
 
 # ARGV: each command as its length followed by its arguments. Returns the last one's reply,
-# or the first error.
+# or the first error (the commands after it are not run).
 COMMIT = """
-local i, n, last, failed = 1, #ARGV, false, nil
+local i, n, last = 1, #ARGV, false
 while i <= n do
   local size = tonumber(ARGV[i])
   last = redis.pcall(unpack(ARGV, i + 1, i + size))
-  if type(last) == 'table' and last.err and not failed then failed = last.err end
+  if type(last) == 'table' and last.err then return redis.error_reply(last.err) end
   i = i + size + 1
 end
-if failed then return redis.error_reply(failed) end
 return last
 """
 MAX_IDS = 1000  # entries acknowledged per XACK (Lua's unpack takes some 8,000 values at most)

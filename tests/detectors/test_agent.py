@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
+from redis.exceptions import OutOfMemoryError
 
 from crosscurrent.app import build_detectors
 from crosscurrent.bars import DailyBar
@@ -293,6 +294,57 @@ def test_agent_rides_out_a_redis_restart(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert uids == expected_alerts(events)
+
+
+def test_a_batch_refused_for_memory_stores_and_acknowledges_nothing_then_lands_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Redis over `maxmemory` refuses the commit: no alert, no snapshot, no acknowledgement of
+    that batch lands (the agent says why and waits); with memory back, every alert once."""
+    events = oscillating(2000)
+    server = EmbeddedRedis(tmp_path)
+    server.start()
+    keys = Keys("cctest", "agent-oom")
+
+    async def main() -> tuple[list[str], int, int]:
+        await load_stream(server.url, keys, events)
+        redis = client(server.url)
+        used = int((await redis.info("memory"))["used_memory"])
+        await redis.config_set("maxmemory-policy", "noeviction")
+        await redis.config_set("maxmemory", str(used + 256 * 1024))
+        with pytest.raises(OutOfMemoryError):  # filled until Redis refuses writes
+            for n in range(100):
+                await redis.set(f"filler:{n}", b"x" * 64 * 1024)
+        detector = DivergenceDetector(DEFAULTS.detectors.divergence.pairs)
+        agent = Agent("divergence", [detector], redis, keys, AgentConfig(batch=50))
+        task = asyncio.create_task(agent.run(max_backoff_s=0.2))
+        try:
+            async with asyncio.timeout(60):
+                while agent.resumes < 2:
+                    await asyncio.sleep(0.01)
+                refused_alerts = await redis.xlen(keys.alerts)
+                pending = (await redis.xpending(keys.events("crypto"), "divergence"))["pending"]
+                stored = await redis.hget(keys.state("divergence"), "processed")
+                assert refused_alerts == 0 and stored is None, (refused_alerts, stored)
+                await redis.config_set("maxmemory", "0")  # memory back
+                while agent.processed < len(events):
+                    await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        alerts = [a.uid for a in await stream_events(redis, keys.alerts) if isinstance(a, Alert)]
+        acknowledged = len(events) - (await redis.xpending(keys.events("crypto"),
+                                                           "divergence"))["pending"]
+        await redis.aclose()
+        return alerts, pending, acknowledged
+
+    try:
+        uids, pending_while_refused, acknowledged = asyncio.run(main())
+    finally:
+        server.stop()
+    assert pending_while_refused > 0  # read, not acknowledged
+    assert acknowledged == len(events)
+    assert uids == expected_alerts(events)  # every alert once: none lost, none twice
+    assert "used memory > 'maxmemory'" in caplog.text  # the cause, named
 
 
 def test_ctrl_c_stops_a_running_agent_cleanly(redis_url: str, keys: Keys) -> None:

@@ -50,8 +50,9 @@ def test_every_command_is_applied_and_the_last_reply_returned(redis_url: str, ke
     asyncio.run(main())
 
 
-def test_a_failing_command_stops_nothing_and_is_raised(redis_url: str, keys: Keys) -> None:
-    """As in EXEC: the other commands run, then the first error surfaces."""
+def test_the_first_failing_command_ends_the_batch_with_its_error(redis_url: str, keys: Keys
+                                                                   ) -> None:
+    """What follows a refused command does not run: nothing after it lands."""
 
     async def main() -> None:
         redis = await connect(redis_url)
@@ -62,7 +63,7 @@ def test_a_failing_command_stops_nothing_and_is_raised(redis_url: str, keys: Key
         commit.hincrby(keys.stats, "after", 1)
         with pytest.raises(ResponseError, match="WRONGTYPE"):
             await commit.run(Link(redis))
-        assert await redis.hgetall(keys.stats) == {b"before": b"1", b"after": b"1"}
+        assert await redis.hgetall(keys.stats) == {b"before": b"1"}
         await redis.delete(keys.stats, keys.alerts)
         await redis.aclose()
 
