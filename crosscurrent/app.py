@@ -52,14 +52,16 @@ from reporters.report_data import collect as collect_report
 from reporters.report_llm import rewrite_insight
 from reporters.report_render import write as write_report
 from reporters.snapshots import next_snapshot
-from streams.backfill import Backfiller, recent_history
+from streams.backfill import Backfiller, Outcome, recent_history
 from streams.bus import StreamWriter
 from streams.consumer import GroupConsumer
+from streams.edge import GatedSink
 from streams.feed import Sink
-from streams.feed_counts import FeedCounts
+from streams.feed_counts import FeedCounts, count_replayed
 from streams.history import HistoryRecorder, HistoryStore
 from streams.kafka_bus import KafkaWriter, both, topic_names
 from streams.keys import Keys
+from streams.owner import hold_namespace
 from streams.record import TapeRecorder
 from streams.redis_client import connect
 from streams.redis_server import EmbeddedRedis, default_data_dir, running_url
@@ -170,6 +172,7 @@ class ReplayResult:
     direct: int = 0
     files: list[Path] = field(default_factory=list)
     delivered: dict[str, tuple[int, int]] = field(default_factory=dict)  # receiver: sent, left
+    rejected: dict[tuple[str, str], int] = field(default_factory=dict)  # (source, why): at edge
 
 
 DRAIN_S = 10  # on stopping, how long the bus writer may take to write what it holds
@@ -251,7 +254,8 @@ async def replay(
     tasks = _Tasks()
     simulators: dict[str, Simulator] = {}
     feeds: dict[str, list[Feed]] = {}
-    async with _bus(config, url, namespace) as (redis, keys, writer):
+    async with _bus(config, url, namespace) as (redis, keys, writer), hold_namespace(
+            redis, keys, url, "wait for it, or replay with another --data-dir or --redis"):
         await clear_namespace(redis, keys)
         store = HistoryStore(redis, keys, config.history.sessions)
         bars: dict[str, list[DailyBar]] = {}
@@ -263,7 +267,9 @@ async def replay(
         references = PreviousCloses()
         for ident, own in bars.items():
             references.set(ident, own)
-        player = Player(tape, simulators, writer.put, speed, catalog)
+        edge = GatedSink(writer.put, config.feeds)
+        player = Player(tape, simulators, edge, speed, catalog)
+        edge.clock = player.tape_now  # the gate's window is around the tape's clock
         try:
             tasks.start(writer.run(), "bus writer")
             for source, make in SIMULATORS.items():
@@ -273,7 +279,7 @@ async def replay(
                 simulator = simulators[source] = make()
                 await simulator.start()
                 feeds[source] = build_feeds(
-                    source, ids, config, writer.put, simulator.url, poll_s=REPLAY_POLL_S,
+                    source, ids, config, edge, simulator.url, poll_s=REPLAY_POLL_S,
                     clock=player.tape_now, ca_file=getattr(simulator, "ca_file", None),
                     references=references)
                 for feed in feeds[source]:
@@ -298,6 +304,8 @@ async def replay(
                 config, notify, redis, keys, tasks, player.tape_now)
             await player.play(view.progress)
             frames = await _drain(tasks, simulators, feeds, writer, agents)
+            await edge.flush(redis, keys)  # feed.<source>.rejected, for `audit`
+            await count_replayed(redis, keys, frames)
             alerts = await read_alerts(redis, keys)
             await _until(lambda: len(seen) >= len(alerts), tasks, "the alert log")
             delivered = await _finish_notifications(notifier, senders, tasks, tape.end_ms)
@@ -314,7 +322,7 @@ async def replay(
         result = ReplayResult(
             events=len(tape.events), bad_lines=tape.bad_lines, alerts=alerts,
             seconds=time.monotonic() - started, direct=player.sent_direct, delivered=delivered,
-            frames=frames)
+            frames=frames, rejected=edge.rejected)
     if out is not None:
         path = out / "alerts.jsonl"
         write_alerts_jsonl(alerts, path)
@@ -439,7 +447,7 @@ async def write_snapshots(config: Config, url: str, namespace: str) -> None:
 
 
 async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | None = None
-                   ) -> list[str]:
+                   ) -> list[Outcome]:
     """Fill the store's missing daily bars (the watchlist's by default); returns the ids that
     failed, each reported in the log."""
     endpoints = history_sources(config)
@@ -449,7 +457,7 @@ async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | Non
                                                                          wall_clock_ms())
     for outcome in outcomes:
         (log.warning if outcome.error else log.info)("backfill %s", outcome.line())
-    return [o.ident for o in outcomes if o.error]
+    return [o for o in outcomes if o.error]
 
 
 async def fill_references(references: PreviousCloses, store: HistoryStore,
@@ -468,6 +476,7 @@ async def record(config: Config, out: Path, seconds: float | None = None) -> int
     """Write the live feeds to a tape until cancelled (or for `seconds`), led by the recent
     daily bars of the recorded ids; returns the event lines written."""
     recorder = TapeRecorder(out)
+    edge = GatedSink(recorder, config.feeds)
     tasks = _Tasks()
     try:
         days = math.ceil(config.history.window * 7 / 5) + 10  # enough for the baselines
@@ -477,7 +486,7 @@ async def record(config: Config, out: Path, seconds: float | None = None) -> int
         for ident, bars in history.items():
             recorder.bars(ident, bars)
             references.set(ident, bars)
-        for name, feed in live_feeds(config, recorder, references):
+        for name, feed in live_feeds(config, edge, references):
             tasks.start(feed.run(), name)
         deadline = None if seconds is None else time.monotonic() + seconds
         while deadline is None or time.monotonic() < deadline:
@@ -486,6 +495,8 @@ async def record(config: Config, out: Path, seconds: float | None = None) -> int
     finally:
         await tasks.cancel()
         recorder.close()
+        if edge.gate.rejected:
+            log.warning("recording: %s", edge.summary())
     return recorder.lines
 
 
@@ -501,8 +512,11 @@ async def run_live(
     tasks = _Tasks()
     feeds: list[asyncio.Task[Any]] = []
     counts: FeedCounts | None = None
+    edge: GatedSink | None = None
     kafka: KafkaWriter | None = None
-    async with _bus(config, url, namespace) as (redis, keys, writer):
+    async with _bus(config, url, namespace) as (redis, keys, writer), hold_namespace(
+            redis, keys, url, "wait for it, or use --namespace",
+            exclusive=only != "agents"):  # agents share a consumer group: several may run
         sink: Sink = writer.put
         try:
             tasks.start(writer.run(), "bus writer")
@@ -515,14 +529,17 @@ async def run_live(
             store = HistoryStore(redis, keys, config.history.sessions)
             references = PreviousCloses()
             if only in (None, "feeds"):  # streaming never waits on history
-                named = live_feeds(config, sink, references)
+                edge = GatedSink(sink, config.feeds)
+                named = live_feeds(config, edge, references)
                 for name, feed in named:
                     tasks.start(feed.run(), name)
                     feeds.append(tasks.tasks[-1])
                 counts = FeedCounts(redis, keys, [feed for _, feed in named])
                 tasks.start(counts.run(), "feed counts")
+                tasks.start(edge.run(redis, keys), "edge counts")
             if only in (None, "agents"):  # the agents wait for it: detectors need baselines
-                failed = await backfill(config, store)
+                failed = [o.ident for o in await backfill(config, store)
+                          if not o.unknown]  # an id the source does not know: for good
                 if failed:
                     tasks.start(Backfiller(store, history_sources(config))
                                 .keep_filling(failed), "backfill retries")
@@ -551,6 +568,8 @@ async def run_live(
                 await asyncio.wait(feeds, timeout=5)
             if counts is not None and not await counts.flush():
                 log.error("stopping: the feeds' last counts could not be written to Redis")
+            if edge is not None and not await edge.flush(redis, keys):
+                log.error("stopping: the edge's last counts could not be written to Redis")
             left = writer.pending
             try:
                 await asyncio.wait_for(writer.flush(), DRAIN_S)

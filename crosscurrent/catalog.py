@@ -29,6 +29,10 @@ def family(instrument_id: str) -> str:
     return instrument_id.partition(":")[0]
 
 
+# the moments a calendar takes as they are: two days inside what `datetime` holds, so that
+# any zone's local day and the day after it can be made
+_MIN_MS = -62_135_424_000_000  # 0001-01-03T00:00Z
+_MAX_MS = 253_402_041_600_000  # 9999-12-29T00:00Z
 _LOCAL_DAYS: dict[str, tuple[int, int, date]] = {}  # zone -> the last day's bounds, date
 
 
@@ -59,7 +63,9 @@ class Calendar(BaseModel):
         return ZoneInfo(self.tz)
 
     def local(self, ts_ms: int) -> datetime:
-        return datetime.fromtimestamp(ts_ms / 1000, tz=self.zone)
+        """The moment in the market's zone; one beyond what `datetime` holds (years 1..9999:
+        such events are rejected at the edge) is taken at the nearest day it holds."""
+        return datetime.fromtimestamp(min(max(ts_ms, _MIN_MS), _MAX_MS) / 1000, tz=self.zone)
 
     def is_open(self, ts_ms: int) -> bool:
         """Whether the market trades at this instant: holidays, early closes and lunch

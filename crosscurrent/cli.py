@@ -9,6 +9,7 @@ import logging
 import math
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractContextManager
@@ -28,8 +29,14 @@ from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
 from crosscurrent.loop import LoopUnavailableError, use_loop
 from reporters.silences import parse_duration
-from streams.redis_client import BusUnavailableError
-from streams.redis_server import DataDirBusyError, RedisNotFoundError, RedisStartError
+from streams.owner import NamespaceBusyError
+from streams.redis_client import URL_FORMS, BusUnavailableError, check_url
+from streams.redis_server import (
+    DataDirBusyError,
+    RedisNotFoundError,
+    RedisStartError,
+    default_data_dir,
+)
 from streams.tape import TapeError, read_tape
 
 T = TypeVar("T")
@@ -265,9 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
                    description="Events in and out of every stage of a pipeline (its "
                    "--redis, or the embedded Redis of --data-dir): frames each feed "
                    "received, entries added to each stream, read, acknowledged, "
-                   "pending and not yet delivered for each consumer group, alerts "
-                   "raised against the alerts stream. Cumulative since the namespace "
-                   "began. Exits 1 if anything is unaccounted for.",
+                   "pending (and stuck) and not yet delivered for each consumer group, "
+                   "alerts raised against the alerts stream; on a replay, the frames each "
+                   "simulator sent. Cumulative since the namespace began. Exits 1 if "
+                   "anything is unaccounted for or stuck.",
                    epilog="examples:\n  crosscurrent audit              everything, "
                    "reconciled\n  crosscurrent audit --since 2h   the last two hours\n"
                    "  crosscurrent audit --since 2026-04-08T13:00 --until 2026-04-08T14:00\n",
@@ -277,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "date-time (UTC unless it gives its offset); by whole minutes, kept 8 "
                        "days; stages are then not reconciled against each other, but alerts")
     audit.add_argument("--until", metavar="WHEN", help="with --since: up to WHEN (default now)")
+    audit.add_argument("--stuck-after", type=float, default=60, metavar="S",
+                       help="a pending entry idle this long counts as stuck (default 60 s)")
     history = sub.add_parser("history", parents=[common, namespaced], help="daily bars of an id",
                              description="The daily bars a pipeline keeps: in its --redis, or "
                              "in the embedded Redis of --data-dir (running or not).")
@@ -346,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args, console)
     except (UserError, ConfigError, TapeError, BusUnavailableError, RedisNotFoundError,
-            RedisStartError, DataDirBusyError, UnknownIdError, LoopUnavailableError) as exc:
+            RedisStartError, DataDirBusyError, UnknownIdError, LoopUnavailableError,
+            NamespaceBusyError) as exc:
         Console(stderr=True).print(f"[bold red]crosscurrent: error:[/] {escape(str(exc))}",
                                    highlight=False, soft_wrap=True)
         return 2
@@ -356,10 +367,45 @@ def main(argv: list[str] | None = None) -> int:
 
 def _config(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
-    if args.redis:
+    if args.redis is not None:
+        if not args.redis.strip():
+            raise UserError(f"--redis is empty: give {URL_FORMS}, or leave --redis out to use "
+                            "an embedded redis-server")
         config = config.model_copy(update={"redis": config.redis.model_copy(
-            update={"url": args.redis})})
+            update={"url": check_url(args.redis)})})
     return config
+
+
+def _notifies(args: argparse.Namespace) -> bool:
+    """Whether the command sends alerts to the receivers (of the config, and --notify)."""
+    if args.command == "worker":
+        return bool(args.engine == "embedded")
+    return args.command in ("demo", "replay") or (args.command == "run" and args.only != "feeds")
+
+
+def _check_receivers(args: argparse.Namespace, config: Config) -> None:
+    """Every receiver a command will send to, read before it starts: one line if not."""
+    from reporters.notifier import ReceiverError, check_receivers
+
+    if not _notifies(args):
+        return
+    try:
+        check_receivers(config.notify, getattr(args, "notify", ()))
+    except ReceiverError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _writable(directory: Path, flag: str) -> None:
+    """Make `directory` and write a file in it, or a UserError naming it and the OS error
+    (before the work that would write there)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        why = "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+        raise UserError(f"{flag} {directory}: cannot write there ({why or exc}); give a "
+                        "directory this user can write to") from None
 
 
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
@@ -377,6 +423,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
                 "alerts": _alerts, "notify": _notify, "silence": _silence, "report": _report,
                 "watch": _watch, "audit": _audit, "worker": _worker}
     config = _config(args)
+    _check_receivers(args, config)
     use_loop(config.loop)
     return handlers[args.command](args, config, console)
 
@@ -385,6 +432,9 @@ def _record(args: argparse.Namespace, config: Config, console: Console) -> int:
     from crosscurrent.app import record
 
     seconds = None if args.minutes is None else args.minutes * 60
+    if args.out.is_dir():
+        raise UserError(f"--out {args.out} is a directory: give the tape's file name")
+    _writable(args.out.parent, "--out")
     console.print(f"recording {len(config.watchlist)} ids to {args.out}; Ctrl-C stops",
                   highlight=False)
     try:
@@ -399,6 +449,7 @@ def _record(args: argparse.Namespace, config: Config, console: Console) -> int:
 def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
     from crosscurrent.app import backfill
     from reporters.history_table import history_view
+    from streams.backfill import Outcome
     from streams.history import HistoryStore
     from streams.keys import Keys
 
@@ -406,7 +457,7 @@ def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
     if args.action == "show" and len(args.ids) != 1:
         raise UserError("history show takes one id, e.g. `crosscurrent history show hk:HSI`")
 
-    async def act(redis: Any, keys: Keys) -> list[DailyBar] | list[str]:
+    async def act(redis: Any, keys: Keys) -> list[DailyBar] | list[Outcome]:
         store = HistoryStore(redis, keys, config.history.sessions)
         if args.action == "backfill":
             return await backfill(config, store, args.ids or None)
@@ -438,7 +489,8 @@ def _audit(args: argparse.Namespace, config: Config, console: Console) -> int:
     from reporters.audit import audit, audit_table, audit_window
 
     if args.since is None:
-        found = _read_namespace(config, args, audit)
+        stuck_ms = int(args.stuck_after * 1000)
+        found = _read_namespace(config, args, lambda redis, keys: audit(redis, keys, stuck_ms))
     else:
         now = time.time_ns() // 1_000_000
         since, until = _moment(args.since, now), _moment(args.until, now) if args.until else now
@@ -452,6 +504,12 @@ def _audit(args: argparse.Namespace, config: Config, console: Console) -> int:
     console.print(audit_table(found))
     if found.lost:
         console.print(f"[bold red]{found.lost} entries unaccounted for[/]", highlight=False)
+    if found.stuck:
+        console.print(f"[bold red]{found.stuck} pending entries stuck (idle over "
+                      f"{args.stuck_after:g}s): a consumer died holding them or keeps failing "
+                      "on them; a running agent claims a dead one's after agent.claim_idle_ms[/]",
+                      highlight=False)
+    if found.lost or found.stuck:
         return 1
     console.print("nothing lost: every stage accounts for what the one before it passed on")
     return 0
@@ -610,13 +668,20 @@ def _read_namespace(config: Config, args: argparse.Namespace,
 def _redis(config: Config, args: argparse.Namespace) -> AbstractContextManager[str]:
     from crosscurrent.app import redis_url
 
+    if not config.redis.url:  # the embedded server keeps its files there
+        flag = ("--data-dir" if args.data_dir else "embedded.data_dir"
+                if config.embedded.data_dir else "the data directory")
+        _writable(args.data_dir or config.embedded.data_dir or default_data_dir(), flag)
     return redis_url(config, args.data_dir)
 
 
 def _replay(args: argparse.Namespace, config: Config, console: Console) -> int:
     from crosscurrent.app import replay
     from reporters.console import ConsoleView
+    from streams.edge import rejected_summary
 
+    if args.out is not None:
+        _writable(args.out, "--out")
     if args.command == "demo":
         with resources.as_file(resources.files("crosscurrent").joinpath(DEMO_TAPE)) as path:
             tape = read_tape(path)
@@ -648,6 +713,8 @@ def _replay(args: argparse.Namespace, config: Config, console: Console) -> int:
         f"[bold]{title}[/]: {result.events} events ({', '.join(parts)}), "
         f"{alerts} alert{'s' * (alerts != 1)} in {result.seconds:.1f}s", highlight=False,
     )
+    if result.rejected:
+        console.print(rejected_summary(result.rejected), highlight=False)
     for receiver, (sent, left) in result.delivered.items():
         console.print(f"receiver {receiver}: {sent} notification(s) delivered"
                       + (f", {left} still queued" if left else ""), highlight=False)
@@ -789,6 +856,7 @@ def _watch(args: argparse.Namespace, config: Config, console: Console) -> int:
 def _report(args: argparse.Namespace, config: Config, console: Console) -> int:
     from crosscurrent.app import report
 
+    _writable(args.out, "--out")
     with _redis(config, args) as url:
         for path in asyncio.run(report(config, url, args.out, args.namespace, args.lang,
                                        args.date)):
@@ -823,7 +891,10 @@ def _notify(args: argparse.Namespace, config: Config, console: Console) -> int:
     from reporters.alert_commands import send_test
     from reporters.notifier import ReceiverError, with_cli_receivers
 
-    notify = with_cli_receivers(config.notify, args.notify)
+    try:
+        notify = with_cli_receivers(config.notify, args.notify)
+    except ReceiverError as exc:
+        raise UserError(str(exc)) from None
     names = [r.name for r in notify.receivers]
     wanted = args.receiver or ("cli" if args.notify else None)
     if wanted not in names:

@@ -128,11 +128,18 @@ def _failed_to_connect(feed: Feed, name: str, tally: Tally, seconds: float) -> V
     detail = status.detail if status is not None else ""
     if state == FeedState.UNAVAILABLE:
         return Verdict(False, name, detail)
-    if feed.frames == 0 and state in (FeedState.CONNECTING, FeedState.DISCONNECTED):
-        reason = detail or f"no answer within {seconds:g}s"
-        return Verdict(False, name, f"{_where(feed)}: unreachable ({reason[:120]}); check the "
-                                    "network or the address in the config")
-    return None
+    if feed.frames or state not in (FeedState.CONNECTING, FeedState.DISCONNECTED):
+        return None
+    if "HTTP 401" in detail or "HTTP 403" in detail:  # reached, and the key refused
+        hint = getattr(getattr(feed, "protocol", None), "auth_help", None)
+        return Verdict(False, name, f"{_where(feed)}: {detail}" + (f"; {hint()}" if hint else ""))
+    if "HTTP 404" in detail and isinstance(feed, WebsocketFeed) \
+            and isinstance(feed.protocol, Watched):  # a path this host does not serve
+        return Verdict(False, name, f"{_where(feed)}: HTTP 404, no such path: "
+                                    f"{feed.protocol.silence_hint([])}")
+    reason = detail or f"no answer within {seconds:g}s"
+    return Verdict(False, name, f"{_where(feed)}: unreachable ({reason[:120]}); check the "
+                                "network or the address in the config")
 
 
 def judge_streams(feed: WebsocketFeed, tally: Tally, opened_ns: int, seconds: float

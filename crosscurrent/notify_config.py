@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from crosscurrent.sections import Section
 
 Lang = Literal["en", "zh", "both"]
+URL_EXAMPLES = ("e.g. json://host:port/path, ntfy://topic, tgram://TOKEN/CHAT, or env:VAR / "
+                "file:PATH that holds one")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be an apprise URL, env:VAR or file:PATH (never quoting it: it may
+    hold a secret); None if it may be one (apprise itself has the last word)."""
+    kind, colon, rest = url.partition(":")
+    if kind in ("env", "file") and colon:
+        return None if rest.strip() else f"is {kind}: without a name after it"
+    if not _SCHEME.match(url):
+        return f"is not an apprise URL: it has no scheme:// ({URL_EXAMPLES})"
+    return None
 
 
 class Receiver(Section):
@@ -25,6 +40,14 @@ class Receiver(Section):
     # Down a while: once this many notices wait, they go out as one summary when it is back
     # (None: each one, in order).
     summary_after: int | None = Field(None, ge=2)
+
+    @model_validator(mode="after")
+    def _urls_have_a_form(self) -> Receiver:
+        for number, url in enumerate(self.urls, start=1):
+            problem = url_problem(url)
+            if problem:
+                raise ValueError(f"receiver {self.name}: URL #{number} {problem}")
+        return self
 
 
 class Route(Section):

@@ -17,6 +17,8 @@ from typing import Protocol
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import Catalog, default_catalog
 
+LAST_MS = 4_102_444_800_000  # 2100-01-01: a later time is no session's (the tapes' bound too)
+
 
 class CloseReference(Protocol):
     def previous_close(self, ident: str, ts_ms: int) -> float | None:
@@ -58,12 +60,9 @@ class PreviousCloses:
 
     def previous_close(self, ident: str, ts_ms: int) -> float | None:
         closes = self._closes.get(ident)
-        if not closes:
+        if not closes or not 0 <= ts_ms < LAST_MS:  # no history, or a time no session has
             return None
-        try:
-            day = self.session_date(ident, ts_ms)
-        except (OverflowError, ValueError, OSError):  # a time no calendar can place
-            return None
+        day = self.session_date(ident, ts_ms)
         i = bisect_left(closes, day, key=itemgetter(0))
         return closes[i - 1][1] if i else None
 

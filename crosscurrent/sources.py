@@ -67,13 +67,14 @@ def build_feeds(
     if source in BINANCE_MARKETS:
         protocol = BinanceProtocol(url or sources.ws_url(source), ids, source=source)
         rest = url.replace("ws://", "http://") if url else sources.rest_url(source)
-        return [WebsocketFeed(part, sink, config.feeds, market_open, rest_url=rest)
+        return [WebsocketFeed(part, sink, config.feeds, market_open, rest_url=rest,
+                              watch_streams=url is None)
                 for part in protocol.connections(sources.layout(source))]
     if source == "yahoo":
         address = f"{url}/?version=2" if url else sources.yahoo.ws_url
         return [WebsocketFeed(YahooProtocol(address, ids, sources.yahoo.resubscribe_s,
                                             references=references, clock=clock),
-                              sink, config.feeds, market_open)]
+                              sink, config.feeds, market_open, watch_streams=url is None)]
     if source == "defillama":
         llama = sources.defillama
         feeds: list[Feed] = []

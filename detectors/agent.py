@@ -173,7 +173,7 @@ class Agent(GroupConsumer[Tick | Metric]):
             try:
                 give(event)
                 found = detect(event)
-            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the agent
+            except Exception as exc:  # one bad event must not stop the agent
                 self._skip(event, exc)
                 continue
             if found:
@@ -183,11 +183,11 @@ class Agent(GroupConsumer[Tick | Metric]):
     def _skip(self, event: Tick | Metric, exc: Exception) -> None:
         """An event the baselines or a detector failed on: counted as malformed, logged (the
         first ten, then every thousandth), skipped."""
-        self.malformed += 1
-        if self.malformed <= 10 or self.malformed % 1000 == 0:
-            log.warning("%s: event #%d skipped as malformed: %s %s at ts %d made the detectors "
-                        "fail (%s: %s)", self.name, self.malformed, event.kind, event.id,
-                        event.ts, type(exc).__name__, exc)
+        n = self.count_malformed()  # the base class's counter (mypyc: not this class's)
+        if n <= 10 or n % 1000 == 0:
+            log.warning("%s: %s %s at ts %d skipped as malformed (#%d): the detectors failed "
+                        "on it (%s: %s)", self.name, event.kind, event.id, event.ts, n,
+                        type(exc).__name__, exc)
 
     def write(self, tx: Commit, processed: int) -> None:
         if self._raised:

@@ -9,6 +9,7 @@ Functions: change(id[, window]) a fraction against the previous close (24 h for 
 window may be "24h", "1d" or "session", all meaning that), price(id), value(id) (a metric's
 latest), funding(symbol) (the latest of `funding:<symbol>`). Operators: and, or, not,
 comparisons (chains too), + - * /, unary minus. A value not known yet makes the rule undecided.
+A rule is at most MAX_CHARS characters, MAX_DEPTH levels deep, its numbers MAX_DIGITS digits.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,10 +25,16 @@ from typing import Protocol
 from crosscurrent.catalog import default_catalog
 
 WINDOWS = ("24h", "1d", "session")
+MAX_CHARS = 2000  # a rule's length: Python's parser recurses on nesting, ours would too
+MAX_DEPTH = 50  # nested operations and parentheses
+MAX_DIGITS = 100  # of one number (a float has 17 significant digits)
 FUNCTIONS = {"change": (1, 2), "price": (1, 1), "value": (1, 1), "funding": (1, 1)}
 _COMPARE: dict[type[ast.cmpop], Callable[[float, float], bool]] = {
     ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_COMPARE_TEXT = "> >= < <= == !="
+_LONG_NUMBER = re.compile(f"[0-9][0-9_]{{{MAX_DIGITS},}}")  # more than MAX_DIGITS digits
+_OPERATOR_NAMES = {ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}
 _ARITH: dict[type[ast.operator], Callable[[float, float], float]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
     ast.Div: operator.truediv}
@@ -74,10 +82,18 @@ def _where(node: ast.AST) -> int:
 def compile_rule(text: str) -> Rule:
     """Parse and check a rule; RuleError with the column of the first problem."""
     text = text.strip()
+    _check_size(text)
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:  # offset 0: at the end of the rule
-        raise RuleError(exc.offset or len(text) + 1, f"syntax error: {exc.msg}") from None
+        raise RuleError(exc.offset or len(text) + 1,
+                        f"syntax error: {' '.join(str(exc.msg).split())}") from None
+    except (RecursionError, MemoryError):
+        raise RuleError(1, f"nested more than {MAX_DEPTH} levels deep: split it into "
+                        "simpler rules") from None
+    except ValueError as exc:  # a NUL byte
+        raise RuleError(1, f"syntax error: {exc}") from None
+    _check_depth(tree)
     ids: set[str] = set()
     callees = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
@@ -86,8 +102,9 @@ def compile_rule(text: str) -> Rule:
         if isinstance(node, ast.Call):
             ids.add(_check_call(node))
         elif isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or not isinstance(node.value, int | float | str):
-                raise RuleError(_where(node), f"unsupported constant {node.value!r}")
+            _check_constant(node)
+        elif isinstance(node, ast.Compare):
+            _check_operators(node)
         elif isinstance(node, ast.Name):
             raise RuleError(_where(node), f"unknown name {node.id!r} (strings need quotes; "
                             f"functions: {', '.join(FUNCTIONS)})")
@@ -97,6 +114,55 @@ def compile_rule(text: str) -> Rule:
             raise RuleError(_where(node), f"{type(node).__name__} is not allowed in a rule")
     _check_strings(tree.body)
     return Rule(text, tree, frozenset(ids), _compile(tree.body))
+
+
+def _check_size(text: str) -> None:
+    """Refuse what would make the parser or the checks recurse deep or convert huge numbers."""
+    depth = 0
+    for column, char in enumerate(text, start=1):
+        depth += (char == "(") - (char == ")")
+        if depth > MAX_DEPTH:
+            raise RuleError(column, f"parentheses nested more than {MAX_DEPTH} levels deep: "
+                            "split it into simpler rules")
+    digits = _LONG_NUMBER.search(text)
+    if digits:
+        raise RuleError(digits.start() + 1, f"a number of {len(digits.group())} digits is too "
+                        f"long (at most {MAX_DIGITS} digits; write large numbers as 1e12)")
+    if len(text) > MAX_CHARS:
+        raise RuleError(MAX_CHARS + 1, f"the rule is {len(text)} characters long (at most "
+                        f"{MAX_CHARS}): split it into simpler rules")
+
+
+def _check_depth(tree: ast.AST) -> None:
+    """At most MAX_DEPTH nested operations (walked without recursion)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise RuleError(_where(node), f"nested more than {MAX_DEPTH} levels deep: split it "
+                            "into simpler rules")
+        stack += [(child, depth + isinstance(child, ast.expr))
+                  for child in ast.iter_child_nodes(node)]
+
+
+def _check_constant(node: ast.Constant) -> None:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise RuleError(_where(node), f"unsupported constant {value!r}")
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            raise RuleError(_where(node), "a number too large for a float (at most about "
+                            "1.8e308)") from None
+
+
+def _check_operators(node: ast.Compare) -> None:
+    for op in node.ops:
+        if type(op) not in _COMPARE:
+            name = _OPERATOR_NAMES.get(type(op), type(op).__name__)
+            raise RuleError(_where(node), f"operator {name!r} is not allowed in a rule "
+                            f"(comparisons: {_COMPARE_TEXT})")
 
 
 def _check_call(node: ast.Call) -> str:

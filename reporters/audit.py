@@ -3,12 +3,15 @@ and any loss among them.
 
   feeds      frames each source received, malformed and parsed, summed over every run (the
              counters are flushed once a second; a source that never flushed shows its
-             latest status's counts, for the run that sent it)
+             latest status's counts, for the run that sent it); on a replay also the frames
+             its simulator sent, and any it sent that the feed did not receive
   bus        per stream, events ever added (the bus writer's counter; one entry holds up to
              `redis.pack` of them), entries ever added (XINFO STREAM entries-added) and
              entries still kept
   consumers  per stream and group, in entries: delivered (added minus lag), acknowledged,
-             pending (delivered, not acknowledged) and lag (not delivered yet)
+             pending (delivered, not acknowledged) and lag (not delivered yet); pending
+             entries idle longer than `stuck_ms` are `stuck` (a consumer died holding them,
+             or keeps failing on them)
   agents     the events and entries each consumer committed (counted in the transaction
              that acknowledges them), its entries against what its group acknowledged in
              Redis, and the alerts raised against what the alerts stream received
@@ -50,9 +53,14 @@ class Line:
     note: str = ""
 
 
+STUCK_MS = 60_000  # a pending entry idle this long is stuck, not in flight
+STUCK_SCAN = 10_000  # at most this many pending entries are looked at per group
+
+
 @dataclass
 class Audit:
     lines: list[Line] = field(default_factory=list)
+    stuck: int = 0  # pending entries idle longer than the threshold
 
     @property
     def lost(self) -> int:
@@ -70,8 +78,8 @@ async def _streams(redis: aioredis.Redis, keys: Keys) -> list[str]:
     return sorted(found)
 
 
-async def audit(redis: aioredis.Redis, keys: Keys) -> Audit:
-    """The namespace's counts and losses."""
+async def audit(redis: aioredis.Redis, keys: Keys, stuck_ms: int = STUCK_MS) -> Audit:
+    """The namespace's counts and losses, and the pending entries idle over `stuck_ms`."""
     out = Audit()
     stats = {_text(k): int(v) for k, v in (await redis.hgetall(keys.stats)).items()}
     statuses = await latest_statuses(redis, keys)
@@ -88,8 +96,18 @@ async def audit(redis: aioredis.Redis, keys: Keys) -> Audit:
             received = sum(s.messages for s in mine)
             malformed = sum(s.malformed for s in mine)
             note = f"{state}; this run, as of its last state change"
-        out.lines.append(Line("feed", source, {"received": received, "malformed": malformed,
-                                               "parsed": received - malformed}, note=note))
+        counts = {"received": received, "malformed": malformed, "parsed": received - malformed}
+        sent = stats.get(f"feed.{source}.sent")  # a replay's simulator
+        if sent is not None:
+            counts = {"sent": sent} | counts
+        rejected = stats.get(f"feed.{source}.rejected")  # events refused at the edge
+        if rejected:
+            counts["events rejected"] = rejected
+            note += "; rejected: " + ", ".join(
+                f"{n} {k.rsplit('.', 1)[1].replace('_', ' ')}" for k, n in sorted(stats.items())
+                if k.startswith(f"feed.{source}.rejected."))
+        out.lines.append(Line("feed", source, counts, note=note,
+                              loss=max(0, (sent or 0) - received)))
     acknowledged: dict[str, int] = {}  # group -> acknowledged over its streams
     for stream in await _streams(redis, keys):
         info = await redis.xinfo_stream(stream)
@@ -110,9 +128,12 @@ async def audit(redis: aioredis.Redis, keys: Keys) -> Audit:
                                       note="delivered count unknown (entries trimmed unread)"))
                 continue
             acknowledged[name] = acknowledged.get(name, 0) + int(delivered) - pending
+            stuck = await _stuck(redis, stream, name, stuck_ms) if pending else 0
+            out.stuck += stuck
             out.lines.append(Line("consumer", f"{short} → {name}", {
                 "delivered": int(delivered), "acknowledged": int(delivered) - pending,
-                "pending": pending, "lag": int(lag) if lag is not None else -1}))
+                "pending": pending, "stuck": stuck, "lag": int(lag) if lag is not None else -1},
+                note=f"{stuck} pending entries idle over {stuck_ms / 1000:g}s" if stuck else ""))
     raised = 0
     for agent in sorted({k.split(".")[1] for k in stats if k.startswith("agent.")}):
         counts = {what: stats.get(f"agent.{agent}.{what}", 0)
@@ -131,6 +152,13 @@ async def audit(redis: aioredis.Redis, keys: Keys) -> Audit:
     out.lines.append(Line("alerts", "raised → alerts stream",
                           {"raised": raised, "on the bus": on_bus}, loss=max(0, raised - on_bus)))
     return out
+
+
+async def _stuck(redis: aioredis.Redis, stream: str, group: str, idle_ms: int) -> int:
+    """How many of a group's pending entries have been idle at least `idle_ms`."""
+    found: Any = await redis.xpending_range(stream, group, min="-", max="+", count=STUCK_SCAN,
+                                            idle=idle_ms)
+    return len(found)
 
 
 async def audit_window(redis: aioredis.Redis, keys: Keys, since_ms: int, until_ms: int

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, Severity
-from crosscurrent.notify_config import Lang, NotifyConfig, Receiver, Route
+from crosscurrent.notify_config import Lang, NotifyConfig, Receiver, Route, url_problem
 from reporters.lifecycle import Lifecycle, Notice, severities
 from reporters.matchers import Matcher
 from reporters.messages import body, summary, title
@@ -72,13 +72,40 @@ def resolve_url(receiver: str, url: str, env: dict[str, str] | None = None) -> s
 
 
 def with_cli_receivers(config: NotifyConfig, urls: Sequence[str]) -> NotifyConfig:
-    """`--notify URL`: one more receiver that gets every alert (ahead of the other routes)."""
+    """`--notify URL`: one more receiver that gets every alert (ahead of the other routes);
+    ReceiverError for a URL of no usable form."""
     if not urls:
         return config
+    for number, url in enumerate(urls, start=1):
+        problem = url_problem(url)
+        if problem:
+            raise ReceiverError(f"--notify URL #{number} {problem}")
     receiver = Receiver(name=CLI_RECEIVER, urls=tuple(urls))
     route = Route.model_validate({"match": "", "receivers": [CLI_RECEIVER], "continue": True})
     return config.model_copy(update={"receivers": (*config.receivers, receiver),
                                      "routes": (route, *config.routes)})
+
+
+def check_receivers(config: NotifyConfig, urls: Sequence[str] = ()) -> None:
+    """Before any work: every receiver (with the `--notify` URLs) resolved and read by
+    apprise, every route's receivers known; ReceiverError naming the first that is not."""
+    notify = with_cli_receivers(config, urls)
+    for receiver in notify.receivers:
+        apprise_sender(receiver)
+    _check_routes(notify)
+
+
+def _check_routes(config: NotifyConfig) -> None:
+    names = {r.name for r in config.receivers}
+    for route in config.routes:
+        unknown = set(route.receivers) - names
+        if unknown:
+            raise ReceiverError(f"route {route.match!r}: no receiver named "
+                                f"{', '.join(sorted(unknown))}")
+        try:
+            Matcher.parse(route.match)
+        except ValueError as exc:
+            raise ReceiverError(f"route {route.match!r}: {exc}") from None
 
 
 class Notifier(GroupConsumer[Alert]):
@@ -92,12 +119,7 @@ class Notifier(GroupConsumer[Alert]):
         self.clock = clock
         self.silences: list[Silence] = []
         self.lifecycle = Lifecycle(config, self._silenced)
-        names = {r.name for r in config.receivers}
-        for route in config.routes:
-            unknown = set(route.receivers) - names
-            if unknown:
-                raise ReceiverError(f"route {route.match!r}: no receiver named "
-                                    f"{', '.join(sorted(unknown))}")
+        _check_routes(config)
         self.routes = [(Matcher.parse(r.match), r.receivers, r.continue_) for r in config.routes]
         self._notices: list[Notice] = []
         self.notices = 0
@@ -176,10 +198,12 @@ def apprise_sender(receiver: Receiver, env: dict[str, str] | None = None) -> Sen
     import apprise
 
     client = apprise.Apprise()
+    who = f"receiver {receiver.name}" + (" (--notify)" if receiver.name == CLI_RECEIVER else "")
     for n, url in enumerate(receiver.urls, start=1):
         if not client.add(resolve_url(receiver.name, url, env)):
-            raise ReceiverError(f"receiver {receiver.name}: URL #{n} is not an apprise URL "
-                                "(see https://github.com/caronc/apprise/wiki)")
+            raise ReceiverError(f"{who}: apprise cannot read URL #{n} (a service it does not "
+                                "know, or a malformed URL: see "
+                                "https://github.com/caronc/apprise/wiki)")
     kinds = {Severity.INFO: apprise.NotifyType.INFO, Severity.WARNING: apprise.NotifyType.WARNING,
              Severity.CRITICAL: apprise.NotifyType.FAILURE}
 

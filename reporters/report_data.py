@@ -143,6 +143,9 @@ def build(series: dict[str, Series], alerts: list[Alert], state: dict[str, Any],
               "funding": region("funding:")}
     if not region("tvl:"):
         missing.append({"what": "DeFi TVL", "prevents": "reading on-chain capital rotation"})
+    if not crypto["funding"]:
+        missing.append({"what": "perpetual funding rates",
+                        "prevents": "judging crypto leverage and liquidation risk"})
 
     # A-shares
     breadth = None

@@ -28,6 +28,7 @@ from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import Catalog, Instrument, default_catalog
 from streams.feed import FrameError
 from streams.history import HistoryStore
+from streams.http_body import read_body
 
 log = logging.getLogger(__name__)
 
@@ -117,16 +118,23 @@ class YahooChart:
         return bars
 
 
+UNKNOWN = (400, 404, 410)  # statuses that say a history source does not know an id
+
+
 @dataclass(frozen=True)
 class Outcome:
     ident: str
     added: int
     error: str | None = None
     rate_limited: bool = False  # `error` is then the whole report
+    unknown: bool = False  # the source does not know the id (HTTP 400/404): not retried
 
     def line(self) -> str:
         if self.error and self.rate_limited:
             return f"{self.ident}: {self.error}"
+        if self.error and self.unknown:
+            return (f"{self.ident}: the history source does not know it ({self.error}); not "
+                    "retried: check the id's symbol (crosscurrent catalog)")
         if self.error:
             return f"{self.ident}: backfill failed ({self.error}); retried later"
         return f"{self.ident}: {self.added} bars added" if self.added else \
@@ -207,7 +215,7 @@ class DefiLlamaHistory:
                     until: date) -> list[DailyBar]:
         async with http.get(self.url(instrument)) as response:
             response.raise_for_status()
-            body = await response.read()
+            body = await read_body(response)
         return [DailyBar(date=datetime.fromtimestamp(stamp, tz=UTC).date(), open=value,
                          high=value, low=value, close=value)
                 for stamp, value in self.points(instrument.asset, body)
@@ -246,6 +254,8 @@ class Backfiller:
             bars = await _completed_days(source, http, instrument, since, today)
         except RateLimitedError as exc:
             return Outcome(ident, 0, str(exc), rate_limited=True)
+        except aiohttp.ClientResponseError as exc:
+            return Outcome(ident, 0, f"HTTP {exc.status}", unknown=exc.status in UNKNOWN)
         except (aiohttp.ClientError, TimeoutError, OSError, FrameError) as exc:
             return Outcome(ident, 0, str(exc)[:160] or type(exc).__name__)
         await self.store.put((ident, bar) for bar in bars)
@@ -258,7 +268,7 @@ class Backfiller:
         while pending:
             await asyncio.sleep(retry_s)
             outcomes = await self.backfill(pending, time.time_ns() // 1_000_000)
-            pending = [o.ident for o in outcomes if o.error]
+            pending = [o.ident for o in outcomes if o.error and not o.unknown]
             for outcome in outcomes:
                 if outcome.error:
                     log.warning("backfill %s", outcome.line())

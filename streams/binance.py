@@ -39,6 +39,7 @@ CATEGORY = {"trade": "public", "bookTicker": "public", "ticker": "market",
 #: Streams that a live market sends continuously: silent for long means not served.
 CONTINUOUS = frozenset({"ticker", "markPrice@1s", "bookTicker"})
 MOVED = "2026-04-23"  # when Binance USD-M moved market data to category paths
+SILENCE_S = 15.0  # a continuous stream quiet this long is not served (they tick every 1 s)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class TradeGap:
 
 class BinanceProtocol:
     resubscribe_s: float | None = None
+    silence_s: float | None = SILENCE_S
 
     def __init__(
         self,

@@ -1,4 +1,6 @@
-"""Any ccxt.pro exchange as a feed: `watch_ticker` and `watch_trades` per symbol.
+"""Any ccxt.pro exchange as a feed: `watch_ticker` and `watch_trades` per symbol, and
+`watch_funding_rate` for funding ids (`funding:BTC: BTC/USDT:USDT`): where Binance refuses a
+region (HTTP 451), perpetuals and funding can come from another venue this way.
 
 Traps handled here:
 - ccxt keeps at most `options.tradesLimit` trades per symbol between two `watch_trades`
@@ -22,7 +24,7 @@ import time
 from typing import Any
 
 from crosscurrent.config import FeedsConfig
-from crosscurrent.events import FeedState, FeedStatus, Tick
+from crosscurrent.events import FeedState, FeedStatus, Metric, Tick
 from streams.feed import Sink
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,7 @@ class CcxtFeed:
             await asyncio.gather(*(
                 loop(exchange, ident, symbol)
                 for ident, symbol in self.symbols.items()
-                for loop in self.loops
+                for loop in ((self._funding,) if ident.startswith("funding:") else self.loops)
             ))
         finally:
             await exchange.close()
@@ -122,6 +124,23 @@ class CcxtFeed:
                 continue
             if opened:
                 self._open_24h[ident] = opened
+            await self.sink(event)
+
+    async def _funding(self, exchange: Any, ident: str, symbol: str) -> None:
+        while True:
+            rate = await self._retrying(f"watch_funding_rate {symbol}",
+                                        exchange.watch_funding_rate, symbol)
+            self.frames += 1
+            recv_ns = time.time_ns()
+            try:
+                event = Metric(id=ident, ts=int(rate.get("timestamp") or recv_ns // 1_000_000),
+                               value=float(rate["fundingRate"]), source=self.source,
+                               recv_ns=recv_ns)
+            except (KeyError, TypeError, ValueError) as exc:
+                self.malformed += 1
+                log.warning("%s: unusable funding rate for %s skipped (%s)", self.source,
+                            symbol, exc)
+                continue
             await self.sink(event)
 
     async def _trades(self, exchange: Any, ident: str, symbol: str) -> None:

@@ -143,6 +143,11 @@ class GroupConsumer(Generic[E]):
             await asyncio.sleep(self.pace_s)
         return len(entries)
 
+    def count_malformed(self) -> int:
+        """One more malformed event (counted in the next commit); how many so far."""
+        self.malformed += 1
+        return self.malformed
+
     def decode(self, entries: list[Entry]) -> tuple[list[E], int]:
         """The batch's events of the accepted kinds by event time, and how many events were
         taken off the bus (bad ones included); bad entries and events counted and logged."""

@@ -21,6 +21,7 @@ from websockets.exceptions import InvalidStatus
 
 from crosscurrent.config import FeedsConfig
 from crosscurrent.events import FeedState, FeedStatus, MarketEvent
+from streams.http_body import read_body
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class Watched(Protocol):
     connection: str  # which of the source's connections it is ("" for its only one)
     seen: dict[str, int]  # stream -> when its latest frame came (recv ns)
 
+    silence_s: float | None  # how long its streams may be quiet (None: stale_after_s)
+
     def streams(self) -> list[str]: ...
 
     def silent(self, since_ns: int, now_ns: int, after_s: float) -> list[str]: ...
@@ -56,15 +59,19 @@ class Watched(Protocol):
     def silence_hint(self, streams: list[str]) -> str: ...
 
 
-def refused_for_good(source: str, status: int) -> str | None:
+def refused_for_good(source: str, where: str, status: int) -> str | None:
     """The one line that says what an HTTP status refusing a source means and what to do, for
     a refusal that retrying cannot cure (HTTP 451); None for any other status."""
     if status != 451:
         return None
-    return (f"{source}: HTTP 451 (unavailable for legal reasons): the host refuses this "
-            "region, not retrying. Point sources.binance.ws_url and rest_url at a host that "
-            "serves it (Binance.US: wss://stream.binance.us:9443, https://api.binance.us) and "
-            "take perpetuals and funding from another venue with a `ccxt:` entry (e.g. okx)")
+    said = (f"{source}: {where} answered HTTP 451 (unavailable for legal reasons): it refuses "
+            "this region; not retrying. ")
+    if source == "binance":
+        return said + ("Point sources.binance.ws_url and rest_url at a spot host that serves "
+                       "it (Binance.US: wss://stream.binance.us:9443, https://api.binance.us)")
+    return said + ("Take perpetuals and funding from another venue with a `ccxt:` entry (e.g. "
+                   "exchange: okx, ids: {perp:BTC: BTC/USDT:USDT, funding:BTC: "
+                   "BTC/USDT:USDT}) and remove them from the watchlist")
 
 
 @runtime_checkable
@@ -97,10 +104,13 @@ class WebsocketFeed:
         config: FeedsConfig,
         market_open: Callable[[], bool] | None = None,
         rest_url: str | None = None,
+        watch_streams: bool = True,
     ) -> None:
         """`market_open` tells whether any market of the feed trades now: a silent feed is
         stale only then (default: always, as for 24/7 markets). With `rest_url`, a protocol
-        that can (`Backfilling`) recovers a reconnect's gap over REST."""
+        that can (`Backfilling`) recovers a reconnect's gap over REST. `watch_streams`: report
+        subscribed streams that go silent (not on a replay, whose pace is the tape's)."""
+        self.watch_streams = watch_streams
         self.protocol = protocol
         self.rest_url = rest_url.rstrip("/") if rest_url else None
         self.backfilled = 0
@@ -153,7 +163,8 @@ class WebsocketFeed:
             except asyncio.CancelledError:
                 raise
             except InvalidStatus as exc:
-                line = refused_for_good(self.source, exc.response.status_code)
+                where = urlsplit(self.protocol.url())._replace(query="").geturl()
+                line = refused_for_good(self.source, where, exc.response.status_code)
                 if line is None:
                     await self._disconnected(exc, delay)
                 else:
@@ -195,7 +206,7 @@ class WebsocketFeed:
         assert self.rest_url is not None
         async with http.get(self.rest_url + path) as response:
             response.raise_for_status()
-            return await response.read()
+            return await read_body(response)
 
     async def _backfill(self) -> None:
         """Recover what the gap missed over REST, where the source offers it; never fatal."""
@@ -309,8 +320,10 @@ class WebsocketFeed:
     async def _check_streams(self, opened_ns: int, limit: float) -> None:
         """Report the subscribed streams that went silent, once, and their return."""
         protocol = self.protocol
-        if not isinstance(protocol, Watched) or not self.market_open():
+        if not self.watch_streams or not isinstance(protocol, Watched) \
+                or not self.market_open():
             return
+        limit = min(limit, protocol.silence_s or limit)
         silent = protocol.silent(opened_ns, time.time_ns(), limit)
         if silent == self.silent:
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from redis import asyncio as aioredis
@@ -32,6 +32,21 @@ class Counted(Protocol):
     def source(self) -> str: ...
 
 
+async def add_counts(redis: aioredis.Redis, keys: Keys, counters: Mapping[str, int],
+                     what: str) -> bool:
+    """Add to stats counters in one transaction; False (logged at debug: the caller keeps
+    them for its next flush) if Redis is away."""
+    tx = redis.pipeline(transaction=True)
+    count(tx, keys, counters)
+    try:
+        await tx.execute()
+    except (RedisError, OSError) as exc:
+        reraise_cancellation()
+        log.debug("%s not flushed (%s); carried to the next flush", what, exc)
+        return False
+    return True
+
+
 class FeedCounts:
     def __init__(self, redis: aioredis.Redis, keys: Keys, feeds: Sequence[Counted]) -> None:
         self.redis = redis
@@ -49,14 +64,11 @@ class FeedCounts:
                     growth[index, counter] = grew
         if not growth:
             return True
-        tx = self.redis.pipeline(transaction=True)
-        count(tx, self.keys, {f"feed.{self.feeds[index].source}.{COUNTERS[counter]}": grew
-                              for (index, counter), grew in growth.items()})
-        try:
-            await tx.execute()
-        except (RedisError, OSError) as exc:
-            reraise_cancellation()
-            log.debug("feed counts not flushed (%s); carried to the next flush", exc)
+        totals: dict[str, int] = {}  # two feeds of one source (USD-M /public, /market) add up
+        for (index, counter), grew in growth.items():
+            name = f"feed.{self.feeds[index].source}.{COUNTERS[counter]}"
+            totals[name] = totals.get(name, 0) + grew
+        if not await add_counts(self.redis, self.keys, totals, "feed counts"):
             return False
         for key, grew in growth.items():
             self._flushed[key] = self._flushed.get(key, 0) + grew
@@ -66,3 +78,13 @@ class FeedCounts:
         while True:
             await asyncio.sleep(interval_s)
             await self.flush()
+
+
+async def count_replayed(redis: aioredis.Redis, keys: Keys,
+                         frames: dict[str, tuple[int, int, int]]) -> None:
+    """A replay's feed stage, for `audit`: per source, the frames its simulator sent and the
+    feed received and found malformed (counted once every frame sent was read)."""
+    await add_counts(redis, keys, {
+        f"feed.{source}.{name}": n for source, counts in frames.items()
+        for name, n in zip(("sent", "received", "malformed"), counts, strict=True) if n},
+        "the replay's feed counts")

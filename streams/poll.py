@@ -26,6 +26,7 @@ import aiohttp
 from crosscurrent.config import FeedsConfig
 from crosscurrent.events import FeedState, FeedStatus, MarketEvent
 from streams.feed import FrameError, Sink
+from streams.http_body import read_body
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class HttpPoller:
         """One conditional GET; says how the round ends when it cannot go on, else None."""
         try:
             async with session.get(self.base_url + path, headers=self._headers(path)) as response:
-                body = await response.read()
+                body = await read_body(response)
                 status = response.status
                 if status == 304:
                     self.not_modified += 1

@@ -21,6 +21,44 @@ class BusUnavailableError(RuntimeError):
     """The bus (Redis, or Kafka) cannot be reached; the message says what to do next."""
 
 
+class RedisUrlError(BusUnavailableError):
+    """A Redis URL of a form redis-py cannot use; the message gives the accepted forms."""
+
+
+URL_FORMS = ("redis://[:password@]host:port/db, rediss://... (TLS) or "
+             "unix:///path/to/redis.sock")
+
+
+def check_url(url: str) -> str:
+    """`url` if redis-py can connect with it, else RedisUrlError (its password hidden)."""
+    if not url.strip():
+        raise RedisUrlError(f"the Redis URL is empty; give {URL_FORMS}")
+    shown = _hidden(url)
+    if "://" not in url:
+        raise RedisUrlError(f"Redis URL {shown!r} has no scheme; give {URL_FORMS}")
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in ("redis", "rediss", "unix"):
+        raise RedisUrlError(f"Redis URL {shown!r}: scheme {scheme!r} is not redis, rediss or "
+                            f"unix; give {URL_FORMS}")
+    try:
+        found = aioconn.parse_url(url)
+    except ValueError as exc:
+        raise RedisUrlError(f"Redis URL {shown!r} cannot be read ({exc}); give "
+                            f"{URL_FORMS}") from None
+    if scheme == "unix" and not found.get("path"):
+        raise RedisUrlError(f"Redis URL {shown!r} has no socket path; give {URL_FORMS}")
+    return url
+
+
+def _hidden(url: str) -> str:
+    """`redact`, also for a URL too broken to split."""
+    try:
+        return redact(url)
+    except ValueError:
+        head, at, tail = url.rpartition("@")
+        return f"{head.split('://', 1)[0]}://***@{tail}" if at else url
+
+
 def redact(url: str) -> str:
     """The URL with its password replaced by ***."""
     parts = urlsplit(url)
@@ -77,8 +115,9 @@ _FAST = {
 
 
 def client(url: str, **kwargs: Any) -> aioredis.Redis:
-    """An asyncio Redis client for `url` (redis://, rediss:// or unix://) with fast packing."""
-    pool = aioredis.ConnectionPool.from_url(url, **kwargs)
+    """An asyncio Redis client for `url` (redis://, rediss:// or unix://) with fast packing;
+    RedisUrlError for a URL of another form."""
+    pool = aioredis.ConnectionPool.from_url(check_url(url), **kwargs)
     pool.connection_class = _FAST.get(pool.connection_class, pool.connection_class)
     return aioredis.Redis.from_pool(pool)  # its aclose closes the pool: every connection
 

@@ -1,8 +1,11 @@
-"""A private redis-server: AOF on, unix socket, random password, stopped on exit.
+"""A private redis-server: AOF on, unix socket, random password, stopped with its parent.
 
-One server per data directory: the first process takes `<data_dir>/lock` and writes its URL
-to `<data_dir>/server.json` (mode 600); later processes attach to it instead of starting a
-second server on the same files (`running_url`).
+One server per data directory (mode 700): the first process takes `<data_dir>/lock`, starts
+redis-server on `<data_dir>/redis.conf` (mode 600: the password is there, never in argv) and
+writes its URL to `<data_dir>/server.json` (mode 600); later processes attach to it instead of
+starting a second server on the same files (`running_url`). The server is told to exit when
+its parent dies (Linux); one left running anyway (its pid in `<data_dir>/redis.pid`, or its
+address in server.json) is stopped at the next start with SHUTDOWN, which keeps the AOF.
 """
 
 from __future__ import annotations
@@ -13,20 +16,24 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import platformdirs
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from streams.private import alive, private_dir, spawn_tied, write_private
+
 log = logging.getLogger(__name__)
+
+SOCKET_DIR_PREFIX = "cc-redis-"
 
 
 class RedisNotFoundError(RuntimeError):
@@ -68,32 +75,79 @@ class DataDirBusyError(RuntimeError):
     """Another process holds the data directory's lock but its server does not answer."""
 
 
-def running_url(data_dir: Path) -> str | None:
-    """The URL of the embedded server another process runs on `data_dir`, if it answers."""
-    lock = data_dir / "lock"
-    if not lock.exists():
-        return None
-    with lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass  # held: a live process runs a server here
-        else:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return None  # nobody holds it: whatever server.json says is stale
+def _held(lock: Path) -> bool:
+    """Whether a live process holds `lock` (an flock, which dies with its holder)."""
     try:
-        url = str(json.loads((data_dir / "server.json").read_text())["url"])
-        probe = redis.Redis.from_url(url, socket_timeout=2)
-        try:
-            probe.ping()
-        finally:
-            probe.close()
-    except (OSError, ValueError, KeyError, redis.RedisError):
-        raise DataDirBusyError(
-            f"{data_dir} is locked by another crosscurrent whose Redis does not answer; "
-            "wait for it to exit, or pass another --data-dir"
-        ) from None
-    return url
+        fd = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also lets go of the flock, if we got it
+    return False
+
+
+def _published(data_dir: Path) -> dict[str, object]:
+    """What server.json says (empty if nothing readable)."""
+    try:
+        found = json.loads((data_dir / "server.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _probe(url: str, timeout: float = 2.0) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                retry=Retry(NoBackoff(), 0))
+
+
+def _answering(data_dir: Path) -> tuple[str | None, bool]:
+    """The URL of server.json if a server answers there; whether it is loading its data."""
+    url = _published(data_dir).get("url")
+    if not isinstance(url, str):
+        return None, False
+    probe = _probe(url)
+    try:
+        return (url if probe.ping() else None), False
+    except redis.BusyLoadingError:
+        return None, True
+    except (OSError, redis.RedisError):
+        return None, False
+    finally:
+        probe.close()
+
+
+def running_url(data_dir: Path, wait: float = 30.0) -> str | None:
+    """The URL of the embedded server another process runs on `data_dir`, if it answers."""
+    # one still starting is waited for up to `wait` seconds, one loading its data however long
+    lock = data_dir / "lock"
+    started = time.monotonic()
+    said = False
+    while _held(lock):
+        url, loading = _answering(data_dir)
+        if url is not None:
+            return url
+        if loading:
+            started = time.monotonic()
+        waited = time.monotonic() - started
+        if waited > wait:
+            raise DataDirBusyError(
+                f"{data_dir} is locked by another crosscurrent whose Redis does not answer; "
+                "wait for it to exit, or pass another --data-dir")
+        if waited > 1 and not said:
+            said = True
+            log.warning("waiting for the Redis another crosscurrent is starting on %s", data_dir)
+        time.sleep(0.1)
+    return None  # nobody holds it: whatever server.json says is stale
+
+
+def _config_value(text: str) -> str:
+    """`text` as one quoted argument of a redis.conf line."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
 
 
 class EmbeddedRedis:
@@ -109,55 +163,75 @@ class EmbeddedRedis:
         self.binary = find_redis_server(binary)
         self.appendonly = appendonly
         self.password = secrets.token_urlsafe(18)
-        self._sockdir = Path(tempfile.mkdtemp(prefix="cc-redis-"))
+        self._sockdir = Path(tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX))
         self.socket = self._sockdir / "redis.sock"
         self._process: subprocess.Popen[bytes] | None = None
-        self._lock: IO[str] | None = None
+        self._lock: int | None = None
 
     @property
     def url(self) -> str:
         return f"unix://:{quote(self.password)}@{self.socket}"
 
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "redis.conf"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.data_dir / "redis.pid"
+
     def _take_lock(self) -> None:
         if self._lock is not None:
             return
-        handle = (self.data_dir / "lock").open("a")
+        fd = os.open(self.data_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.close()
+            os.close(fd)
             raise DataDirBusyError(
                 f"another crosscurrent runs a Redis on {self.data_dir}; it is used instead "
                 "when you leave --redis unset, or pass another --data-dir"
             ) from None
-        self._lock = handle
+        self._lock = fd
+
+    def _config(self) -> str:
+        """redis.conf: what used to be argv, the password included."""
+        settings = {
+            "port": "0",
+            "unixsocket": _config_value(str(self.socket)),
+            "unixsocketperm": "700",
+            "dir": _config_value(str(self.data_dir.absolute())),
+            "appendonly": "yes" if self.appendonly else "no",
+            "appendfsync": "everysec",
+            "save": '""',
+            "requirepass": _config_value(self.password),
+            "logfile": _config_value(str((self.data_dir / "redis.log").absolute())),
+            "pidfile": _config_value(str(self.pidfile.absolute())),
+            "daemonize": "no",
+        }
+        return "".join(f"{key} {value}\n" for key, value in settings.items())
 
     def _publish_url(self) -> None:
-        path = self.data_dir / "server.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump({"url": self.url, "pid": os.getpid()}, out)
+        pid = self._process.pid if self._process is not None else None
+        write_private(self.data_dir / "server.json",
+                      json.dumps({"url": self.url, "pid": os.getpid(), "redis_pid": pid}))
 
     def start(self, timeout: float = 10.0) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.data_dir == default_data_dir():  # the user data dir: its reports, too
+            private_dir(self.data_dir.parent)
+        private_dir(self.data_dir)
         self._take_lock()
+        self._stop_leftover(timeout)
         self._sockdir.mkdir(mode=0o700, exist_ok=True)
-        args = [
-            str(self.binary),
-            "--port", "0",
-            "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.data_dir),
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--requirepass", self.password,
-            "--logfile", str(self.data_dir / "redis.log"),
-            "--daemonize", "no",
-        ]
-        self._process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        write_private(self.config_file, self._config())
+        # umask 077: the AOF, log and pidfile redis-server creates are 0600, its dirs 0700;
+        # a session of its own: a terminal's Ctrl-C reaches crosscurrent, which then stops
+        # the server once it has drained, not the server under it
+        self._process = spawn_tied(
+            [str(self.binary), str(self.config_file.absolute())], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, umask=0o077,
+            start_new_session=True)
+        self._publish_url()  # others wait on it while it starts
         deadline = time.monotonic() + timeout
         # no retries (redis-py's would wait "loading" out a few times, then raise); a reply
         # that does not come in a second is loading as well
@@ -171,11 +245,11 @@ class EmbeddedRedis:
                     err = (self._process.stderr.read() if self._process.stderr else b"").decode()
                     if not err.strip() and log_file.exists():
                         err = log_file.read_text(errors="replace").strip().splitlines()[-1]
+                    self.stop()
                     raise RedisStartError(f"redis-server exited at start: {err.strip()[:300]} "
                                           f"(its log: {log_file})")
                 try:
                     if probe.ping():
-                        self._publish_url()
                         return
                 except (redis.BusyLoadingError, redis.TimeoutError):  # alive, loading its data
                     deadline = time.monotonic() + timeout
@@ -195,6 +269,35 @@ class EmbeddedRedis:
         finally:
             probe.close()
 
+    def _stop_leftover(self, timeout: float) -> None:
+        """Stop a redis-server a dead parent left on the data dir, and clear what it left."""
+        # We hold the lock: any server still on the data dir is such a one. SHUTDOWN through
+        # its address if it answers, else SIGTERM to its pid: both keep the AOF.
+        published = _published(self.data_dir)
+        url = published.get("url")
+        recorded = published.get("redis_pid")
+        pid = _pid_in(self.pidfile) or (recorded if isinstance(recorded, int) else None)
+        by_address = _shut_down(url, self.data_dir) if isinstance(url, str) else None
+        if by_address is not None:
+            pid = by_address
+        elif pid is None or not _runs_on(pid, self.data_dir):
+            pid = None
+        if pid is not None:
+            log.warning("a redis-server (pid %d) was left running on %s by a crosscurrent that "
+                        "is gone: stopping it (its AOF is kept) to start a fresh one",
+                        pid, self.data_dir)
+            if by_address is None:
+                _signal(pid, signal.SIGTERM)
+            if not _gone(pid, timeout):
+                _signal(pid, signal.SIGKILL)
+                if not _gone(pid, 5.0):
+                    raise DataDirBusyError(
+                        f"a redis-server (pid {pid}) left on {self.data_dir} by an earlier "
+                        "crosscurrent could not be stopped; stop it, or pass another --data-dir")
+        if isinstance(url, str):
+            _remove_socket_dir(url, keep=self._sockdir)
+        (self.data_dir / "server.json").unlink(missing_ok=True)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server and give the data directory up."""
         self._terminate(timeout)
@@ -202,7 +305,7 @@ class EmbeddedRedis:
         shutil.rmtree(self._sockdir, ignore_errors=True)
         if self._lock is not None:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._lock.close()
+            os.close(self._lock)
             self._lock = None
 
     def _terminate(self, timeout: float) -> None:
@@ -231,6 +334,13 @@ class EmbeddedRedis:
             self._process.wait()
             self._process = None
 
+    def abandon(self) -> None:
+        """For fault tests: give the data dir up, the server left running (an untied parent)."""
+        self._process = None
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
     def __enter__(self) -> EmbeddedRedis:
         self.start()
         return self
@@ -242,3 +352,71 @@ class EmbeddedRedis:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _pid_in(pidfile: Path) -> int | None:
+    try:
+        return int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _shut_down(url: str, data_dir: Path) -> int | None:
+    """SHUTDOWN the server at `url` if it answers and runs on `data_dir`: its pid, else None."""
+    probe = _probe(url)
+    try:
+        pid = int(probe.info("server")["process_id"])
+        if os.path.realpath(str(probe.config_get("dir")["dir"])) != \
+                os.path.realpath(data_dir):
+            return None
+        probe.shutdown()  # no NOSAVE: with AOF on, SHUTDOWN fsyncs it first
+    except (OSError, ValueError, KeyError, redis.RedisError):
+        return None
+    finally:
+        probe.close()
+    return pid
+
+
+def _runs_on(pid: int, data_dir: Path) -> bool:
+    """Whether `pid` is a live redis-server working in `data_dir` (without /proc: any one)."""
+    # redis-server changes into its `dir`; its command line (renamed by redis) cannot tell
+    if not alive(pid):
+        return False
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(
+            errors="replace")
+    except FileNotFoundError:  # no /proc (macOS, BSD)
+        try:
+            found = subprocess.run(["ps", "-o", "comm=", "-p", str(pid)], capture_output=True,
+                                   text=True, check=False, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return "redis-server" in found
+    except OSError:
+        return False  # not ours to look at
+    return "redis-server" in command and os.path.realpath(cwd) == os.path.realpath(data_dir)
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+        os.kill(pid, signal.SIGCONT)  # a stopped one would not act on it
+    except ProcessLookupError:
+        pass
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _remove_socket_dir(url: str, keep: Path) -> None:
+    """The private socket directory a dead parent left in the temp dir (not `keep`, ours)."""
+    folder = Path(urlsplit(url).path).parent
+    if folder.name.startswith(SOCKET_DIR_PREFIX) and folder != keep:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import gzip
 import logging
 import math
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,6 +17,8 @@ import orjson
 from crosscurrent.catalog import Catalog, default_catalog
 
 log = logging.getLogger(__name__)
+MAX_LINE_BYTES = 1_000_000  # a longer tape line is a bad line, read through in pieces
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class TapeError(ValueError):
@@ -67,6 +70,11 @@ class LineError(ValueError):
     pass
 
 
+TS_MIN_MS = 0  # 1970-01-01: event times of a tape lie in 1970..2099
+TS_MAX_MS = 4_102_444_800_000  # 2100-01-01
+STRAY_GAP_MS = 7 * 86_400_000  # an event further than this from the rest of a tape is bad
+
+
 def parse_ts(raw: Any) -> int:
     """ISO-8601 with an offset, or epoch milliseconds, to epoch milliseconds."""
     if isinstance(raw, bool):
@@ -74,7 +82,7 @@ def parse_ts(raw: Any) -> int:
     if isinstance(raw, int | float):
         if not math.isfinite(raw) or raw < 0:
             raise LineError(f"ts {raw!r} is not a valid epoch-millisecond time")
-        return int(raw)
+        return _in_range(int(raw), raw)
     if isinstance(raw, str):
         try:
             moment = datetime.fromisoformat(raw)
@@ -82,8 +90,14 @@ def parse_ts(raw: Any) -> int:
             raise LineError(f"ts {raw!r} is not ISO-8601") from None
         if moment.tzinfo is None:
             raise LineError(f"ts {raw!r} has no UTC offset (add e.g. +08:00 or Z)")
-        return int(moment.timestamp() * 1000)
+        return _in_range(int(moment.timestamp() * 1000), raw)
     raise LineError("ts is missing or not a string/number")
+
+
+def _in_range(ts: int, raw: Any) -> int:
+    if not TS_MIN_MS <= ts < TS_MAX_MS:
+        raise LineError(f"ts {raw!r} is outside the years 1970..2099")
+    return ts
 
 
 def _number(obj: dict[str, Any], key: str, required: bool = True) -> float | None:
@@ -135,17 +149,59 @@ def parse_line(text: str | bytes, catalog: Catalog, line: int = 0) -> TapeEvent 
     )
 
 
-def iter_lines(path: Path) -> Iterator[bytes]:
-    opener: Any = gzip.open if path.suffix == ".gz" else open
+def iter_lines(path: Path) -> Iterator[bytes | LineError]:
+    """The tape's lines (gunzipped if it is named .gz); a line over MAX_LINE_BYTES comes as
+    a LineError in its place. TapeError if the file cannot be opened or read to its end."""
     try:
-        handle: IO[bytes] = opener(path, "rb")
+        raw = path.open("rb")
     except OSError as exc:
         raise TapeError(f"tape {path}: cannot open it ({exc.strerror})") from None
-    with handle:
+    with raw:
+        if path.suffix != ".gz":
+            yield from _lines(path, raw)
+            return
         try:
-            yield from handle
-        except (OSError, EOFError) as exc:
-            raise TapeError(f"tape {path}: cannot read it ({exc})") from None
+            head = raw.read(len(GZIP_MAGIC))
+            raw.seek(0)
+        except OSError as exc:
+            raise TapeError(f"tape {path}: cannot read it ({exc.strerror})") from None
+        if head != GZIP_MAGIC:
+            start = f"it starts with {head!r}" if head else "it is empty"
+            raise TapeError(f"tape {path}: not gzip data though named .gz ({start}); rename "
+                            "it to .jsonl if it holds plain JSON Lines")
+        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+            yield from _lines(path, unzipped)
+
+
+def _lines(path: Path, handle: IO[bytes] | gzip.GzipFile) -> Iterator[bytes | LineError]:
+    """Each line of at most MAX_LINE_BYTES; a longer one read through, as a LineError."""
+    number = 0  # lines read whole
+    try:
+        while line := handle.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                size = len(line) + _rest_of_line(handle)
+                yield LineError(f"{size:,} bytes long, over the limit of {MAX_LINE_BYTES:,} "
+                                "bytes of a tape line")
+                continue
+            yield line
+    except EOFError:
+        raise TapeError(f"tape {path}: truncated, its gzip data ends after line {number} "
+                        "without the end marker (an interrupted copy or recording?); copy it "
+                        "again, or save the lines before the cut with gzip -dc") from None
+    except (OSError, zlib.error) as exc:
+        raise TapeError(f"tape {path}: damaged after line {number} ({exc}); copy or record it "
+                        "again") from None
+
+
+def _rest_of_line(handle: IO[bytes] | gzip.GzipFile) -> int:
+    """Read through the rest of a line in pieces; its length in bytes."""
+    skipped = 0
+    while piece := handle.readline(MAX_LINE_BYTES):
+        skipped += len(piece)
+        if piece.endswith(b"\n"):
+            break
+    return skipped
 
 
 def read_tape(path: Path, catalog: Catalog | None = None) -> Tape:
@@ -155,6 +211,8 @@ def read_tape(path: Path, catalog: Catalog | None = None) -> Tape:
     last_ts = -1
     for number, raw in enumerate(iter_lines(path), start=1):
         try:
+            if isinstance(raw, LineError):  # too long to read
+                raise raw
             item = parse_line(raw, catalog, number)
         except LineError as exc:
             tape.bad_lines += 1
@@ -177,4 +235,32 @@ def read_tape(path: Path, catalog: Catalog | None = None) -> Tape:
     if not tape.events:
         raise TapeError(f"tape {path}: no valid event lines ({tape.bad_lines} bad)")
     tape.events.sort(key=lambda e: e.ts)  # stable: equal times keep file order
+    _drop_strays(tape, path.name)
     return tape
+
+
+def _drop_strays(tape: Tape, name: str) -> None:
+    """Events cut off from the tape's body (the run of events around its median time with
+    no gap over STRAY_GAP_MS) are bad lines: played, they would drag the tape's clock."""
+    events = tape.events
+    first = last = len(events) // 2
+    while first > 0 and events[first].ts - events[first - 1].ts <= STRAY_GAP_MS:
+        first -= 1
+    while last + 1 < len(events) and events[last + 1].ts - events[last].ts <= STRAY_GAP_MS:
+        last += 1
+    body = events[first:last + 1]
+    if len(body) == len(events):
+        return
+    low, high = body[0].ts, body[-1].ts
+    for stray in sorted(events[:first] + events[last + 1:], key=lambda e: e.line):
+        away = low - stray.ts if stray.ts < low else stray.ts - high
+        tape.bad_lines += 1
+        log.warning("tape %s line %d skipped: ts %s is %.0f days %s the rest of the tape "
+                    "(%s .. %s), past the %d-day gap a tape may have", name, stray.line,
+                    _iso(stray.ts), away / 86_400_000, "before" if stray.ts < low else "after",
+                    _iso(low), _iso(high), STRAY_GAP_MS // 86_400_000)
+    tape.events = body
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%MZ")

@@ -12,7 +12,6 @@ daily history (`references`), else it is unknown (None).
 from __future__ import annotations
 
 import base64
-import binascii
 import importlib.util
 import math
 import struct
@@ -52,6 +51,7 @@ class YahooProtocol:
     """Subscribes with `{"subscribe": [...]}` (renewed every `resubscribe_s`) and decodes."""
 
     source = SOURCE
+    silence_s: float | None = None  # thin symbols can pause: the feeds' stale_after_s
 
     def __init__(
         self,
@@ -116,8 +116,11 @@ class YahooProtocol:
             raw = base64.b64decode(encoded, validate=True)
             data = self._pricing()
             data.ParseFromString(raw)
-        except (orjson.JSONDecodeError, TypeError, KeyError, binascii.Error, DecodeError):
+        except (orjson.JSONDecodeError, TypeError, KeyError, ValueError, DecodeError):
+            # ValueError: binascii.Error (not base64), and a message that is not ASCII
             raise FrameError("not a Yahoo pricing frame") from None
+        if not data.id:  # bytes that parse as a message of unknown fields only
+            raise FrameError("pricing frame without a symbol")
         ident = self.symbols.get(data.id)
         if ident is None:
             return []

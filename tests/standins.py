@@ -58,6 +58,7 @@ METRICS = {
 RENAMED = "tvl:stargate"  # the slug DefiLlama answers 400 to (renamed upstream)
 DEMO_KEY = "CG-standin-demo-key"
 STEP_S = 0.5
+GROWTH_STEPS = 80  # metrics grow for the first 40 s, then hold: a long run stays plausible
 
 
 def watchlist() -> list[str]:
@@ -160,7 +161,8 @@ class StandIns:
                     source = catalog[ident].source
                     if ident == RENAMED or (ident in polled and not polled[ident].done()):
                         continue  # a poller has not taken the last value yet
-                    event = TapeEvent(ts=now, id=ident, value=value * (1 + growth / 100) ** step)
+                    grown = (1 + growth / 100) ** min(step, GROWTH_STEPS)
+                    event = TapeEvent(ts=now, id=ident, value=value * grown)
                     polled[ident] = asyncio.create_task(self.polled[source].publish(event))
                 step += 1
                 await asyncio.sleep(STEP_S)

@@ -79,3 +79,13 @@ def test_a_watchlist_typo_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"key 'watchlist\.1': value error, unknown instrument "
                                           r"id 'hk:HSII'"):
         load_config(path, env={})
+
+
+def test_a_config_error_never_shows_the_secrets_of_its_section(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("sources:\n  binance: {ws_url: 'wss://x', layout: category}\n"
+                    "  coingecko: {api_key: 'CG-SECRET-KEY'}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, env={"CROSSCURRENT_SOURCES_COINGECKO_API_KEY": "CG-ENV-SECRET"})
+    said = str(refused.value)
+    assert "sources.binance.layout" in said and "SECRET" not in said and "\n" not in said

@@ -4,28 +4,26 @@ behave as the real services do today, it names each silent or refused source in 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from crosscurrent.config import load_config
 from crosscurrent.doctor import diagnose
 from tests.conftest import free_port
-from tests.standins import RENAMED, standins
+from tests.standins import DEMO_KEY, RENAMED, standins
 from tests.test_cli import crosscurrent
 
 
-def doctor_lines(tmp_path: Path, redis_url: str, usdm_layout: str | None = None,
+def doctor_lines(tmp_path: Path, redis_url: str, edit: Callable[[str], str] = str,
                  blocked: bool = False, listen_s: float = 3.0) -> dict[str, str]:
-    """The doctor's lines by name, against driven stand-ins (USD-M: with that layout in the
-    config, refusing this region with `blocked`)."""
+    """The doctor's lines by name, against driven stand-ins, their config changed by `edit`
+    (USD-M refusing this region with `blocked`)."""
 
-    async def main() -> list[str]:
+    async def main() -> dict[str, str]:
         async with standins() as stand:
             stand.usdm.geo_blocked = blocked
-            text = stand.config()
-            if usdm_layout is not None:
-                text = text.replace("binance_usdm: {", f"binance_usdm: {{layout: {usdm_layout}, ")
             config_file = tmp_path / "c.yaml"
-            config_file.write_text(text)
+            config_file.write_text(edit(stand.config()))
             driving = asyncio.create_task(stand.drive())
             try:
                 verdicts = await diagnose(load_config(config_file, env={}), redis_url,
@@ -33,11 +31,11 @@ def doctor_lines(tmp_path: Path, redis_url: str, usdm_layout: str | None = None,
             finally:
                 driving.cancel()
                 await asyncio.gather(driving, return_exceptions=True)
-        return [v.line() for v in verdicts]
+        return {v.what: v.line() for v in verdicts}
 
     lines = asyncio.run(main())
-    assert all("\n" not in line for line in lines)
-    return {line[6:26].strip(): line for line in lines}
+    assert all("\n" not in line for line in lines.values())
+    return lines
 
 
 def test_every_source_is_followed_and_the_renamed_slug_named(redis_url: str, tmp_path: Path
@@ -58,10 +56,24 @@ def test_every_source_is_followed_and_the_renamed_slug_named(redis_url: str, tmp
 
 
 def test_the_legacy_root_is_named_with_what_to_set(redis_url: str, tmp_path: Path) -> None:
-    line = doctor_lines(tmp_path, redis_url, usdm_layout="legacy")["binance-usdm"]
+    line = doctor_lines(tmp_path, redis_url, lambda text: text.replace(
+        "binance_usdm: {", "binance_usdm: {layout: legacy, "))["binance-usdm"]
     assert line.startswith("FAIL") and "btcusdt@trade" in line
     assert "silent: btcusdt@ticker" in line and "btcusdt@markPrice@1s" in line
     assert "set sources.binance_usdm.layout: category" in line
+
+
+def test_a_refused_key_and_a_path_the_host_lacks_say_what_to_set(redis_url: str,
+                                                                 tmp_path: Path) -> None:
+    by_name = doctor_lines(tmp_path, redis_url, lambda text: text.replace(
+        f", api_key: '{DEMO_KEY}'", "").replace(
+        "binance_coinm: {", "binance_coinm: {layout: category, "))
+    gecko = by_name["coingecko"]
+    assert gecko.startswith("FAIL") and "HTTP 401" in gecko and "unreachable" not in gecko
+    assert "no API key is configured: set sources.coingecko.api_key" in gecko
+    coinm = by_name["binance-coinm /public"]
+    assert coinm.startswith("FAIL") and "HTTP 404" in coinm
+    assert "set sources.binance_coinm.layout: legacy" in coinm
 
 
 def test_a_region_refused_with_http_451_is_one_line_with_what_to_configure(
@@ -70,7 +82,7 @@ def test_a_region_refused_with_http_451_is_one_line_with_what_to_configure(
     for name in ("binance-usdm /public", "binance-usdm /market"):
         line = by_name[name]
         assert line.startswith("FAIL") and "HTTP 451" in line, line
-        assert "sources.binance.ws_url" in line and "ccxt" in line
+        assert "`ccxt:` entry" in line and "okx" in line
     assert by_name["binance"].startswith("ok")
 
 

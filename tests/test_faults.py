@@ -51,7 +51,9 @@ def test_redis_killed_under_a_running_pipeline_loses_and_repeats_nothing(tmp_pat
         await sim.start()
         config = tmp_path / "live.yaml"
         config.write_text(f"watchlist: [crypto:BTC, crypto:ETH]\nsources:\n  binance: "
-                          f"{{ws_url: '{sim.url}', rest_url: '{sim.url.replace('ws', 'http')}'}}\n")
+                          f"{{ws_url: '{sim.url}', rest_url: '{sim.url.replace('ws', 'http')}'}}\n"
+                          # START's fixed day passes the edge whatever the wall clock says
+                          "feeds: {max_past_s: 1.0e+9, max_future_s: 1.0e+9}\n")
 
         async def start() -> asyncio.subprocess.Process:
             return await asyncio.create_subprocess_exec(

@@ -31,6 +31,7 @@ class HttpSimulator:
         self._requested: set[str] = set()
         self._changed = asyncio.Condition()
         self._faults: list[tuple[int, str | None]] = []
+        self._raw: list[bytes] = []  # bodies served instead of the next real ones
         self._runner: web.AppRunner | None = None
         self.frames_sent = 0
         self.messages_received = 0
@@ -69,6 +70,12 @@ class HttpSimulator:
         """Answer the next `count` requests with `status` (429, 500, ...)."""
         self._faults.extend([(status, retry_after)] * count)
 
+    def serve_raw_next(self, body: bytes, count: int = 1) -> None:
+        """Answer the next `count` requests that have a value to serve with `body` instead
+        (status 200 with an ETag of its own, never a 304): a malformed reply, say. They do not
+        count as serving the value, so a `publish` under way waits for a real reply."""
+        self._raw.extend([body] * count)
+
     async def respond(self, request: web.Request, reply: Reply,
                       content_type: str = "application/json") -> web.Response:
         self.messages_received += 1
@@ -82,6 +89,9 @@ class HttpSimulator:
         if reply is None:
             return web.json_response({"message": "not found"}, status=404)
         body, ts, ids = reply
+        raw = self._raw.pop(0) if self._raw else None
+        if raw is not None:
+            body, ids = raw, set()
         etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
         headers = {
             "ETag": etag,
@@ -89,7 +99,7 @@ class HttpSimulator:
             "Content-Type": content_type,
         }
         served = {i: self._version.get(i, 0) for i in ids}
-        if request.headers.get("If-None-Match") == etag:
+        if raw is None and request.headers.get("If-None-Match") == etag:
             await self._mark_served(served)
             return web.Response(status=304, headers=headers)
         self.frames_sent += 1

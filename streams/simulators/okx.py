@@ -108,5 +108,6 @@ class OkxSimulator(SimulatorServer):
         return {
             "urls": {"api": {"rest": self.url.replace("ws://", "http://"),
                              "ws": f"{self.url}/ws/v5"}},
-            "options": {"fetchMarkets": {"types": ["spot"]}},
+            "options": {"fetchMarkets": {"types": sorted({
+                "swap" if i.endswith("-SWAP") else "spot" for i in self.symbols.values()})}},
         }

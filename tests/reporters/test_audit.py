@@ -28,8 +28,13 @@ def test_a_replay_accounts_for_every_entry_and_alert(redis_url: str, keys: Keys)
         consumers = [x for x in counted.lines if x.stage == "consumer"]
         agents = {x.name: x.counts for x in counted.lines if x.stage == "agent"}
         (alerts,) = [x for x in counted.lines if x.stage == "alerts"]
-        assert counted.lost == 0
+        assert counted.lost == 0 and counted.stuck == 0
         assert all(x.counts["lag"] == 0 and x.counts["pending"] == 0 for x in consumers)
+        feeds = {x.name: x.counts for x in counted.lines if x.stage == "feed"}
+        assert feeds.keys() == set(result.frames)  # the replay's feed stage, every source
+        for source, (sent, received, malformed) in result.frames.items():
+            assert feeds[source]["sent"] == sent == feeds[source]["received"] == received > 0
+            assert feeds[source]["malformed"] == malformed == 0
         assert all(x.counts["delivered"] == entries[x.name.split(" → ")[0]] for x in consumers)
         detectors = agents["detectors"]
         assert detectors["entries"] == detectors["acknowledged"] < detectors["consumed"]
@@ -88,3 +93,28 @@ def test_counts_kept_before_entries_held_several_events_still_reconcile(redis_ur
 
     assert asyncio.run(main()) == [{"consumed": 5, "malformed": 0, "alerts": 0, "entries": 5,
                                     "acknowledged": 5}]
+
+
+def test_pending_entries_idle_past_the_threshold_are_stuck(redis_url: str, keys: Keys
+                                                           ) -> None:
+    """A consumer that read entries and died: they sit pending, and audit says so."""
+
+    async def main() -> tuple[int, int]:
+        redis = await connect(redis_url)
+        stream = keys.events("crypto")
+        for _ in range(3):
+            await redis.xadd(stream, {"e": b"{}"})
+        await redis.xgroup_create(stream, "detectors", id="0")
+        await redis.xreadgroup("detectors", "died", {stream: ">"}, count=2)
+        await asyncio.sleep(0.2)
+        fresh = (await audit(redis, keys)).stuck  # the default threshold: a minute
+        stuck = (await audit(redis, keys, stuck_ms=100)).stuck
+        await redis.aclose()
+        return fresh, stuck
+
+    fresh, stuck = asyncio.run(main())
+    assert (fresh, stuck) == (0, 2)
+    result = crosscurrent("audit", "--redis", redis_url, "--namespace", keys.namespace,
+                          "--stuck-after", "0.1", env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "2 pending entries stuck (idle over 0.1s)" in " ".join(result.stdout.split())

@@ -348,6 +348,7 @@ def test_defillama_series_fill_tvl_dex_volume_and_stablecoins(redis_url: str, ke
     assert bars["stable:USDT"][0].date == date(2026, 3, 9)
     lido = next(o for o in outcomes if o.ident == "tvl:lido")
     assert lido.error is not None  # no series served: reported, the others went on
+    assert lido.unknown and "not retried" in lido.line()  # HTTP 400: the id, not the network
 
 
 def _config(tmp_path: Path, keys: Keys, sim: YahooSimulator) -> Config:

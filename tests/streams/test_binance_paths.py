@@ -187,7 +187,21 @@ def test_http_451_is_one_line_that_says_what_to_configure_and_is_not_retried(
     assert all(f.reconnects == 0 for f in feeds)
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(errors) == 2, errors  # one line for each of the two connections
-    assert all("\n" not in e and "HTTP 451" in e and "sources.binance.ws_url" in e
-               and "ccxt" in e for e in errors)
+    assert all("\n" not in e and "HTTP 451" in e and
+               ("/market/stream" in e or "/public/stream" in e) for e in errors)
+    assert all("`ccxt:` entry" in e and "funding:BTC: BTC/USDT:USDT" in e for e in errors)
     states = [e.state for e in sink.events if isinstance(e, FeedStatus)]
     assert states.count(FeedState.UNAVAILABLE) == 2 and FeedState.DISCONNECTED not in states
+
+
+def test_a_spot_host_refusing_the_region_points_at_one_that_serves_it(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        sim = BinanceSimulator(geo_blocked=True)
+        async with running(sim, ["crypto:BTC"], "legacy") as (feeds, _):
+            await until(lambda: feeds[0].state == FeedState.UNAVAILABLE)
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(main())
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "HTTP 451" in line and "wss://stream.binance.us:9443" in line

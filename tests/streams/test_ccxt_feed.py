@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from crosscurrent.config import FeedsConfig
-from crosscurrent.events import FeedStatus, MarketEvent, Tick
+from crosscurrent.events import FeedStatus, MarketEvent, Metric, Tick
 from streams.ccxt_feed import CcxtFeed
 from streams.simulators.binance import BinanceSimulator
 from streams.simulators.coinbase import CoinbaseSimulator
@@ -95,3 +95,34 @@ def test_a_burst_beyond_trades_limit_is_counted_not_silent() -> None:
 def test_unknown_exchange_is_refused() -> None:
     with pytest.raises(ValueError, match="no exchange 'nope'"):
         CcxtFeed("nope", {}, lambda e: asyncio.sleep(0), FeedsConfig())
+
+
+def test_funding_from_another_venue_through_ccxt() -> None:
+    """Where Binance refuses the region, funding comes from OKX's funding-rate channel."""
+
+    async def main() -> list[Metric]:
+        sim = OkxSimulator({"funding:BTC": "BTC-USDT-SWAP"})
+        await sim.start()
+        found: list[Metric] = []
+
+        async def sink(event: MarketEvent | FeedStatus) -> None:
+            if isinstance(event, Metric):
+                found.append(event)
+
+        feed = CcxtFeed("okx", {"funding:BTC": "BTC/USDT:USDT"}, sink, FAST,
+                        overrides=sim.ccxt_overrides())
+        task = asyncio.create_task(feed.run())
+        try:
+            await sim.wait_topics({"funding-rate:BTC-USDT-SWAP"}, timeout=20)
+            await sim.publish(TapeEvent(ts=1775635200000, id="funding:BTC", value=0.00031))
+            async with asyncio.timeout(10):
+                while not found:
+                    await asyncio.sleep(0.01)
+            return found
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await sim.stop()
+
+    (metric,) = asyncio.run(main())
+    assert (metric.id, metric.value, metric.source) == ("funding:BTC", 0.00031, "ccxt:okx")
