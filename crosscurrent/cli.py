@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from redis.exceptions import OutOfMemoryError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -102,8 +103,20 @@ def _speed(text: str) -> float:
         value = float(text.rstrip("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'max', got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("speed must be positive")
+    if not 1e-3 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"speed must be at least 0.001 (tape seconds per "
+                                         f"second) or 'max', got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    """A finite number above zero (seconds, minutes)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
     return value
 
 
@@ -213,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "what arrives as a tape, to replay the day later. Ctrl-C stops.")
     rec.add_argument("--out", type=Path, required=True, metavar="TAPE",
                      help="the tape to write (.jsonl, or .jsonl.gz to compress)")
-    rec.add_argument("--minutes", type=float, metavar="N", help="stop after N minutes")
+    rec.add_argument("--minutes", type=_positive, metavar="N", help="stop after N minutes")
 
     bench = sub.add_parser(
         "bench", parents=[common], help="measure ingest, detection, memory and the report",
@@ -242,11 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "fewer weigh the start-up more)")
     bench.add_argument("--rates", default="1000,10000,50000", metavar="R[,R]",
                        help="latency: offered events/s into the bus (default 1000,10000,50000)")
-    bench.add_argument("--seconds", type=float, default=5, metavar="S",
+    bench.add_argument("--seconds", type=_positive, default=5, metavar="S",
                        help="latency: length of each load (default 5)")
-    bench.add_argument("--minutes", type=float, default=30, metavar="M",
+    bench.add_argument("--minutes", type=_positive, default=30, metavar="M",
                        help="memory: length of the soak (default 30)")
-    bench.add_argument("--soak-rate", type=float, default=10_000, metavar="R",
+    bench.add_argument("--soak-rate", type=_positive, default=10_000, metavar="R",
                        help="memory: events/s during the soak (default 10000)")
 
     doctor = sub.add_parser(
@@ -260,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  FAIL  binance-usdm   wss://fstream.binance.com/stream: 40 frames in 20s "
         "(btcusdt@trade); silent: btcusdt@ticker, btcusdt@markPrice@1s: on the legacy root, "
         "... set sources.binance_usdm.layout: category")
-    doctor.add_argument("--listen", type=float, default=10, metavar="S",
+    doctor.add_argument("--listen", type=_positive, default=10, metavar="S",
                         help="how long to follow the feeds before judging (default 10 s)")
     sub.add_parser("feeds", parents=[common, namespaced],
                    help="configured sources and their state",
@@ -285,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "date-time (UTC unless it gives its offset); by whole minutes, kept 8 "
                        "days; stages are then not reconciled against each other, but alerts")
     audit.add_argument("--until", metavar="WHEN", help="with --since: up to WHEN (default now)")
-    audit.add_argument("--stuck-after", type=float, default=60, metavar="S",
+    audit.add_argument("--stuck-after", type=_positive, default=60, metavar="S",
                        help="a pending entry idle this long counts as stuck (default 60 s)")
     history = sub.add_parser("history", parents=[common, namespaced], help="daily bars of an id",
                              description="The daily bars a pipeline keeps: in its --redis, or "
@@ -294,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="show: print an id's bars; backfill: fetch the missing days of "
                          "the given ids (default: the watchlist) from their sources")
     history.add_argument("ids", nargs="*", metavar="ID", help="canonical ids, e.g. hk:HSI")
-    history.add_argument("--days", type=int, default=30, metavar="N",
+    history.add_argument("--days", type=_count, default=30, metavar="N",
                          help="the newest N sessions (default 30)")
     sub.add_parser("watch", parents=[common, namespaced, viewing],
                    help="the live dashboard of a running pipeline",
@@ -350,19 +363,38 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False)
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False, markup=False)],
-    )
+        format="%(message)s", handlers=[_log_handler()])
     try:
         return _dispatch(args, console)
     except (UserError, ConfigError, TapeError, BusUnavailableError, RedisNotFoundError,
             RedisStartError, DataDirBusyError, UnknownIdError, LoopUnavailableError,
             NamespaceBusyError) as exc:
-        Console(stderr=True).print(f"[bold red]crosscurrent: error:[/] {escape(str(exc))}",
-                                   highlight=False, soft_wrap=True)
+        _error(str(exc))
         return 2
     except KeyboardInterrupt:
         return 130
+    except OutOfMemoryError as exc:  # anywhere: starting groups, the lock, a write
+        _error(f"Redis refused a write: {exc} Nothing of the refused batch was stored; free "
+               "memory in that Redis or raise its maxmemory, then run again")
+        return 1
+    except TimeoutError as exc:  # a stage that stopped taking work (the warnings say why)
+        _error(f"{exc}; see the warnings above for why (is Redis refusing writes?)")
+        return 1
+
+
+def _log_handler() -> logging.Handler:
+    """Rich's on a terminal; piped, plain lines that are never wrapped (one line a record)."""
+    if sys.stderr.isatty():
+        return RichHandler(console=Console(stderr=True), show_path=False, markup=False)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                           "%H:%M:%S"))
+    return handler
+
+
+def _error(text: str) -> None:
+    Console(stderr=True).print(f"[bold red]crosscurrent: error:[/] {escape(text)}",
+                               highlight=False, soft_wrap=True)
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -395,11 +427,11 @@ def _check_receivers(args: argparse.Namespace, config: Config) -> None:
         raise UserError(str(exc)) from None
 
 
-def _writable(directory: Path, flag: str) -> None:
-    """Make `directory` and write a file in it, or a UserError naming it and the OS error
-    (before the work that would write there)."""
+def _writable(directory: Path, flag: str, mode: int = 0o777) -> None:
+    """Make `directory` (`mode`, before the umask) and write a file in it, or a UserError
+    naming it and the OS error (before the work that would write there)."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=mode)
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as exc:
@@ -487,6 +519,7 @@ def _feeds(args: argparse.Namespace, config: Config, console: Console) -> int:
 
 def _audit(args: argparse.Namespace, config: Config, console: Console) -> int:
     from reporters.audit import audit, audit_table, audit_window
+    from streams.keys import MINUTE_STATS_TTL_S
 
     if args.since is None:
         stuck_ms = int(args.stuck_after * 1000)
@@ -497,6 +530,12 @@ def _audit(args: argparse.Namespace, config: Config, console: Console) -> int:
         if since >= until:
             raise UserError(f"audit: --since {args.since} is not before --until "
                             f"{args.until or 'now'}")
+        kept = now - MINUTE_STATS_TTL_S * 1000  # older minutes are gone: not asked for
+        if since < kept:
+            console.print(f"counters are kept {MINUTE_STATS_TTL_S // 86_400} days: counting "
+                          f"from {_utc(kept)}", highlight=False)
+            since = max(since, kept)
+            until = max(until, since + 60_000)
         found = _read_namespace(config, args, lambda redis, keys: audit_window(
             redis, keys, since, until))
         console.print(f"from {_utc(since)} to {_utc(until)} (whole minutes, UTC)",
@@ -671,7 +710,8 @@ def _redis(config: Config, args: argparse.Namespace) -> AbstractContextManager[s
     if not config.redis.url:  # the embedded server keeps its files there
         flag = ("--data-dir" if args.data_dir else "embedded.data_dir"
                 if config.embedded.data_dir else "the data directory")
-        _writable(args.data_dir or config.embedded.data_dir or default_data_dir(), flag)
+        _writable(args.data_dir or config.embedded.data_dir or default_data_dir(), flag,
+                  mode=0o700)  # the private Redis's: never open to others, not for a moment
     return redis_url(config, args.data_dir)
 
 

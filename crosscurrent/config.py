@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
@@ -344,7 +345,8 @@ def _read_yaml(text: str, source: str) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{source}:{where} is not valid YAML ({_one_line(problem)})") from None
     except RecursionError:
-        raise ConfigError(f"{source}: nested too deeply to read") from None
+        raise ConfigError(f"{source}: nested too deeply to read (deeper than Python's "
+                          f"recursion limit of {sys.getrecursionlimit()} allows)") from None
     except (ValueError, OverflowError) as exc:  # a value of a known tag: a date, a number
         raise ConfigError(f"{source}: is not valid YAML ({_one_line(str(exc))})") from None
     if data is None:
@@ -418,7 +420,7 @@ def _unknown_variable(name: str) -> str:
     known = {n[len(ENV_PREFIX):]: n for n in [*env_names(), *OTHER_VARIABLES]}
     close = difflib.get_close_matches(name[len(ENV_PREFIX):], known, n=1)
     hint = f"; did you mean {known[close[0]]}?" if close else ""
-    return (f"environment variable {name} is not a crosscurrent setting{hint} Unset it (the "
+    return (f"environment variable {name} is not a crosscurrent setting{hint}. Unset it (the "
             f"variables are {ENV_PREFIX}<SECTION>_<KEY>, for the keys `crosscurrent config` "
             "prints)")
 

@@ -19,7 +19,7 @@ KnownId = Annotated[str, AfterValidator(_known_id)]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def submodel(annotation: Any) -> type[BaseModel] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -47,6 +48,16 @@ def check_url(url: str) -> str:
                             f"{URL_FORMS}") from None
     if scheme == "unix" and not found.get("path"):
         raise RedisUrlError(f"Redis URL {shown!r} has no socket path; give {URL_FORMS}")
+    path = urlsplit(url).path
+    if scheme != "unix" and not re.fullmatch(r"/?|/\d+", path):
+        raise RedisUrlError(f"Redis URL {shown!r}: {path!r} is not a database number (/0, "
+                            f"/1, ...); give {URL_FORMS}")
+    if scheme != "unix" and not urlsplit(url).hostname:
+        raise RedisUrlError(f"Redis URL {shown!r} names no host; give {URL_FORMS}")
+    try:  # builds a connection, connects nowhere: unknown ?options fail here, not later
+        aioredis.ConnectionPool.from_url(url).make_connection()  # type: ignore[no-untyped-call]
+    except (TypeError, ValueError) as exc:
+        raise RedisUrlError(f"Redis URL {shown!r}: {exc}"[:300] + f"; give {URL_FORMS}") from None
     return url
 
 

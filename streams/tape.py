@@ -215,16 +215,14 @@ def read_tape(path: Path, catalog: Catalog | None = None) -> Tape:
                 raise raw
             item = parse_line(raw, catalog, number)
         except LineError as exc:
-            tape.bad_lines += 1
-            log.warning("tape %s line %d skipped: %s", path.name, number, exc)
+            _bad(tape, "tape %s line %d skipped: %s", path.name, number, exc)
             continue
         if item is None:
             continue
         if isinstance(item, Bar):
             if tape.events:
-                tape.bad_lines += 1
-                log.warning("tape %s line %d skipped: a bar after the first event "
-                            "(history lines come first)", path.name, number)
+                _bad(tape, "tape %s line %d skipped: a bar after the first event (history "
+                     "lines come first)", path.name, number)
                 continue
             tape.bars.append(item)
             continue
@@ -234,9 +232,25 @@ def read_tape(path: Path, catalog: Catalog | None = None) -> Tape:
         tape.events.append(item)
     if not tape.events:
         raise TapeError(f"tape {path}: no valid event lines ({tape.bad_lines} bad)")
+    if tape.out_of_order:
+        log.warning("tape %s: %d events earlier than a line before them; played in time "
+                    "order", path.name, tape.out_of_order)
     tape.events.sort(key=lambda e: e.ts)  # stable: equal times keep file order
     _drop_strays(tape, path.name)
     return tape
+
+
+LOG_FIRST_BAD = 10  # bad lines logged one by one; then every thousandth
+
+
+def _bad(tape: Tape, message: str, *args: object) -> None:
+    """Count a bad line; log it if among the first few, or every thousandth."""
+    tape.bad_lines += 1
+    n = tape.bad_lines
+    if n <= LOG_FIRST_BAD or n % 1000 == 0:
+        log.warning(message, *args)
+    if n == LOG_FIRST_BAD:
+        log.warning("further bad lines: every thousandth is logged, all are counted")
 
 
 def _drop_strays(tape: Tape, name: str) -> None:
@@ -254,11 +268,10 @@ def _drop_strays(tape: Tape, name: str) -> None:
     low, high = body[0].ts, body[-1].ts
     for stray in sorted(events[:first] + events[last + 1:], key=lambda e: e.line):
         away = low - stray.ts if stray.ts < low else stray.ts - high
-        tape.bad_lines += 1
-        log.warning("tape %s line %d skipped: ts %s is %.0f days %s the rest of the tape "
-                    "(%s .. %s), past the %d-day gap a tape may have", name, stray.line,
-                    _iso(stray.ts), away / 86_400_000, "before" if stray.ts < low else "after",
-                    _iso(low), _iso(high), STRAY_GAP_MS // 86_400_000)
+        _bad(tape, "tape %s line %d skipped: ts %s is %.0f days %s the rest of the tape "
+             "(%s .. %s), past the %d-day gap a tape may have", name, stray.line,
+             _iso(stray.ts), away / 86_400_000, "before" if stray.ts < low else "after",
+             _iso(low), _iso(high), STRAY_GAP_MS // 86_400_000)
     tape.events = body
 
 

@@ -88,3 +88,14 @@ def test_the_shipped_seed_tape_ends_on_the_report_figures() -> None:
     hsi = [bar for bar in tape.bars if bar.id == "hk:HSI"]  # history for the baselines
     assert len(hsi) == 30 and hsi[-1].close == last["hk:HSI"].prev_close
     assert all(bar.date.isoformat() not in ("2026-04-03", "2026-04-06") for bar in hsi)
+
+
+def test_a_flood_of_bad_lines_is_counted_whole_and_logged_sparingly(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tape = tmp_path / "t.jsonl"
+    tape.write_text('{"ts":1775635200000,"id":"crypto:BTC","value":70000}\n'
+                    + "".join(f"garbage {n}\n" for n in range(3000)))
+    with caplog.at_level(logging.WARNING):
+        read = read_tape(tape)
+    assert read.bad_lines == 3000 and len(read.events) == 1
+    assert len(caplog.records) == 10 + 1 + 3  # the first ten, a note, every thousandth
