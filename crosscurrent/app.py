@@ -257,6 +257,7 @@ async def replay(
     async with _bus(config, url, namespace) as (redis, keys, writer), hold_namespace(
             redis, keys, url, "wait for it, or replay with another --data-dir or --redis"):
         await clear_namespace(redis, keys)
+        await redis.set(keys.replayed, "running")
         store = HistoryStore(redis, keys, config.history.sessions)
         bars: dict[str, list[DailyBar]] = {}
         for bar in tape.bars:
@@ -306,6 +307,7 @@ async def replay(
             frames = await _drain(tasks, simulators, feeds, writer, agents)
             await edge.flush(redis, keys)  # feed.<source>.rejected, for `audit`
             await count_replayed(redis, keys, frames)
+            await redis.set(keys.replayed, "finished")
             alerts = await read_alerts(redis, keys)
             await _until(lambda: len(seen) >= len(alerts), tasks, "the alert log")
             delivered = await _finish_notifications(notifier, senders, tasks, tape.end_ms)

@@ -548,7 +548,11 @@ def _audit(args: argparse.Namespace, config: Config, console: Console) -> int:
                       f"{args.stuck_after:g}s): a consumer died holding them or keeps failing "
                       "on them; a running agent claims a dead one's after agent.claim_idle_ms[/]",
                       highlight=False)
-    if found.lost or found.stuck:
+    if found.unfinished:
+        console.print("[bold red]the replay of this namespace stopped before its end: its "
+                      "feeds were never counted, so no stage can be reconciled; replay it "
+                      "again[/]", highlight=False)
+    if found.lost or found.stuck or found.unfinished:
         return 1
     console.print("nothing lost: every stage accounts for what the one before it passed on")
     return 0

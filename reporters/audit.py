@@ -61,6 +61,7 @@ STUCK_SCAN = 10_000  # at most this many pending entries are looked at per group
 class Audit:
     lines: list[Line] = field(default_factory=list)
     stuck: int = 0  # pending entries idle longer than the threshold
+    unfinished: bool = False  # a replay that stopped before its end (no one holds it now)
 
     @property
     def lost(self) -> int:
@@ -82,6 +83,9 @@ async def audit(redis: aioredis.Redis, keys: Keys, stuck_ms: int = STUCK_MS) -> 
     """The namespace's counts and losses, and the pending entries idle over `stuck_ms`."""
     out = Audit()
     stats = {_text(k): int(v) for k, v in (await redis.hgetall(keys.stats)).items()}
+    if _text(await redis.get(keys.replayed) or b"") == "running" \
+            and not await redis.exists(keys.owner):
+        out.unfinished = True  # its feed stage was never counted: nothing here is complete
     statuses = await latest_statuses(redis, keys)
     counted = {k.split(".")[1] for k in stats if k.startswith("feed.")}
     for source in sorted({s.source for s in statuses.values()} | counted):

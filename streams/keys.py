@@ -15,6 +15,8 @@
     <prefix>:<namespace>:delivered:<receiver> set: notice ids that receiver has had
     <prefix>:<namespace>:notifications     stream: the delivery log (status of each attempt)
     <prefix>:<namespace>:silences          hash: silences by id
+    <prefix>:<namespace>:replay            string: `running`, then `finished` (a replay's)
+    <prefix>:owner:<namespace>             string (expiring): the namespace's one writer
 
 The namespace separates a live pipeline (`live`) from replays (`replay`), so a replay never
 mixes with live state. Consumer groups are named after the agent that reads.
@@ -74,6 +76,17 @@ class Keys:
     def stats_at(self, minute: int) -> str:
         """The counters' growth during `minute` (epoch minutes)."""
         return f"{self.base}:stats:{minute}"
+
+    @property
+    def owner(self) -> str:
+        """Who writes the namespace (`streams/owner.py`); beside its keys, so that clearing
+        them keeps it."""
+        return f"{self.prefix}:owner:{self.namespace}"
+
+    @property
+    def replayed(self) -> str:
+        """A replay's state: `running` from its start, `finished` once every stage drained."""
+        return f"{self.base}:replay"
 
     @property
     def workers(self) -> str:

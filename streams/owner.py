@@ -113,7 +113,7 @@ class NamespaceLock:
                  ttl_ms: int = TTL_MS, holder: Holder | None = None) -> None:
         self.redis = redis
         self.keys = keys
-        self.key = f"{keys.prefix}:owner:{keys.namespace}"
+        self.key = keys.owner
         self.where = redact(url)
         self.advice = advice
         self.ttl_ms = ttl_ms

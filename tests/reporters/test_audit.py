@@ -28,7 +28,7 @@ def test_a_replay_accounts_for_every_entry_and_alert(redis_url: str, keys: Keys)
         consumers = [x for x in counted.lines if x.stage == "consumer"]
         agents = {x.name: x.counts for x in counted.lines if x.stage == "agent"}
         (alerts,) = [x for x in counted.lines if x.stage == "alerts"]
-        assert counted.lost == 0 and counted.stuck == 0
+        assert counted.lost == 0 and counted.stuck == 0 and not counted.unfinished
         assert all(x.counts["lag"] == 0 and x.counts["pending"] == 0 for x in consumers)
         feeds = {x.name: x.counts for x in counted.lines if x.stage == "feed"}
         assert feeds.keys() == set(result.frames)  # the replay's feed stage, every source
@@ -118,3 +118,27 @@ def test_pending_entries_idle_past_the_threshold_are_stuck(redis_url: str, keys:
                           "--stuck-after", "0.1", env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
     assert result.returncode == 1, result.stdout + result.stderr
     assert "2 pending entries stuck (idle over 0.1s)" in " ".join(result.stdout.split())
+
+
+def test_a_replay_that_stopped_before_its_end_is_never_called_complete(
+        redis_url: str, keys: Keys) -> None:
+    """Redis refused writes mid-replay (say): its feeds were never counted, so the stages
+    that were cannot be reconciled, and audit must not say nothing was lost."""
+
+    async def main() -> tuple[bool, bool]:
+        redis = await connect(redis_url)
+        await redis.set(keys.replayed, "running")
+        await redis.xadd(keys.events("crypto"), {"e": b"{}"})
+        unfinished = (await audit(redis, keys)).unfinished
+        await redis.set(keys.owner, "{}")  # a replay under way holds its namespace
+        under_way = (await audit(redis, keys)).unfinished
+        await redis.delete(keys.owner)
+        await redis.aclose()
+        return unfinished, under_way
+
+    assert asyncio.run(main()) == (True, False)
+    result = crosscurrent("audit", "--redis", redis_url, "--namespace", keys.namespace,
+                          env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "stopped before its end" in " ".join(result.stdout.split())
+    assert "nothing lost" not in result.stdout
