@@ -99,11 +99,8 @@ class UserError(Exception):
 def _speed(text: str) -> float:
     if text == "max":
         return math.inf
-    try:
-        value = float(text.rstrip("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'max', got {text!r}") from None
-    if not 1e-3 <= value < math.inf:
+    value = _positive(text.rstrip("x"))
+    if value < 1e-3:
         raise argparse.ArgumentTypeError(f"speed must be at least 0.001 (tape seconds per "
                                          f"second) or 'max', got {text!r}")
     return value
