@@ -17,35 +17,28 @@ from crosscurrent.events import (
     MarketEvent,
     Metric,
     Quote,
-    Tick,
 )
 from streams.bus import StreamWriter
 from streams.edge import GatedSink, rejected_summary
 from streams.keys import Keys
 from streams.redis_client import client
 from tests.conftest import stream_events
-
-NOW = 1_775_615_760_000  # 2026-04-08T02:36Z
-MINUTE = 60_000
-
-
-def hk(ts: int, price: float = 5600.0) -> Tick:
-    return Tick(id="hk:HSTECH", ts=ts, price=price, prev_close=5610.0, source="yahoo")
+from tests.streams.test_gate import MINUTE, NOW, tick
 
 
 def test_only_accepted_events_reach_the_bus_and_rejections_are_counted_in_redis(
         redis_url: str, keys: Keys, caplog: pytest.LogCaptureFixture) -> None:
     sent: list[MarketEvent | FeedStatus] = [
-        hk(NOW),
-        hk(253_402_214_400_000),  # 9999-12-31: out of window
-        hk(NOW - 5 * MINUTE),  # back 5 min: within the tolerance
-        hk(NOW - 11 * MINUTE),  # back 11 min: late
-        hk(NOW - 12 * MINUTE),  # late again: counted, not logged
-        hk(NOW + MINUTE, price=math.nan),
+        tick(NOW),
+        tick(253_402_214_400_000),  # 9999-12-31: out of window
+        tick(NOW - 5 * MINUTE),  # back 5 min: within the tolerance
+        tick(NOW - 11 * MINUTE),  # back 11 min: late
+        tick(NOW - 12 * MINUTE),  # late again: counted, not logged
+        tick(NOW + MINUTE, price=math.nan),
         Quote(id="crypto:BTC", ts=NOW, bid=-1, bid_size=1, ask=2, ask_size=1, source="binance"),
         Metric(id="funding:BTC", ts=NOW, value=-0.0004, source="binance-usdm"),
         FeedStatus(source="yahoo", ts=0, state=FeedState.CONNECTED),
-        hk(NOW + 2 * MINUTE),
+        tick(NOW + 2 * MINUTE),
     ]
 
     async def main() -> tuple[list[AnyEvent], dict[bytes, bytes], GatedSink]:
@@ -101,13 +94,13 @@ def test_the_window_follows_the_clock_it_is_given() -> None:
     async def main() -> GatedSink:
         edge = GatedSink(into, FeedsConfig(max_past_s=60, max_future_s=60),
                          clock=lambda: now[0])
-        await edge(hk(NOW + 10 * MINUTE))  # ten minutes ahead of the clock: rejected
+        await edge(tick(NOW + 10 * MINUTE))  # ten minutes ahead of the clock: rejected
         now[0] = NOW + 10 * MINUTE  # the tape moved on
-        await edge(hk(NOW + 10 * MINUTE))
+        await edge(tick(NOW + 10 * MINUTE))
         return edge
 
     edge = asyncio.run(main())
-    assert passed == [hk(NOW + 10 * MINUTE)]
+    assert passed == [tick(NOW + 10 * MINUTE)]
     assert edge.rejected == {("yahoo", "time out of window"): 1}
 
 
