@@ -2,7 +2,8 @@
 
 A synthetic BTC/ETH tape whose ETH leg swings around BTC, so the ETH/BTC divergence fires and
 resolves every ~40 events: N tape events offered as fast as they are taken, end to end (all
-in this process, the simulator too) until every entry is acknowledged by the agent.
+in this process, the simulator too) until every entry is acknowledged by the agent. The
+sources race to the bus as they do live (not in step with the tape, as replays are).
 Latency at fixed loads is `bench/latency.py`.
 """
 
@@ -61,7 +62,7 @@ async def run_spine(config: Config, url: str, events: int, console: Console) -> 
     view = _Clock()
     now_ms = time.time_ns() // 1_000_000
     result = await replay(synthetic_tape(events, 1.0, now_ms), config, url, speed=math.inf,
-                          out=None, view=view, namespace="bench")
+                          out=None, view=view, namespace="bench", in_step=False)
     wall = (time.perf_counter_ns() - view.first_ns) / 1e9
     cpu = cpu_seconds() - cpu0
     frames = sum(sent for sent, _, _ in result.frames.values())

@@ -71,6 +71,7 @@ from streams.simulators.binance import BinanceSimulator
 from streams.simulators.coingecko import CoinGeckoSimulator
 from streams.simulators.defillama import DefiLlamaSimulator
 from streams.simulators.eastmoney import EastmoneySimulator
+from streams.simulators.http import HttpSimulator
 from streams.simulators.yahoo import YahooSimulator
 from streams.tape import Tape
 
@@ -86,8 +87,10 @@ SIMULATORS: dict[str, Callable[[], Simulator]] = {
     "coingecko": CoinGeckoSimulator,
     "eastmoney": EastmoneySimulator,
 }
-#: How often pollers ask their simulator during a replay (s).
-REPLAY_POLL_S = 0.005
+#: How often pollers ask their simulator by themselves during a replay (s): in step, hardly
+#: ever (the player asks them after each tape time; a round of their own would race the tape);
+#: racing (the benchmark's end-to-end run), all the time.
+REPLAY_POLL_S = {True: 3600.0, False: 0.005}
 
 
 class View(Protocol):
@@ -246,9 +249,12 @@ async def replay(
     namespace: str = "replay",
     notify: Sequence[str] = (),
     lang: Lang = "both",
+    in_step: bool = True,
 ) -> ReplayResult:
     """Replay a tape through simulators, adapters, the bus and the agents; write `out` files.
-    `notify`: apprise URLs that get every alert (besides the receivers of the config)."""
+    `notify`: apprise URLs that get every alert (besides the receivers of the config).
+    `in_step`: each tape time's events all the way through before the next's, so that the
+    result is a function of the tape; else the sources race each other to the bus, as live."""
     started = time.monotonic()
     catalog = default_catalog()
     tasks = _Tasks()
@@ -278,9 +284,11 @@ async def replay(
                 if not ids:
                     continue
                 simulator = simulators[source] = make()
+                if isinstance(simulator, HttpSimulator):
+                    simulator.in_step = in_step  # its pollers are asked after each tape time
                 await simulator.start()
                 feeds[source] = build_feeds(
-                    source, ids, config, edge, simulator.url, poll_s=REPLAY_POLL_S,
+                    source, ids, config, edge, simulator.url, poll_s=REPLAY_POLL_S[in_step],
                     clock=player.tape_now, ca_file=getattr(simulator, "ca_file", None),
                     references=references)
                 for feed in feeds[source]:
@@ -291,7 +299,8 @@ async def replay(
                 redis, keys, families, store, config.agent)]
             for agent in agents:
                 await agent.start()
-                tasks.start(agent.run(), f"agent {agent.name}", agent.stop)
+                if not in_step:  # else driven by the player, in step with the tape (below)
+                    tasks.start(agent.run(), f"agent {agent.name}", agent.stop)
             seen: list[Alert] = []
 
             def on_alert(alert: Alert) -> None:
@@ -303,7 +312,8 @@ async def replay(
                         log_done.set)
             notifier, senders = await _start_notifications(
                 config, notify, redis, keys, tasks, player.tape_now)
-            await player.play(view.progress)
+            await player.play(view.progress, _in_step(tasks, simulators, feeds, writer, agents)
+                              if in_step else None)
             frames = await _drain(tasks, simulators, feeds, writer, agents)
             await edge.flush(redis, keys)  # feed.<source>.rejected, for `audit`
             await count_replayed(redis, keys, frames)
@@ -378,9 +388,11 @@ async def _all_sent(senders: list[Deliverer]) -> bool:
 
 
 async def _until(ready: Callable[[], bool | Awaitable[bool]], tasks: _Tasks, what: str,
-                 timeout: float = 60) -> None:
-    """Wait for `ready` (sync or async), surfacing failed tasks; TimeoutError past `timeout`."""
+                 timeout: float = 60, spin: int = 0) -> None:
+    """Wait for `ready` (sync or async), surfacing failed tasks; TimeoutError past `timeout`.
+    The first `spin` looks at each turn of the event loop, then every 10 ms."""
     deadline = time.monotonic() + timeout
+    looks = 0
     while True:
         done = ready()
         if done if isinstance(done, bool) else await done:
@@ -388,7 +400,49 @@ async def _until(ready: Callable[[], bool | Awaitable[bool]], tasks: _Tasks, wha
         tasks.check()
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not catch up within {timeout:.0f}s")
-        await asyncio.sleep(0.01)
+        looks += 1
+        await asyncio.sleep(0 if looks <= spin else 0.01)
+
+
+def _in_step(
+    tasks: _Tasks,
+    simulators: dict[str, Simulator],
+    feeds: dict[str, list[Feed]],
+    writer: StreamWriter,
+    agents: list[GroupConsumer[Any]],
+) -> Callable[[frozenset[str]], Awaitable[None]]:
+    """What the player waits for after each tape time: the pollers of the sources it went to
+    asked once, every frame sent read and in the bus writer, the writer flushed, then each
+    agent handles all of it, in a stable order. So a replay's alerts depend on the tape
+    alone, not on which source's connection was quicker."""
+
+    async def settle(sources: frozenset[str]) -> None:
+        for source in sources:
+            for feed in feeds.get(source, ()):
+                rounds = getattr(feed, "rounds", None)
+                if rounds is not None:
+                    await _within(rounds.ask(), tasks, f"the {source} feed")
+        await _until(lambda: all(sum(f.frames for f in feeds[s]) >= simulators[s].frames_sent
+                                 for s in sources if s in feeds),
+                     tasks, "the feeds", spin=SPIN)
+        await _within(writer.flush(), tasks, "the bus writer")
+        for agent in agents:
+            await agent.catch_up()
+
+    return settle
+
+
+SPIN = 1000  # a replay step's looks at each turn of the event loop before pausing
+
+
+async def _within(step: Awaitable[None], tasks: _Tasks, what: str, timeout: float = 60) -> None:
+    """Wait for `step`, surfacing failed tasks; TimeoutError past `timeout`."""
+    waiting = asyncio.ensure_future(step)
+    try:
+        await _until(waiting.done, tasks, what, timeout, spin=SPIN)
+    finally:
+        waiting.cancel()
+    await waiting
 
 
 async def _drain(

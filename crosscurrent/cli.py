@@ -75,11 +75,11 @@ examples:
   crosscurrent replay day.jsonl --speed max --out out/
   crosscurrent run --redis redis://127.0.0.1:6379/0
   crosscurrent doctor                       is Redis up, does every source flow?
-  crosscurrent audit --namespace replay     every stage counted, and any loss
+  crosscurrent audit                        every stage counted, and any loss
   crosscurrent worker --engine faust --redis URL   detectors on Kafka (see run --bus kafka)
   crosscurrent record --out day.jsonl.gz --minutes 60
   crosscurrent bench --only ingest
-  crosscurrent watch --namespace replay     the dashboard of a replay running elsewhere
+  crosscurrent watch                        the dashboard of the pipeline written last
   crosscurrent catalog                      the canonical ids and their sources
   crosscurrent config > my.yaml             the documented default config, to edit
   crosscurrent replay day.jsonl --notify json://127.0.0.1:8080/hook
@@ -152,9 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
         "json://127.0.0.1:8080/hook, ntfy://topic, tgram://TOKEN/CHAT; or env:VAR / file:PATH "
         "that holds one, to keep the secret off the command line")
     namespaced = argparse.ArgumentParser(add_help=False)
-    namespaced.add_argument("--namespace", default="live",
-                            help="the pipeline's namespace (default live; a replay's is "
-                            "'replay')")
+    namespaced.add_argument("--namespace",
+                            help="the pipeline's namespace (default: the one written last on "
+                            "that Redis, by run, demo or replay, else live)")
     viewing = argparse.ArgumentParser(add_help=False)
     viewing.add_argument("--lang", choices=["en", "zh", "both"], default="both",
                          help="names and texts in English, Chinese or both (default)")
@@ -342,8 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="write the end-of-day report",
                             description="Write report.md, report.html (self-contained, with "
                             "charts) and report.json from the state a pipeline keeps in Redis "
-                            "(its --redis, or the embedded Redis of --data-dir). After a "
-                            "replay, use --namespace replay.")
+                            "(its --redis, or the embedded Redis of --data-dir): by default "
+                            "the namespace written last, so after a demo or replay, theirs.")
     report.add_argument("--out", type=Path, default=Path("report"), metavar="DIR",
                         help="where the files go (default: ./report)")
     report.add_argument("--lang", choices=["en", "zh", "both"], default="both",
@@ -499,8 +499,8 @@ def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
         return 1 if found else 0
     bars = [b for b in found if isinstance(b, DailyBar)]
     if not bars:
-        console.print(f"no bars of {args.ids[0]} in namespace {args.namespace!r} yet (a replay "
-                      "keeps its own: --namespace replay)", highlight=False)
+        console.print(f"no bars of {args.ids[0]} in namespace {args.namespace!r} yet (each "
+                      "pipeline keeps its own: --namespace NAME)", highlight=False)
         return 1
     console.print(history_view(instruments[0], bars))
     return 0
@@ -697,12 +697,47 @@ def _read_namespace(config: Config, args: argparse.Namespace,
     async def run(url: str) -> T:
         redis = await connect(url)
         try:
+            await _follow(config, args, redis)
             return await read(redis, Keys(config.redis.prefix, args.namespace))
         finally:
             await redis.aclose()
 
     with _redis(config, args) as url:
         return asyncio.run(run(url))
+
+
+async def _follow(config: Config, args: argparse.Namespace, redis: Any) -> None:
+    """Without --namespace, a read command reads the namespace written last on that Redis
+    (else live), and says so on stderr."""
+    from streams.owner import written_last
+
+    if args.namespace is not None:
+        return
+    found = await written_last(redis, config.redis.prefix)
+    if found is None:
+        args.namespace = "live"
+        why = "nothing was written here yet"
+    else:
+        args.namespace, holder = found
+        why = f"written last, by {holder.describe()}"
+    print(f"namespace {args.namespace} ({why}; --namespace NAME reads another)",
+          file=sys.stderr)
+
+
+def _followed(config: Config, args: argparse.Namespace, url: str) -> Any:
+    """`_follow` on its own connection; the namespace's keys."""
+    from streams.keys import Keys
+    from streams.redis_client import connect
+
+    async def look() -> None:
+        redis = await connect(url)
+        try:
+            await _follow(config, args, redis)
+        finally:
+            await redis.aclose()
+
+    asyncio.run(look())
+    return Keys(config.redis.prefix, args.namespace)
 
 
 def _redis(config: Config, args: argparse.Namespace) -> AbstractContextManager[str]:
@@ -809,6 +844,7 @@ def _worker(args: argparse.Namespace, config: Config, console: Console) -> int:
     from crosscurrent.app import build_detectors
     from detectors.faust_engine import create_engine
 
+    args.namespace = args.namespace or "live"
     engine = create_engine(config, shared, args.namespace, lambda: build_detectors(config),
                            instance_id=args.instance_id)
     console.print(f"faust worker for {args.namespace}: events from {config.kafka.broker}, "
@@ -884,13 +920,14 @@ def _watch(args: argparse.Namespace, config: Config, console: Console) -> int:
 
     console = _screen(args, console)
     with _redis(config, args) as url:
+        keys = _followed(config, args, url)
         if not _dashboard(args, console):  # not a terminal: plain alert lines
             from reporters.alert_commands import tail_plain
 
-            asyncio.run(tail_plain(url, _keys(config, args), None, False))
+            asyncio.run(tail_plain(url, keys, None, False))
             return 0
         asyncio.run(DashboardView(Board(config.detectors.chain.nodes), console, args.lang)
-                    .attach_url(url, _keys(config, args)))
+                    .attach_url(url, keys))
     return 0
 
 
@@ -899,24 +936,20 @@ def _report(args: argparse.Namespace, config: Config, console: Console) -> int:
 
     _writable(args.out, "--out")
     with _redis(config, args) as url:
+        _followed(config, args, url)
         for path in asyncio.run(report(config, url, args.out, args.namespace, args.lang,
                                        args.date)):
             console.print(f"wrote {path}", highlight=False)
     return 0
 
 
-def _keys(config: Config, args: argparse.Namespace) -> Any:
-    from streams.keys import Keys
-
-    return Keys(config.redis.prefix, args.namespace)
-
-
 def _alerts(args: argparse.Namespace, config: Config, console: Console) -> int:
     from reporters.alert_commands import list_alerts, tail_plain
 
     with _redis(config, args) as url:
+        keys = _followed(config, args, url)
         if args.action == "tail":
-            asyncio.run(tail_plain(url, _keys(config, args), args.severity, args.json))
+            asyncio.run(tail_plain(url, keys, args.severity, args.json))
             return 0
         since = None
         if args.since:
@@ -924,7 +957,7 @@ def _alerts(args: argparse.Namespace, config: Config, console: Console) -> int:
                 since = parse_duration(args.since)
             except ValueError as exc:
                 raise UserError(str(exc)) from None
-        asyncio.run(list_alerts(url, _keys(config, args), since, args.severity, args.json))
+        asyncio.run(list_alerts(url, keys, since, args.severity, args.json))
     return 0
 
 
@@ -960,8 +993,9 @@ def _silence(args: argparse.Namespace, config: Config, console: Console) -> int:
                         + ("the matchers, e.g. 'detector=divergence ids=hk:*'"
                            if args.action == "add" else "the silence id (see silence list)"))
     with _redis(config, args) as url:
+        keys = _followed(config, args, url)
         try:
-            for line in asyncio.run(silence_command(url, _keys(config, args), args.action,
+            for line in asyncio.run(silence_command(url, keys, args.action,
                                                     args.target, args.duration, args.comment)):
                 console.print(line, highlight=False)
         except ValueError as exc:

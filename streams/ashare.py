@@ -26,6 +26,7 @@ from typing import Any
 from crosscurrent.config import FeedsConfig
 from crosscurrent.events import FeedState, FeedStatus, Metric
 from streams.feed import FrameError, Sink
+from streams.rounds import Rounds
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ class AshareFeed:
         self.state = FeedState.CONNECTING
         self.detail = ""
         self._last: dict[str, float] = {}
+        self.rounds = Rounds()  # a replay asks for each round
 
     source = SOURCE
 
@@ -191,6 +193,7 @@ class AshareFeed:
         try:
             with proxy_env(self.proxy, self.ca_bundle):
                 while True:
+                    self.rounds.begin()
                     is_open = self.market_open()
                     notes = [await self._round(loop, executor, part) for part in parts]
                     failed = None in notes
@@ -202,7 +205,8 @@ class AshareFeed:
                     else:
                         wait, backoff = self.poll_s * (1 if is_open else 10), \
                             self.config.backoff_initial_s
-                    await asyncio.sleep(wait * random.uniform(0.9, 1.1))
+                    self.rounds.end()
+                    await self.rounds.pause(wait * random.uniform(0.9, 1.1))
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
 

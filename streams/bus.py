@@ -232,7 +232,9 @@ class GroupReader:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-    async def read(self) -> list[Entry]:
+    async def read(self, block: bool = True) -> list[Entry]:
+        """The next batch: own pending entries, then claimed ones, then new ones (waiting up
+        to `block_ms` for some unless `block` is False)."""
         if self._backlog is not None:  # own pending entries first, walking past each batch
             cursors: dict[Any, Any] = self._backlog
             entries = entries_of(await self.redis.xreadgroup(
@@ -247,9 +249,10 @@ class GroupReader:
             claimed = await self._autoclaim()
             if claimed:
                 return claimed
+        wait = ("BLOCK", self.block_ms) if block else ()
         return entries_of(await self._link.call(
-            "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch,
-            "BLOCK", self.block_ms, "STREAMS", *self.streams, *[">"] * len(self.streams)))
+            "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch, *wait,
+            "STREAMS", *self.streams, *[">"] * len(self.streams)))
 
     def read_ahead(self, commit: Commit) -> bool:
         """Queue a read of new entries, without blocking, as the last command of the caller's

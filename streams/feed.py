@@ -269,16 +269,17 @@ class WebsocketFeed:
             while True:
                 frame = await ws.recv()
                 self._last_frame = clock()
-                self.frames += 1
                 if self.state not in (FeedState.CONNECTED, FeedState.SILENT):
                     await self._status(FeedState.CONNECTED)  # data again after "closed"
                 try:
                     events = parse(frame, time.time_ns())
                 except FrameError as exc:
+                    self.frames += 1
                     self._malformed(frame, exc)
                     continue
                 for event in events:
                     await sink(event)
+                self.frames += 1  # counted once its events are in the sink: a replay's step
                 if gapped is not None and gapped.gaps:
                     if self.rest_url is None:  # nowhere to recover from: counted as lost
                         self.sequence_gaps += len(gapped.gaps)

@@ -17,6 +17,7 @@
     <prefix>:<namespace>:silences          hash: silences by id
     <prefix>:<namespace>:replay            string: `running`, then `finished` (a replay's)
     <prefix>:owner:<namespace>             string (expiring): the namespace's one writer
+    <prefix>:written-last                  string: the namespace written last, and by whom
 
 The namespace separates a live pipeline (`live`) from replays (`replay`), so a replay never
 mixes with live state. Consumer groups are named after the agent that reads.
@@ -82,6 +83,12 @@ class Keys:
         """Who writes the namespace (`streams/owner.py`); beside its keys, so that clearing
         them keeps it."""
         return f"{self.prefix}:owner:{self.namespace}"
+
+    @property
+    def written_last(self) -> str:
+        """The namespace a pipeline wrote last (any namespace's writer sets it): where the
+        read commands look when not told."""
+        return f"{self.prefix}:written-last"
 
     @property
     def replayed(self) -> str:

@@ -168,6 +168,8 @@ class NamespaceLock:
 
     async def __aenter__(self) -> NamespaceLock:
         await self.acquire()
+        await self.redis.set(self.keys.written_last, json.dumps(
+            {"namespace": self.keys.namespace} | asdict(self.holder), ensure_ascii=False))
         self._owner = asyncio.current_task()
         self._keeper = asyncio.create_task(self._keep(), name=f"lock {self.key}")
         return self
@@ -190,6 +192,19 @@ class NamespaceLock:
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("could not release namespace %s (%s): it expires within %d s",
                         self.keys.namespace, exc, math.ceil(self.ttl_ms / 1000))
+
+
+async def written_last(redis: aioredis.Redis, prefix: str) -> tuple[str, Holder] | None:
+    """The namespace a pipeline wrote last on this Redis, and who wrote it; None if none."""
+    raw = await redis.get(Keys(prefix).written_last)
+    if raw is None:
+        return None
+    try:
+        namespace = json.loads(raw)["namespace"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    return (namespace, Holder.loads(raw)) if isinstance(namespace, str) and namespace \
+        else None
 
 
 def hold_namespace(redis: aioredis.Redis, keys: Keys, url: str, advice: str, *,

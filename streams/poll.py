@@ -13,7 +13,6 @@ errors are host-level (the round ends and the poller backs off).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -27,6 +26,7 @@ from crosscurrent.config import FeedsConfig
 from crosscurrent.events import FeedState, FeedStatus, MarketEvent
 from streams.feed import FrameError, Sink
 from streams.http_body import read_body
+from streams.rounds import Rounds
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ class HttpPoller:
         self._etags: dict[str, str] = {}
         self._reported: set[tuple[str, int]] = set()  # (path, status) already logged
         self._key_reported = False
+        self.rounds = Rounds()  # a replay asks for each round
 
     @property
     def source(self) -> str:
@@ -119,6 +120,7 @@ class HttpPoller:
             backoff = self.config.backoff_initial_s
             while True:
                 wait = self.interval_s
+                self.rounds.begin()
                 for path in self.protocol.paths():
                     if self.refused.get(path) in GONE:
                         continue
@@ -132,7 +134,8 @@ class HttpPoller:
                     break
                 else:
                     backoff = self.config.backoff_initial_s
-                await asyncio.sleep(wait * random.uniform(0.9, 1.1))
+                self.rounds.end()
+                await self.rounds.pause(wait * random.uniform(0.9, 1.1))
 
     def _headers(self, path: str) -> dict[str, str]:
         """The protocol's headers (an API key: never logged), with If-None-Match."""

@@ -14,6 +14,9 @@ from streams.tape import Tape, TapeEvent
 
 DirectSink = Callable[[Tick | Metric], Awaitable[None]]
 Progress = Callable[[int, int, int], None]  # tape ts, events done, events total
+#: Called once a tape time's events are published, with the sources they went to ("" for
+#: straight into the bus): returns when those events went all the way through.
+Settle = Callable[[frozenset[str]], Awaitable[None]]
 
 
 def direct_event(event: TapeEvent, catalog: Catalog | None = None) -> Tick | Metric:
@@ -57,17 +60,26 @@ class Player:
             return None  # a source forced by the tape that has no simulator: straight in
         return self.simulators.get(home)
 
-    async def play(self, progress: Progress | None = None) -> None:
+    async def play(self, progress: Progress | None = None, settle: Settle | None = None
+                   ) -> None:
+        """Publish the tape's events in tape order. With `settle`, in step: each tape time's
+        events go all the way through before the next time's are published, so the sources
+        never race each other and the result is a function of the tape."""
         events = self.tape.events
         loop = asyncio.get_running_loop()
         wall0, tape0 = loop.time(), events[0].ts
+        touched: set[str] = set()
         for done, event in enumerate(events, start=1):
+            if touched and event.ts != self._now:
+                assert settle is not None
+                await settle(frozenset(touched))
+                touched.clear()
             self._now = event.ts
             if self.speed != math.inf:
                 delay = wall0 + (event.ts - tape0) / 1000 / self.speed - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            elif done % 64 == 0:
+            elif settle is None and done % 64 == 0:
                 await asyncio.sleep(0)  # let the adapters read while we write
             simulator = self.route(event)
             if simulator is None:
@@ -76,5 +88,10 @@ class Player:
             else:
                 await simulator.publish(event)
                 self.sent_simulated += 1
+            if settle is not None:
+                touched.add("" if simulator is None else simulator.source)
             if progress is not None:
                 progress(event.ts, done, len(events))
+        if touched:
+            assert settle is not None
+            await settle(frozenset(touched))

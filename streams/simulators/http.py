@@ -35,6 +35,7 @@ class HttpSimulator:
         self._runner: web.AppRunner | None = None
         self.frames_sent = 0
         self.messages_received = 0
+        self.in_step = False  # a replay asks the pollers itself after each tape time
 
     # -- to override -----------------------------------------------------------------------
     def routes(self) -> list[web.RouteDef]:
@@ -120,10 +121,13 @@ class HttpSimulator:
                                    timeout)
 
     async def publish(self, event: TapeEvent, timeout: float = 60.0) -> int:
-        """Set the id's value, then wait until a poller has been served it."""
+        """Set the id's value, then wait until a poller has been served it (`in_step`: the
+        caller asks the pollers itself, once for all the values of a tape time)."""
         async with self._changed:
             self.values[event.id] = (event.value, event.ts)
             version = self._version[event.id] = self._version.get(event.id, 0) + 1
+            if self.in_step:
+                return 1
             await asyncio.wait_for(
                 self._changed.wait_for(lambda: self._served.get(event.id, 0) >= version), timeout)
         return 1

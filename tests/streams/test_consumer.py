@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Metric, Tick
@@ -90,3 +91,55 @@ def test_a_consumer_starts_over_on_connections_a_redis_restart_left_good(tmp_pat
         asyncio.run(main())
     finally:
         server.stop()
+
+
+class Order(GroupConsumer[Tick | Metric]):
+    """Notes the events it handles, in the order it handles them."""
+
+    seen: list[tuple[int, str, float]]
+
+    def handle(self, events: list[Tick | Metric]) -> None:
+        self.seen += [(e.ts, e.id, e.price if isinstance(e, Tick) else e.value) for e in events]
+
+
+def caught_up_order(redis_url: str, events: list[Tick | Metric], pack: int) -> list[Any]:
+    """What `catch_up` hands a consumer of `events`, written in that order, `pack` a entry."""
+    keys = Keys("cctest", uuid.uuid4().hex[:12])
+
+    async def main() -> list[Any]:
+        redis = await connect(redis_url)
+        streams = sorted({keys.stream_for(e) for e in events})
+        consumer = Order("order", redis, keys, streams, AgentConfig(batch=2))
+        consumer.seen = []
+        await consumer.start()
+        writer = StreamWriter(redis, keys, pack=pack, batch_size=3)
+        writing = asyncio.create_task(writer.run())
+        for event in events:
+            await writer.put(event)
+        await writer.flush()
+        handled = await consumer.catch_up()
+        writing.cancel()
+        assert await consumer.lag() == 0 and handled > 0
+        await redis.aclose()
+        return consumer.seen
+
+    return asyncio.run(main())
+
+
+def test_catch_up_hands_over_what_was_written_in_one_stable_order(redis_url: str) -> None:
+    """However the events of a tape time reached the bus (which source's connection was
+    first, how the writer packed them, how many entries a read takes), a replay's consumer
+    handles them in the same order: by event time, then by what they are."""
+    events: list[Tick | Metric] = [
+        Tick(id="crypto:BTC", ts=2, price=71000.0, source="binance"),
+        Tick(id="hk:HSTECH", ts=2, price=5500.0, source="yahoo"),
+        Metric(id="stable:USDT", ts=1, value=1.8e11, source="defillama"),
+        Tick(id="crypto:ETH", ts=2, price=2200.0, source="binance"),
+        Tick(id="crypto:BTC", ts=2, price=70990.0, source="binance"),
+        Tick(id="hk:HSI", ts=1, price=25000.0, source="yahoo"),
+    ]
+    first = caught_up_order(redis_url, events, pack=1)
+    again = caught_up_order(redis_url, events[::-1], pack=4)
+    assert first == again
+    assert [ts for ts, _, _ in first] == [1, 1, 2, 2, 2, 2]
+    assert first[0][1] == "hk:HSI" and first[2][1] == "crypto:BTC"
