@@ -202,3 +202,29 @@ def test_commands_start_without_loading_ccxt() -> None:
         capture_output=True, text=True, timeout=60)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "[]"
+
+
+def test_read_commands_follow_the_namespace_written_last(redis_url: str, tmp_path: Path
+                                                         ) -> None:
+    """After a replay, `alerts` and `report` read its namespace without being told, and say
+    so on stderr (stdout stays the data); --namespace still chooses."""
+    prefix = {"CROSSCURRENT_REDIS_PREFIX": f"cc{os.getpid()}x{tmp_path.name[-6:]}"}
+    before = crosscurrent("alerts", "list", "--redis", redis_url, env=prefix)
+    assert before.returncode == 0 and before.stdout == "", before.stderr
+    assert "namespace live (nothing was written here yet" in before.stderr
+    tape = tmp_path / "tape.jsonl"
+    tape.write_text(
+        '{"ts":"2026-04-08T01:30:00Z","id":"hk:HSTECH","value":5500,"prev_close":5610}\n'
+        '{"ts":"2026-04-08T01:31:00Z","id":"crypto:BTC","value":71000,"prev_close":68000}\n')
+    assert crosscurrent("replay", str(tape), "--redis", redis_url, env=prefix).returncode == 0
+    listed = crosscurrent("alerts", "list", "--redis", redis_url, env=prefix)
+    assert listed.returncode == 0, listed.stderr
+    assert "divergence:crypto:BTC/hk:HSTECH" in listed.stdout
+    assert "namespace replay (written last, by pid" in listed.stderr
+    assert "crosscurrent replay" in listed.stderr
+    report = crosscurrent("report", "--redis", redis_url, "--out", str(tmp_path / "r"),
+                          env=prefix)
+    assert report.returncode == 0 and "namespace replay" in report.stderr, report.stderr
+    assert '"crypto:BTC"' in (tmp_path / "r" / "report.json").read_text()
+    told = crosscurrent("alerts", "list", "--redis", redis_url, "--namespace", "live", env=prefix)
+    assert told.returncode == 0 and told.stdout == "" and told.stderr == ""
