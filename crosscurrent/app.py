@@ -311,8 +311,9 @@ async def replay(
             tasks.start(tail_alerts(redis, keys, on_alert, stop=log_done), "alert log",
                         log_done.set)
             notifier, senders = await _start_notifications(
-                config, notify, redis, keys, tasks, player.tape_now)
-            await player.play(view.progress, _in_step(tasks, simulators, feeds, writer, agents)
+                config, notify, redis, keys, tasks, player.tape_now, run=not in_step)
+            stepped: list[GroupConsumer[Any]] = [*agents, *([notifier] if notifier else [])]
+            await player.play(view.progress, _in_step(tasks, simulators, feeds, writer, stepped)
                               if in_step else None)
             frames = await _drain(tasks, simulators, feeds, writer, agents)
             await edge.flush(redis, keys)  # feed.<source>.rejected, for `audit`
@@ -346,16 +347,18 @@ async def replay(
 
 async def _start_notifications(
     config: Config, urls: Sequence[str], redis: aioredis.Redis, keys: Keys, tasks: _Tasks,
-    clock: Callable[[], int],
+    clock: Callable[[], int], run: bool = True,
 ) -> tuple[Notifier | None, list[Deliverer]]:
-    """The notifier and a deliverer per receiver, when there are receivers."""
+    """The notifier and a deliverer per receiver, when there are receivers. `run`: the
+    notifier runs by itself (else a replay drives it in step with the tape)."""
     notify = with_cli_receivers(config.notify, urls)
     if not notify.receivers:
         return None, []
     notifier = Notifier(notify, redis, keys, config.agent, clock)
     senders = deliverers(notify, redis, keys)
     await notifier.start()
-    tasks.start(notifier.run(), "notifier", notifier.stop)
+    if run:
+        tasks.start(notifier.run(), "notifier", notifier.stop)
     for sender in senders:
         tasks.start(sender.run(), f"receiver {sender.receiver.name}", sender.stop)
     return notifier, senders

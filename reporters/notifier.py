@@ -172,6 +172,12 @@ class Notifier(GroupConsumer[Alert]):
         await self.tick(self.clock())
         return count
 
+    async def catch_up(self) -> int:
+        """Every alert written so far, then the passing of time to the (tape) clock."""
+        count = await super().catch_up()
+        await self.tick(self.clock())
+        return count
+
     async def tick(self, now: int, flush: bool = False) -> None:
         self.silences = await load_silences(self.redis, self.keys)
         self._notices = self.lifecycle.flush_all(now) if flush else self.lifecycle.advance(now)
