@@ -1,7 +1,9 @@
 """Write crosscurrent/data/seed-2026-04-08.jsonl: the demo session, ending on the seed's figures.
 
 Intraday paths are Brownian bridges (seeded, so the file is reproducible) from the previous
-close to the figure of shared/seed/market-report-2026-04-08.txt. Run:
+close to the figure of shared/seed/market-report-2026-04-08.txt; the metrics (market cap,
+stablecoin supply, funding, TVL, DEX volumes) cover the report's whole day, hourly, their 24 h
+changes at 08:00Z being the report's. Run:
     python scripts/make_seed_tape.py
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 from crosscurrent.catalog import default_catalog
@@ -117,27 +120,115 @@ eth[-1] = 2241.0
 series("crypto:BTC", crypto, btc, btc_prev)
 series("crypto:ETH", crypto, eth, eth_prev)
 
-hourly = minutes("2026-04-07T20:00", "2026-04-08T08:00", 60)
-m = len(hourly)
+# Metrics, 24/7: hourly over the seed's whole day, 2026-04-07T08:00Z to 2026-04-08T08:00Z, so that
+# each 24 h change at the end (the last value against the oldest of the trailing day) is the
+# seed's: Total MC +4.02% to $2.53T, USDT +0.25%, USDC +0.43%, the TVL moves, Uniswap V3 +132%,
+# Fluid +163%, Curve +333%. Their own random source keeps the rest of the tape as it was.
+hours = minutes("2026-04-07T08:00", "2026-04-08T08:00", 60)
+flow = random.Random(20260410)
+m24 = len(hours)
 
 
-def ramp(start: float, end: float) -> list[float]:
-    return [start + (end - start) * (i + 1) / m for i in range(m)]
+def progress(values: list[float], prev: float, end: float) -> list[float]:
+    """A price's share of its day's move at each hour of `hours` (0 at the start, 1 at the end):
+    read off its session from 19:00Z, a noisy bridge to there before (the session starts at
+    1 + change / 400 of its close, as the crypto ones do here)."""
+    at = dict(zip(crypto, values, strict=True))
+    share = [(at[t] / prev - 1) / (end / prev - 1) for t in hours if t in at]
+    before = bridge(m24 - len(share) + 1, 1.0, 1.0 + share[0], 0.02, flow)
+    out = [b - 1 for b in before[:-1]] + share
+    out[0], out[-1] = 0.0, 1.0
+    return out
 
 
-series("crypto:TOTAL_MCAP", hourly, ramp(2.4322e12 * 1.01, 2.53e12), None, 0)
-series("stable:USDT", hourly, ramp(183.74e9, 183.74e9 * 1.0025), None, 0)
-series("stable:USDC", hourly, ramp(76.17e9, 76.17e9 * 1.0043), None, 0)
-series("funding:BTC", hourly, ramp(0.00008, 0.00019), None, 6)
-series("funding:ETH", hourly, ramp(0.00010, 0.00034), None, 6)
-for slug, start, change in (("superstate", 640e6, -24), ("openeden", 280e6, -9),
-                            ("ondo-finance", 1.4e9, -2), ("lido", 24.1e9, 3.1),
-                            ("rocket-pool", 2.6e9, 4.2), ("stargate", 410e6, 6.5),
-                            ("aave", 27e9, 1.2)):
-    series(f"tvl:{slug}", hourly, ramp(start, start * (1 + change / 100)), None, 0)
-for slug, start, change in (("uniswap-v3", 1.1e9, 132), ("fluid", 210e6, 163),
-                            ("curve-dex", 95e6, 333)):
-    series(f"dexvol:{slug}", hourly, ramp(start, start * (1 + change / 100)), None, 0)
+btc_share, eth_share = progress(btc, btc_prev, 71917.0), progress(eth, eth_prev, 2241.0)
+
+
+def lumpy(lumps: float, start: int = 0) -> list[float]:
+    """A share of the day's move that comes in lumps (mints, redemptions): 0 to 1 in steps of
+    random size, larger and fewer the larger `lumps`, with the odd small step back; none
+    before hour `start` of the day."""
+    steps = [flow.expovariate(1.0) ** lumps * (-0.15 if flow.random() < 0.15 else 1.0)
+             * (i >= start) for i in range(m24 - 1)]
+    total, out, run = sum(steps), [0.0], 0.0
+    for step in steps:
+        run += step / total
+        out.append(run)
+    out[-1] = 1.0
+    return out
+
+
+def path(start: float, end: float, share: list[float], vol: float) -> list[float]:
+    """From `start` to exactly `end` along `share`, with pinned noise of relative size vol."""
+    noise = bridge(m24, 0.0, 0.0, vol, flow)
+    out = [start + (end - start) * s + e for s, e in zip(share, noise, strict=True)]
+    out[0], out[-1] = start, end
+    return out
+
+
+def blend(a: list[float], b: list[float], weight: float) -> list[float]:
+    return [weight * x + (1 - weight) * y for x, y in zip(a, b, strict=True)]
+
+
+mcap_end = 2.53e12
+series("crypto:TOTAL_MCAP", hours,
+       path(round(mcap_end / 1.0402), mcap_end, blend(btc_share, eth_share, 0.6), 0.0006),
+       None, 0)
+supply = {ident: path(start, round(start * (1 + change / 100)), lumpy(lumps), 0.00002)
+          for ident, start, change, lumps in (("stable:USDT", 183.74e9, 0.25, 2.5),
+                                              ("stable:USDC", 76.17e9, 0.43, 1.5))}
+for ident in ("stable:USDC", "stable:USDT"):  # in the order DefiLlama's adapter gives them
+    series(ident, hours, supply[ident], None, 0)
+for ident, start, end, share in (("funding:BTC", 0.00007, 0.00019, btc_share),
+                                 ("funding:ETH", 0.00009, 0.00034, eth_share)):
+    rates = path(start, end, [max(s, 0.0) ** 0.6 for s in share], 0.0)
+    jitter = bridge(m24, 0.0, 0.0, 0.12, flow)  # relative to the start rate
+    series(ident, hours, [max(r + j * start, 0.00001) for r, j in zip(rates, jitter, strict=True)],
+           None, 6)
+# TVL: priced in USD, so it moves with its tokens, and with deposits and withdrawals (lumps).
+# Liquid staking is almost all ETH's price; the tokenized treasuries are all flows, a drift
+# over the day and a redemption wave from 01:00Z as the crypto rally runs (the report's
+# rotation out of RWA into liquid staking and bridges).
+tvl: dict[str, list[float]] = {}
+for slug, start, change, priced, wave in (
+        ("superstate", 640e6, -24, 0.0, 0.6), ("openeden", 280e6, -9, 0.0, 0.6),
+        ("ondo-finance", 1.4e9, -2, 0.1, 0.4), ("lido", 24.1e9, 3.1, 0.9, 0.0),
+        ("rocket-pool", 2.6e9, 4.2, 0.8, 0.0), ("stargate", 410e6, 6.5, 0.3, 0.0),
+        ("aave", 27e9, 1.2, 0.7, 0.0)):
+    flows = lumpy(2.0)
+    if wave:
+        flows = blend(lumpy(1.5, start=17), flows, wave)
+    share = blend(eth_share, flows, priced)
+    tvl[f"tvl:{slug}"] = path(start, round(start * (1 + change / 100)), share, 0.001)
+for ident in sorted(tvl):  # in the order DefiLlama's adapter gives them
+    series(ident, hours, tvl[ident], None, 0)
+
+
+def rolling_volume(volume: float, change: float) -> list[float]:
+    """A DEX's rolling 24 h volume at each hour of `hours`: the sum of its last 24 hourly volumes,
+    `volume` on the day before and `volume` x (1 + change / 100) at the end. The hours of the
+    day before are ordinary (busier in US hours); the day's extra volume comes with the price
+    moves, most of it in the rally of the last hours."""
+    def ordinary(hour: int) -> float:  # hour of the day, UTC
+        return (1.0 + 0.35 * (14 <= hour <= 21)) * flow.uniform(0.75, 1.25)
+
+    before = [ordinary((8 + 1 + i) % 24) for i in range(24)]  # the hours ending 04-07 08:00
+    before = [volume * v / sum(before) for v in before]
+    usual = [volume / 24 * ordinary((8 + 1 + i) % 24) for i in range(24)]
+    moves = [abs(b - a) ** 1.25 + 0.003 for a, b in pairwise(btc_share)]
+    surge = [mv * flow.uniform(0.6, 1.4) for mv in moves]
+    scale = (volume * (1 + change / 100) - sum(usual)) / sum(surge)
+    today = [u + scale * s for u, s in zip(usual, surge, strict=True)]
+    out = [sum(before[i:]) + sum(today[:i]) for i in range(m24)]
+    out[0], out[-1] = volume, round(volume * (1 + change / 100))
+    return out
+
+
+volumes = {f"dexvol:{slug}": rolling_volume(start, change)
+           for slug, start, change in (("uniswap-v3", 1.1e9, 132), ("fluid", 210e6, 163),
+                                       ("curve-dex", 95e6, 333))}
+for ident in sorted(volumes):
+    series(ident, hours, volumes[ident], None, 0)
 
 # The ids the report does not quote, so that the demo runs every id of the spec through its
 # adapter: perpetuals near spot, Uniswap's TVL, and illustrative macro figures (the report gives
@@ -151,7 +242,8 @@ for ident, spot, basis in (("perp:BTC", "crypto:BTC", 1.0004), ("perp:ETH", "cry
     series(ident, [utc(str(line["ts"]).removesuffix("Z")) for line in spots],
            [float(str(line["value"])) * basis * (1 + extra.gauss(0, 0.0001)) for line in spots],
            float(str(spots[0]["prev_close"])), 1 if ident == "perp:BTCUSD" else 2)
-series("tvl:uniswap", hourly, ramp(5.1e9, 5.1e9 * 1.015), None, 0)
+series("tvl:uniswap", hours,
+       path(5.1e9, round(5.1e9 * 1.015), blend(eth_share, lumpy(2.0), 0.7), 0.001), None, 0)
 for ident, prev, change, digits in (("macro:VIX", 17.8, -3.0, 2), ("macro:US10Y", 4.31, 0.5, 3),
                                     ("macro:DXY", 103.2, -0.2, 3), ("macro:GOLD", 3040.0, 0.4, 1),
                                     ("macro:WTI", 69.5, -0.8, 2)):
@@ -159,7 +251,9 @@ for ident, prev, change, digits in (("macro:VIX", 17.8, -3.0, 2), ("macro:US10Y"
     values = bridge(len(us), prev * (1 + change / 400), end, 0.0004, extra)
     values[-1] = end
     series(ident, us, values, prev, digits)
-cnh = bridge(m, 7.2540, 7.2480, 0.0002, extra)
+# USD/CNH is a price (its change is against its previous close): hourly, from 20:00Z.
+hourly = minutes("2026-04-07T20:00", "2026-04-08T08:00", 60)
+cnh = bridge(len(hourly), 7.2540, 7.2480, 0.0002, extra)
 series("macro:USDCNH", hourly, cnh, 7.2540, 4)
 
 lines.sort(key=lambda line: str(line["ts"]))
