@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "simulator of every source, the real adapters, Redis Streams and the "
                           "detector agents, printing alerts as they fire.")
     demo.add_argument("--speed", type=_speed, metavar="N|max",
-                      help="tape seconds per second (default: demo.speed, 2000: about 25 s)")
+                      help="tape seconds per second (default: demo.speed, 3600: about 25 s)")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR",
                       help="where alerts.jsonl and the report go (default: ./demo-out)")
 

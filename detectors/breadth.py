@@ -16,6 +16,7 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import BreadthConfig
 from crosscurrent.events import Alert, Metric, Severity, Tick
+from crosscurrent.facts import advance_decline, breadth_text
 from detectors.common import Latch, finite, yi
 
 NAME: Final = "breadth"
@@ -58,11 +59,11 @@ class BreadthDetector:
         up, down = self.latest[ADVANCERS][1], self.latest[DECLINERS][1]
         if up + down <= 0:
             return []
-        ratio = up / down if down else float("inf")
+        found = advance_decline(up, down)  # the ratio the report and the flow map show
+        ratio = float("inf") if found is None else found
         cfg = self.config
-        values = {"advancers": up, "decliners": down,
-                  "ratio": round(ratio, 4) if down else 1e9}
-        text = f"{up:.0f}:{down:.0f}" + (f" ({ratio:.1f}:1)" if down else "")
+        values = {"advancers": up, "decliners": down, "ratio": 1e9 if found is None else found}
+        text = breadth_text(up, down)
         ids = (ADVANCERS, DECLINERS)
         advance = Severity.INFO if ratio >= cfg.strong or (
             "breadth:advance" in self.latch.active and ratio >= cfg.strong * 0.9) else None

@@ -9,8 +9,8 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from crosscurrent.baselines import Baseline
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
+from crosscurrent.facts import Change, trailing_change
 
 DAY_MS = 86_400_000
 
@@ -183,20 +183,14 @@ class Moves:
 
 
 class Series:
-    """Each metric's values over a trailing window, in event time: its change is against the
-    previous session's close from history when there is one, else the oldest value still in
-    the window. At most `cap` points are kept per id (the oldest go first)."""
+    """Each metric's values over a trailing window, in event time, with the value in force at
+    its start: `trailing` gives their change, as `crosscurrent.facts` computes it for every
+    reader. At most `cap` points are kept per id (the oldest go first)."""
 
     def __init__(self, window_ms: int = DAY_MS, cap: int = 512) -> None:
         self.window_ms = window_ms
         self.cap = cap
         self.points: dict[str, list[list[float]]] = {}  # id -> [[ts, value], ...] in ts order
-        self.reference: dict[str, float] = {}  # id -> previous close from history
-
-    def set_baselines(self, baselines: Mapping[str, Baseline]) -> None:
-        for ident, found in baselines.items():
-            if found.previous_close:
-                self.reference[ident] = found.previous_close
 
     def update(self, metric: Metric) -> bool:
         if not finite(metric.value):
@@ -208,38 +202,24 @@ class Series:
             points[-1][1] = metric.value
         else:
             points.append([metric.ts, metric.value])
-        horizon = metric.ts - self.window_ms
-        while len(points) > 1 and (points[0][0] < horizon or len(points) > self.cap):
+        horizon = metric.ts - self.window_ms  # keep the value in force at the horizon
+        while len(points) > 1 and (points[1][0] <= horizon or len(points) > self.cap):
             points.pop(0)
         return True
+
+    def trailing(self, ident: str) -> Change | None:
+        """The change over the window to the id's latest value (`facts.trailing_change`)."""
+        return trailing_change(self.points.get(ident, ()), self.window_ms)
 
     def latest(self, ident: str) -> float | None:
         points = self.points.get(ident)
         return points[-1][1] if points else None
 
-    def base(self, ident: str) -> float | None:
-        if ident in self.reference:
-            return self.reference[ident]
-        points = self.points.get(ident)
-        return points[0][1] if points and len(points) > 1 else None
-
-    def delta(self, ident: str) -> float | None:
-        latest, base = self.latest(ident), self.base(ident)
-        return None if latest is None or base is None else latest - base
-
-    def change(self, ident: str) -> float | None:
-        """Percent change against the reference; None without one (or from zero)."""
-        latest, base = self.latest(ident), self.base(ident)
-        if latest is None or base is None or base == 0:
-            return None
-        return (latest / base - 1.0) * 100.0
-
     def snapshot(self) -> dict[str, Any]:
-        return {"points": self.points, "reference": self.reference}
+        return {"points": self.points}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.points = {k: [list(p) for p in v] for k, v in state.get("points", {}).items()}
-        self.reference = dict(state.get("reference", {}))
 
 
 def make_alert(

@@ -1,12 +1,15 @@
 """On-chain flows: TVL by protocol and by category, stablecoin net issuance, DEX volume spikes.
 
-Every change is over 24 h: against yesterday's close from history when there is one, else the
-oldest value of the trailing day. Findings:
+Every change is over the trailing 24 h to the event, against the value in force 24 h before
+(or the oldest one seen, and the window says so): `crosscurrent.facts.trailing_change`, the
+very function the end-of-day report uses, so an alert and the report as of the same moment
+say the same number. Findings:
   flows:tvl:<id>            a protocol's TVL moving beyond protocol_warn / _critical percent
   flows:category:<cat>      a category's TVL (rwa, liquid-staking, bridge, dex, lending, ...)
   flows:rotation:<from>     a category losing TVL while others gain: source -> destinations
   flows:stablecoins         net issuance: fresh inflow (info) or redemption (warning/critical)
-  flows:dex:<id>            a DEX's 24 h volume at dex_spike_warn / _critical x its reference
+  flows:dex:<id>            a DEX's 24 h volume at dex_spike_warn / _critical x its trailing
+                            average from history, else x its value 24 h before
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import FlowsConfig
 from crosscurrent.events import Alert, Metric, Severity, Tick
+from crosscurrent.facts import Change, Sum, hours, summed
 from crosscurrent.formatting import money, signed
 from detectors.common import Latch, Series, sticky_level
 
@@ -50,7 +54,8 @@ class FlowsDetector:
         return frozenset(self.kinds)
 
     def set_baselines(self, baselines: Mapping[str, Baseline]) -> None:
-        self.series.set_baselines(baselines)
+        """The DEX averages only: a change is over the trailing 24 h, never since a previous
+        close from history (another window, which the report could not restate)."""
         for ident, found in baselines.items():
             if found.average_close and self.kinds.get(ident) == "dex_volume":
                 self.average[ident] = found.average_close
@@ -69,9 +74,11 @@ class FlowsDetector:
         return self._dex(event)
 
     def _protocol(self, event: Metric) -> list[Alert]:
-        change = self.series.change(event.id)
-        if change is None:
+        found = self.series.trailing(event.id)
+        change = None if found is None else found.pct
+        if found is None or change is None:
             return []
+        span = hours(found.span_ms)
         key, cfg = f"{NAME}:tvl:{event.id}", self.config
         level = sticky_level(abs(change), cfg.protocol_warn, cfg.protocol_critical,
                              self.latch.active.get(key))
@@ -79,27 +86,22 @@ class FlowsDetector:
         way, way_zh = ("outflow", "流出") if change < 0 else ("inflow", "流入")
         return self.latch.alerts(
             NAME, key, level, event, (event.id,),
-            f"{instrument.en} {signed(change)} in 24 h ({way}, now {money(event.value)})",
-            f"{instrument.zh} 24小时 {signed(change)}({way_zh},现 {money(event.value)})",
-            {"change": round(change, 4), "value": event.value,
-             "delta": round(self.series.delta(event.id) or 0.0, 2)})
+            f"{instrument.en} {signed(change)} in {span} ({way}, now {money(event.value)})",
+            f"{instrument.zh} {span} {signed(change)}({way_zh},现 {money(event.value)})",
+            {"change": round(change, 4), "value": event.value, "delta": round(found.delta, 2)}
+            | window(found))
 
-    def category_change(self, category: str) -> tuple[float, float] | None:
-        """A category's TVL change (percent) and USD delta, over members with a reference."""
-        now = base = 0.0
-        for ident in self.categories.get(category, []):
-            latest, ref = self.series.latest(ident), self.series.base(ident)
-            if latest is not None and ref is not None:
-                now, base = now + latest, base + ref
-        if base <= 0:
-            return None
-        return (now / base - 1) * 100, now - base
+    def category_change(self, category: str) -> Sum | None:
+        """A category's TVL over the trailing 24 h: its members' changes summed
+        (`facts.summed`), over the members with one."""
+        found = summed(self.series.trailing(i) for i in self.categories.get(category, []))
+        return None if found is None or found.base <= 0 else found
 
     def _category(self, event: Metric, category: str) -> list[Alert]:
         found = self.category_change(category)
-        if found is None:
+        if found is None or found.pct is None:
             return []
-        change, delta = found
+        change, delta, span = found.pct, found.delta, hours(found.span_ms)
         key, cfg = f"{NAME}:category:{category}", self.config
         level = sticky_level(abs(change), cfg.category_warn, cfg.category_critical,
                              self.latch.active.get(key))
@@ -108,14 +110,14 @@ class FlowsDetector:
         way, way_zh = ("outflow", "流出") if change < 0 else ("inflow", "流入")
         return self.latch.alerts(
             NAME, key, level, event, members,
-            f"{en} TVL {signed(change)} in 24 h ({money(delta)} {way})",
-            f"{zh}锁仓量 24小时 {signed(change)}({money(delta)} {way_zh})",
-            {"change": round(change, 4), "delta": round(delta, 2)})
+            f"{en} TVL {signed(change)} in {span} ({money(delta)} {way})",
+            f"{zh}锁仓量 {span} {signed(change)}({money(delta)} {way_zh})",
+            {"change": round(change, 4), "delta": round(delta, 2)} | window(found))
 
     def _rotation(self, event: Metric) -> list[Alert]:
         """A category in outflow beyond category_warn while others gain: the flow map's row."""
-        changes = {c: found for c in self.categories
-                   if (found := self.category_change(c)) is not None}
+        changes = {c: (found.pct, found.delta) for c in self.categories
+                   if (found := self.category_change(c)) is not None and found.pct is not None}
         alerts: list[Alert] = []
         for source, (change, delta) in changes.items():
             key = f"{NAME}:rotation:{source}"
@@ -142,10 +144,12 @@ class FlowsDetector:
 
     def _stablecoins(self, event: Metric) -> list[Alert]:
         stables = [i for i, k in self.kinds.items() if k == "stablecoin"]
-        deltas = {i: d for i in stables if (d := self.series.delta(i)) is not None}
-        if not deltas:
+        found = {i: c for i in stables if (c := self.series.trailing(i)) is not None}
+        total = summed(found.values())
+        if total is None:
             return []
-        net, cfg, key = sum(deltas.values()), self.config, f"{NAME}:stablecoins"
+        deltas = {i: c.delta for i, c in found.items()}
+        net, cfg, key = total.delta, self.config, f"{NAME}:stablecoins"
         current = self.latch.active.get(key)
         if net <= -cfg.outflow_critical_usd:
             level: Severity | None = Severity.CRITICAL
@@ -155,21 +159,25 @@ class FlowsDetector:
             level = Severity.INFO
         else:
             level = None
-        parts = ", ".join(f"{self.catalog[i].short} {signed(self.series.change(i) or 0.0)}"
+        parts = ", ".join(f"{self.catalog[i].short} {signed(found[i].pct or 0.0)}"
                           for i in sorted(deltas))
+        span = hours(total.span_ms)
         if net >= 0:
-            title = f"Stablecoin net issuance {money(net)} in 24 h ({parts}): fresh inflow"
-            title_zh = f"稳定币24小时净发行 {money(net)}({parts}):新增资金流入"
+            title = f"Stablecoin net issuance {money(net)} in {span} ({parts}): fresh inflow"
+            title_zh = f"稳定币{span}净发行 {money(net)}({parts}):新增资金流入"
         else:
-            title = f"Stablecoin net redemption {money(-net)} in 24 h ({parts})"
-            title_zh = f"稳定币24小时净赎回 {money(-net)}({parts})"
+            title = f"Stablecoin net redemption {money(-net)} in {span} ({parts})"
+            title_zh = f"稳定币{span}净赎回 {money(-net)}({parts})"
         values = {"net": round(net, 2)} | {f"delta_{self.catalog[i].short}": round(d, 2)
-                                           for i, d in deltas.items()}
+                                           for i, d in deltas.items()} | window(total)
         return self.latch.alerts(NAME, key, level, event, tuple(sorted(deltas)), title,
                                  title_zh, values)
 
     def _dex(self, event: Metric) -> list[Alert]:
-        base = self.average.get(event.id) or self.series.base(event.id)
+        found = self.series.trailing(event.id)
+        change = None if found is None else found.pct
+        average = self.average.get(event.id)
+        base = average or (found.base if found is not None else None)
         if not base or base <= 0:
             return []
         ratio = event.value / base
@@ -179,11 +187,23 @@ class FlowsDetector:
         instrument = self.catalog[event.id]
         name = instrument.en.removesuffix(" 24h volume")
         zh = instrument.zh.removesuffix("成交量")
+        moved = moved_zh = ""
+        if found is not None and change is not None:
+            span = hours(found.span_ms)
+            moved, moved_zh = f" {signed(change, 0)} in {span}", f" {span} {signed(change, 0)}"
+        if average:
+            title = (f"{name} DEX volume {ratio:.1f}x its daily average ({money(event.value)} "
+                     f"in 24 h{';' + moved if moved else ''})")
+            title_zh = (f"{zh} DEX成交量为日均的 {ratio:.1f} 倍(24小时 {money(event.value)}"
+                        f"{';' + moved_zh if moved_zh else ''})")
+        else:
+            title = f"{name} DEX volume{moved} ({money(event.value)} in 24 h)"
+            title_zh = f"{zh} DEX成交量{moved_zh}(24小时 {money(event.value)})"
+        values = {"ratio": round(ratio, 4), "value": event.value, "reference": round(base, 2)}
+        if found is not None and change is not None:
+            values |= {"change": round(change, 4)} | window(found)
         return self.latch.alerts(
-            NAME, key, level, event, (event.id,),
-            f"{name} DEX volume {signed((ratio - 1) * 100, 0)} ({money(event.value)} in 24 h)",
-            f"{zh} DEX成交量 {signed((ratio - 1) * 100, 0)}(24小时 {money(event.value)})",
-            {"ratio": round(ratio, 4), "value": event.value, "reference": round(base, 2)},
+            NAME, key, level, event, (event.id,), title, title_zh, values,
             {"explanation": "Capital actively deploying on-chain, not passive holding",
              "explanation_zh": "资金在链上积极部署,而非被动持有"})
 
@@ -197,3 +217,7 @@ class FlowsDetector:
         self.latch.active = dict(state.get("active", {}))
 
 
+def window(found: Change | Sum) -> dict[str, float]:
+    """An alert's window in its values: the hours its change covers, and since when (ms)."""
+    return {"window_h": round(found.span_ms / 3_600_000, 2),
+            "since": float(found.as_of - found.span_ms)}

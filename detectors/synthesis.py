@@ -8,11 +8,15 @@ set of active findings, from which
     broke;
   - risks are ranked by probability x impact, each with the trigger to watch.
 Both are alerts (`synthesis:flow:*` info; `synthesis:risk:*` by score) and data in the
-snapshot (`flow_map`, `risks`), which the reporter reads.
+snapshot (`flow_map`, `risks`, with the `findings` they were read off). Their figures are
+those of the findings when they fired; the end-of-day report reads the rows off the same
+findings with its own figures (`read_flow_map`, `read_risks` on restated values), so its flow
+map quotes what its sections say.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -73,10 +77,11 @@ class Synthesis:
                 self.findings.pop(alert.key, None)
         if not changed:
             return []
-        self.flow_map = self._flow_map()
-        self.risks = self._risks()
+        self.flow_map = read_flow_map(self.findings, self.catalog)
+        self.risks = read_risks(self.findings, self.levels, self.catalog)
         out: list[Alert] = []
-        rows = {f"{NAME}:flow:{r['source']}->{r['destination']}": r for r in self.flow_map}
+        rows = {f"{NAME}:flow:{unfigured(r['source'])}->{unfigured(r['destination'])}": r
+                for r in self.flow_map}
         risks = {f"{NAME}:risk:{r['risk']}": r for r in self.risks}
         for key in [k for k in self.latch.active if k not in rows and k not in risks]:
             transition = self.latch.move(key, None)
@@ -112,119 +117,6 @@ class Synthesis:
                     {k: v for k, v in risk.items() if isinstance(v, str)}))
         return out
 
-    # -- the flow map -----------------------------------------------------------------------
-    def _active(self, prefix: str) -> dict[str, dict[str, Any]]:
-        return {k: v for k, v in self.findings.items() if k.startswith(prefix)}
-
-    def _flow_map(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for finding in self._active("divergence:").values():
-            values, notes = finding["values"], finding["notes"]
-            if not values.get("cross_market"):
-                continue
-            up, down = ("a", "b") if values["change_a"] > 0 > values["change_b"] else \
-                ("b", "a") if values["change_b"] > 0 > values["change_a"] else (None, None)
-            if up is None or down is None:
-                continue
-            rows.append({
-                "source": f"{notes[f'side_{down}']} selloff",
-                "source_zh": f"{notes[f'side_{down}_zh']}抛售",
-                "destination": notes[f"side_{up}"], "destination_zh": notes[f"side_{up}_zh"],
-                "mechanism": f"rotation out of {notes[f'side_{down}']} beta",
-                "mechanism_zh": f"资金从{notes[f'side_{down}_zh']}轮动", "ids": finding["ids"]})
-        for finding in self._active("flows:rotation:").values():
-            notes = finding["notes"]
-            rows.append({key: notes[key] for key in (
-                "source", "source_zh", "destination", "destination_zh", "mechanism",
-                "mechanism_zh")} | {"ids": finding["ids"]})
-        stable = self.findings.get("flows:stablecoins")
-        dex = self._active("flows:dex:")
-        if stable is not None and stable["values"].get("net", 0) > 0 and dex:
-            names = ", ".join(self.catalog[f["ids"][0]].en.removesuffix(" 24h volume")
-                              + f" {signed((f['values']['ratio'] - 1) * 100, 0)}"
-                              for f in dex.values())
-            rows.append({
-                "source": f"Stablecoin minting ({money(stable['values']['net'])})",
-                "source_zh": f"稳定币增发({money(stable['values']['net'])})",
-                "destination": f"DEX volumes ({names})", "destination_zh": f"DEX成交({names})",
-                "mechanism": "fresh fiat → on-chain deployment",
-                "mechanism_zh": "新增法币 → 链上部署",
-                "ids": stable["ids"] + [i for f in dex.values() for i in f["ids"]]})
-        breadth = self.findings.get("breadth:advance")
-        if breadth is not None and self._active("chain:broken:"):
-            ratio = breadth["values"].get("ratio", 0.0)
-            rows.append({
-                "source": "A-share domestic flows", "source_zh": "A股境内资金",
-                "destination": f"broad A-share advance ({ratio:.1f}:1)",
-                "destination_zh": f"A股普涨(涨跌比 {ratio:.1f}:1)",
-                "mechanism": "foreign absence, local support",
-                "mechanism_zh": "外资缺席,境内资金托底", "ids": breadth["ids"]})
-        return rows
-
-    # -- the risk matrix --------------------------------------------------------------------
-    def _risks(self) -> list[dict[str, Any]]:
-        risks: list[dict[str, Any]] = []
-        broken = self._active("chain:broken:")
-        hk_cn = {k: f for k, f in self._active("divergence:").items()
-                 if any(i.startswith("hk:") for i in f["ids"])}
-        if broken or hk_cn:
-            hk_break = [rule for rule in self.levels if rule.id.startswith("hk:")]
-            if hk_break:
-                rule = hk_break[0]
-                name = self.catalog[rule.id]
-                side = "breaks" if rule.below is not None else "clears"
-                level = rule.below if rule.below is not None else rule.above
-                trigger = (f"If {name.short} {side} {level:,.0f} on volume "
-                           f"(≥{rule.volume_ratio:g}x average), A-shares may follow")
-                trigger_zh = (f"若{name.zh}放量{'跌破' if rule.below is not None else '突破'}"
-                              f" {level:,.0f}(≥{rule.volume_ratio:g}倍均量),A股或将跟随")
-            else:
-                trigger, trigger_zh = "Hong Kong selling spreading to A-shares", "港股抛压蔓延至A股"
-            realised = any(k.startswith("level_break:hk:") for k in self.findings)
-            probability = "High" if realised or (broken and hk_cn) else "Medium"
-            risks.append({
-                "risk": "HK/A-share correlation breakdown", "risk_zh": "港股/A股相关性破裂",
-                "probability": probability, "impact": "Medium", "trigger": trigger,
-                "trigger_zh": trigger_zh,
-                "ids": sorted({i for f in [*broken.values(), *hk_cn.values()]
-                               for i in f["ids"]})})
-        rwa = {k: f for k, f in self.findings.items()
-               if k in ("flows:category:rwa", "flows:rotation:rwa")
-               or (k.startswith("flows:tvl:") and self.catalog[f["ids"][0]].category == "rwa"
-                   and f["values"].get("change", 0) < 0)}
-        if rwa:
-            names = sorted({self.catalog[i].en.removesuffix(" TVL") for f in rwa.values()
-                            for i in f["ids"] if self.catalog[i].category == "rwa"})
-            critical = any(f["severity"] == "critical" for f in rwa.values())
-            risks.append({
-                "risk": "RWA DeFi contagion", "risk_zh": "RWA DeFi 传染",
-                "probability": "High" if critical else "Medium", "impact": "Medium",
-                "trigger": f"Further outflows from tokenized treasuries ({', '.join(names)}) "
-                           "signal institutional exit",
-                "trigger_zh": f"代币化国债({', '.join(names)})继续流出意味着机构撤离",
-                "ids": sorted({i for f in rwa.values() for i in f["ids"]})})
-        leverage = self._active("leverage:")
-        crypto_moves = {k: f for k, f in self._active("large_move:crypto:").items()}
-        if leverage or crypto_moves:
-            liquidation = self._active("leverage:liquidation:")
-            if liquidation:
-                finding = next(iter(liquidation.values()))
-                asset = self.catalog[finding["ids"][0]]
-                move = signed(finding["values"]["change"])
-                trigger = f"Funding rates spiking; {asset.short} {move} in 24 h invites " \
-                          "deleveraging"
-                trigger_zh = f"资金费率飙升;{asset.short} 24小时 {move},易引发去杠杆"
-            else:
-                trigger, trigger_zh = "Funding rates spiking", "资金费率飙升"
-            risks.append({
-                "risk": "Crypto leverage liquidation", "risk_zh": "加密货币杠杆清算",
-                "probability": "High" if len(liquidation) > 1 else "Medium",
-                "impact": "High", "trigger": trigger, "trigger_zh": trigger_zh,
-                "ids": sorted({i for f in [*leverage.values(), *crypto_moves.values()]
-                               for i in f["ids"]})})
-        risks.sort(key=lambda r: -SCORE[r["probability"]] * SCORE[r["impact"]])
-        return risks
-
     def snapshot(self) -> dict[str, Any]:
         return {"findings": self.findings, "flow_map": self.flow_map, "risks": self.risks,
                 "active": self.latch.active, "titles": self.titles}
@@ -236,3 +128,137 @@ class Synthesis:
         self.risks = list(state.get("risks", []))
         self.latch.active = dict(state.get("active", {}))
         self.titles = {k: (v[0], v[1]) for k, v in state.get("titles", {}).items()}
+
+
+def unfigured(text: str) -> str:
+    """A flow's side without its figures ("Stablecoin minting ($309.85M)" -> "Stablecoin
+    minting"): its alert's identity, which a figure moving does not change."""
+    return FIGURES.sub("", text)
+
+
+FIGURES = re.compile(r"\s*\([^)]*\)")
+
+
+def read_flow_map(findings: Mapping[str, dict[str, Any]], catalog: Catalog | None = None
+                  ) -> list[dict[str, Any]]:
+    """The flow map read off active findings (alert key -> severity, values, notes, ids),
+    with the figures of their values."""
+    catalog = catalog or default_catalog()
+
+    def active(prefix: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in findings.items() if k.startswith(prefix)}
+
+    rows: list[dict[str, Any]] = []
+    for finding in active("divergence:").values():
+        values, notes = finding["values"], finding["notes"]
+        if not values.get("cross_market"):
+            continue
+        up, down = ("a", "b") if values["change_a"] > 0 > values["change_b"] else \
+            ("b", "a") if values["change_b"] > 0 > values["change_a"] else (None, None)
+        if up is None or down is None:
+            continue
+        rows.append({
+            "source": f"{notes[f'side_{down}']} selloff",
+            "source_zh": f"{notes[f'side_{down}_zh']}抛售",
+            "destination": notes[f"side_{up}"], "destination_zh": notes[f"side_{up}_zh"],
+            "mechanism": f"rotation out of {notes[f'side_{down}']} beta",
+            "mechanism_zh": f"资金从{notes[f'side_{down}_zh']}轮动", "ids": finding["ids"]})
+    for finding in active("flows:rotation:").values():
+        notes = finding["notes"]
+        rows.append({key: notes[key] for key in (
+            "source", "source_zh", "destination", "destination_zh", "mechanism",
+            "mechanism_zh")} | {"ids": finding["ids"]})
+    stable = findings.get("flows:stablecoins")
+    dex = active("flows:dex:")
+    if stable is not None and stable["values"].get("net", 0) > 0 and dex:
+        names = ", ".join(catalog[f["ids"][0]].en.removesuffix(" 24h volume") + " " + signed(
+            f["values"].get("change", (f["values"]["ratio"] - 1) * 100), 0)
+            for f in dex.values())
+        rows.append({
+            "source": f"Stablecoin minting ({money(stable['values']['net'])})",
+            "source_zh": f"稳定币增发({money(stable['values']['net'])})",
+            "destination": f"DEX volumes ({names})", "destination_zh": f"DEX成交({names})",
+            "mechanism": "fresh fiat → on-chain deployment",
+            "mechanism_zh": "新增法币 → 链上部署",
+            "ids": stable["ids"] + [i for f in dex.values() for i in f["ids"]]})
+    breadth = findings.get("breadth:advance")
+    if breadth is not None and active("chain:broken:"):
+        ratio = breadth["values"].get("ratio", 0.0)
+        rows.append({
+            "source": "A-share domestic flows", "source_zh": "A股境内资金",
+            "destination": f"broad A-share advance ({ratio:.1f}:1)",
+            "destination_zh": f"A股普涨(涨跌比 {ratio:.1f}:1)",
+            "mechanism": "foreign absence, local support",
+            "mechanism_zh": "外资缺席,境内资金托底", "ids": breadth["ids"]})
+    return rows
+
+
+def read_risks(findings: Mapping[str, dict[str, Any]], levels: Sequence[LevelRule] = (),
+               catalog: Catalog | None = None) -> list[dict[str, Any]]:
+    """The risk matrix read off active findings, ranked by probability x impact."""
+    catalog = catalog or default_catalog()
+
+    def active(prefix: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in findings.items() if k.startswith(prefix)}
+
+    out: list[dict[str, Any]] = []
+    broken = active("chain:broken:")
+    hk_cn = {k: f for k, f in active("divergence:").items()
+             if any(i.startswith("hk:") for i in f["ids"])}
+    if broken or hk_cn:
+        hk_break = [rule for rule in levels if rule.id.startswith("hk:")]
+        if hk_break:
+            rule = hk_break[0]
+            name = catalog[rule.id]
+            side = "breaks" if rule.below is not None else "clears"
+            level = rule.below if rule.below is not None else rule.above
+            trigger = (f"If {name.short} {side} {level:,.0f} on volume "
+                       f"(≥{rule.volume_ratio:g}x average), A-shares may follow")
+            trigger_zh = (f"若{name.zh}放量{'跌破' if rule.below is not None else '突破'}"
+                          f" {level:,.0f}(≥{rule.volume_ratio:g}倍均量),A股或将跟随")
+        else:
+            trigger, trigger_zh = "Hong Kong selling spreading to A-shares", "港股抛压蔓延至A股"
+        realised = any(k.startswith("level_break:hk:") for k in findings)
+        probability = "High" if realised or (broken and hk_cn) else "Medium"
+        out.append({
+            "risk": "HK/A-share correlation breakdown", "risk_zh": "港股/A股相关性破裂",
+            "probability": probability, "impact": "Medium", "trigger": trigger,
+            "trigger_zh": trigger_zh,
+            "ids": sorted({i for f in [*broken.values(), *hk_cn.values()]
+                           for i in f["ids"]})})
+    rwa = {k: f for k, f in findings.items()
+           if k in ("flows:category:rwa", "flows:rotation:rwa")
+           or (k.startswith("flows:tvl:") and catalog[f["ids"][0]].category == "rwa"
+               and f["values"].get("change", 0) < 0)}
+    if rwa:
+        names = sorted({catalog[i].en.removesuffix(" TVL") for f in rwa.values()
+                        for i in f["ids"] if catalog[i].category == "rwa"})
+        critical = any(f["severity"] == "critical" for f in rwa.values())
+        out.append({
+            "risk": "RWA DeFi contagion", "risk_zh": "RWA DeFi 传染",
+            "probability": "High" if critical else "Medium", "impact": "Medium",
+            "trigger": f"Further outflows from tokenized treasuries ({', '.join(names)}) "
+                       "signal institutional exit",
+            "trigger_zh": f"代币化国债({', '.join(names)})继续流出意味着机构撤离",
+            "ids": sorted({i for f in rwa.values() for i in f["ids"]})})
+    leverage = active("leverage:")
+    crypto_moves = {k: f for k, f in active("large_move:crypto:").items()}
+    if leverage or crypto_moves:
+        liquidation = active("leverage:liquidation:")
+        if liquidation:
+            finding = next(iter(liquidation.values()))
+            asset = catalog[finding["ids"][0]]
+            move = signed(finding["values"]["change"])
+            trigger = f"Funding rates spiking; {asset.short} {move} in 24 h invites " \
+                      "deleveraging"
+            trigger_zh = f"资金费率飙升;{asset.short} 24小时 {move},易引发去杠杆"
+        else:
+            trigger, trigger_zh = "Funding rates spiking", "资金费率飙升"
+        out.append({
+            "risk": "Crypto leverage liquidation", "risk_zh": "加密货币杠杆清算",
+            "probability": "High" if len(liquidation) > 1 else "Medium",
+            "impact": "High", "trigger": trigger, "trigger_zh": trigger_zh,
+            "ids": sorted({i for f in [*leverage.values(), *crypto_moves.values()]
+                           for i in f["ids"]})})
+    out.sort(key=lambda r: -SCORE[r["probability"]] * SCORE[r["impact"]])
+    return out

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from crosscurrent.catalog import default_catalog
 from crosscurrent.detector_config import ChainNode
 from crosscurrent.events import Alert, AlertState, FeedStatus, Metric, Tick
+from crosscurrent.facts import Change
+from detectors.common import Series
 
 SPARK_POINTS = 48
 SPARK_BUCKET_MS = 10 * 60_000
@@ -24,15 +26,19 @@ class Line:
 
     last: float
     prev_close: float | None = None
-    first: float | None = None  # a metric's first value: its change's base (prices: none)
+    trend: Change | None = None  # a metric's change over the trailing 24 h, as the report's
+    metric: bool = False
     ts: int = 0
     spark: deque[float] = field(default_factory=lambda: deque(maxlen=SPARK_POINTS))
     bucket: int = -1
 
     @property
     def change(self) -> float | None:
-        base = self.prev_close or self.first
-        return None if not base else (self.last / base - 1) * 100
+        """A price's since its previous close; a metric's over the trailing 24 h
+        (`crosscurrent.facts.trailing_change`, as the alerts and the report compute it)."""
+        if self.metric:
+            return None if self.trend is None else self.trend.pct
+        return None if not self.prev_close else (self.last / self.prev_close - 1) * 100
 
 
 @dataclass
@@ -53,6 +59,7 @@ class Board:
         self.active: dict[str, Alert] = {}
         self.health: dict[str, Health] = {}
         self.clock = 0  # the newest event time seen (the tape's on replay)
+        self.metrics = Series()  # the metrics' trailing 24 h, for their changes
         self.events = 0
 
     def take(self, event: Tick | Metric | FeedStatus | Alert) -> None:
@@ -73,13 +80,15 @@ class Board:
             return
         line = self.lines.get(event.id)
         if line is None:
-            line = self.lines[event.id] = Line(
-                last=value, first=None if isinstance(event, Tick) else value, ts=event.ts)
+            line = self.lines[event.id] = Line(last=value, metric=isinstance(event, Metric),
+                                               ts=event.ts)
         elif event.ts < line.ts:
             return
         line.last, line.ts = value, event.ts
         if isinstance(event, Tick) and event.prev_close:
             line.prev_close = event.prev_close
+        elif isinstance(event, Metric) and self.metrics.update(event):
+            line.trend = self.metrics.trailing(event.id)
         bucket = event.ts // SPARK_BUCKET_MS
         if bucket != line.bucket:
             line.bucket = bucket

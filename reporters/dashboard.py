@@ -61,7 +61,7 @@ def _prices(board: Board, ids: list[str], lang: Lang, title: str, spark: bool) -
             value, change = compact(line.last), Text("")
         else:
             value, change = compact(line.last), _change(line.change)
-            if line.change is None and line.first is None:
+            if line.change is None and not line.metric:
                 change = Text(NO_PREVIOUS_CLOSE, style="dim")
         cells: list[RenderableType] = [name(ident, lang), value, change]
         if spark:

@@ -16,6 +16,7 @@ import orjson
 
 from crosscurrent.config import LlmConfig
 from reporters.notifier import ReceiverError, resolve_url
+from reporters.report_model import Insight, Report
 
 log = logging.getLogger(__name__)
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -24,12 +25,12 @@ PROMPT = ("You write the one-paragraph key insight of a cross-market report. Rew
           "change any number. Answer with JSON: {\"en\": \"...\", \"zh\": \"...\"}.")
 
 
-def findings(report: dict[str, Any]) -> dict[str, Any]:
-    """What the model may see: the findings, not the raw series."""
-    return {key: report[key] for key in ("date", "key_insight", "chain", "divergences",
-                                          "flow_map", "risks")} | {
-        "markets": {i: {"name": r["name"], "change": r["change"]}
-                    for i, r in report["markets"].items()}}
+def findings(report: Report) -> dict[str, Any]:
+    """What the model may see: the findings (with their windows), not the raw series."""
+    return report.model_dump(mode="json", include={
+        "date", "as_of_text", "key_insight", "chain", "divergences", "flow_map", "risks"}) | {
+        "markets": {i: {"name": r.name, "change": r.change, "window": r.window}
+                    for i, r in report.markets.items()}}
 
 
 def _normal(number: str) -> str:
@@ -50,7 +51,7 @@ def acceptable(answer: dict[str, Any], given: str) -> bool:
     return all(numbers(str(t)) <= numbers(given) for t in texts)
 
 
-async def rewrite_insight(report: dict[str, Any], config: LlmConfig) -> dict[str, Any]:
+async def rewrite_insight(report: Report, config: LlmConfig) -> Report:
     """The report with the model's key insight when it passes the checks; else unchanged."""
     if not config.url:
         return report
@@ -80,5 +81,5 @@ async def rewrite_insight(report: dict[str, Any], config: LlmConfig) -> dict[str
         log.warning("key insight: the model's rewrite changed or added a number; the template "
                     "text stays")
         return report
-    return report | {"key_insight": {"en": answer["en"].strip(), "zh": answer["zh"].strip(),
-                                     "source": "llm"}}
+    return report.model_copy(update={"key_insight": Insight(
+        en=answer["en"].strip(), zh=answer["zh"].strip(), source="llm")})

@@ -93,7 +93,7 @@ def test_demo_runs_on_its_own_embedded_redis(tmp_path: Path) -> None:
     result = crosscurrent("demo", "--speed", "4000", "--data-dir", str(tmp_path / "redis"),
                           "--out", str(tmp_path / "out"), env={"CROSSCURRENT_REDIS_URL": ""})
     assert result.returncode == 0, result.stderr
-    assert "demo 2026-04-08: 3103 events" in result.stdout
+    assert "demo 2026-04-08: 3295 events" in result.stdout
     # every id through its adapter (the summary wraps at the terminal's width)
     assert "0 straight into the bus" in " ".join(result.stdout.split())
     counts = re.findall(r"(\S+) (\d+) frames sent / (\d+) read", " ".join(result.stdout.split()))

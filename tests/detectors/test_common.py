@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from crosscurrent.baselines import Baseline
 from crosscurrent.events import AlertState, Severity, Tick
 from detectors.common import DAY_MS, Latch, Moves, Series, sticky_level, yi
 from tests.detectors.helpers import metric, tick
@@ -43,15 +42,16 @@ def test_a_held_tick_is_taken_once_for_every_detector_sharing_the_view() -> None
     assert moves.quotes["crypto:BTC"][2] == 12 and moves.price("crypto:ETH") == 2.0  # merged
 
 
-def test_series_change_is_against_history_else_the_oldest_of_the_day() -> None:
+def test_series_change_is_over_the_window_against_the_value_in_force_at_its_start() -> None:
     series = Series()
     for hour, value in enumerate((100.0, 90.0, 80.0)):
         series.update(metric("tvl:lido", value, ts=hour * 3_600_000))
-    assert series.change("tvl:lido") == pytest.approx(-20.0)
-    series.update(metric("tvl:lido", 70.0, ts=DAY_MS + 3_600_000))  # the first one leaves
-    assert series.base("tvl:lido") == 90.0
-    series.set_baselines({"tvl:lido": Baseline(30, 20, 50.0, None, None, None)})
-    assert series.change("tvl:lido") == pytest.approx(40.0)
+    found = series.trailing("tvl:lido")
+    assert found is not None and found.pct == pytest.approx(-20.0) and not found.full
+    series.update(metric("tvl:lido", 70.0, ts=DAY_MS + 3_600_000))  # 100 was in force before
+    found = series.trailing("tvl:lido")
+    assert found is not None and found.full and found.base == 90.0  # ... 01:00, the horizon
+    assert found.pct == pytest.approx(100 * (70 / 90 - 1)) and found.window_ms == DAY_MS
     assert not series.update(metric("tvl:lido", 1.0, ts=0))  # late
 
 

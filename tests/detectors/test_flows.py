@@ -36,8 +36,10 @@ def test_rwa_outflow_into_staking_and_bridges_is_a_rotation() -> None:
     rotation = next(a for a in alerts if a.key == "flows:rotation:rwa")
     assert rotation.notes["destination"] == "bridges / liquid staking"
     assert rotation.title_zh.startswith("资金轮动")
-    change, delta = detector.category_change("rwa") or (0.0, 0.0)
-    assert round(change, 2) == -8.99 and round(delta) == -208_600_000
+    rwa = detector.category_change("rwa")
+    assert rwa is not None and rwa.pct is not None
+    assert round(rwa.pct, 2) == -8.99 and round(rwa.delta) == -208_600_000
+    assert rwa.window == "1 h to 01:00Z (09:00 HKT)"  # the hour the series covers
 
 
 def test_stablecoin_minting_is_an_inflow_and_redemption_a_warning() -> None:
@@ -57,3 +59,14 @@ def test_dex_volume_spikes_against_the_trailing_average_when_known() -> None:
     assert detector.on_event(metric("dexvol:curve-dex", 411e6)) == []  # 1.4x its average
     (alert,) = detector.on_event(metric("dexvol:curve-dex", 700e6, 1))
     assert alert.severity == Severity.WARNING and alert.values["reference"] == 300e6
+
+
+def test_changes_are_over_the_trailing_24_hours_and_say_so() -> None:
+    detector = FlowsDetector(FLOWS)
+    assert detector.on_event(metric("dexvol:curve-dex", 100e6, 0)) == []
+    (spike,) = detector.on_event(metric("dexvol:curve-dex", 300e6, 24 * HOUR))
+    assert spike.values["change"] == 200.0 and "+200% in 24 h" in spike.title
+    (alert,) = detector.on_event(metric("dexvol:curve-dex", 90e6, 36 * HOUR))
+    # against the value in force 24 h before: the 100M set at 0 h, still in force at 12 h
+    assert alert.state == "resolved" and alert.values["change"] == -10.0
+    assert alert.values["window_h"] == 24.0 and alert.values["since"] == 12 * HOUR

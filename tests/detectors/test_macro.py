@@ -46,9 +46,10 @@ def test_a_weaker_yuan_explains_an_hk_selloff(tmp_path: Path) -> None:
     assert yuan.severity == Severity.WARNING and "Yuan weakening" in yuan.title
     events = [direct_event(e) for e in read_tape(path).events]
     report = build(gather(events), alerts, {}, CONFIG)
-    assert report["macro"]["regime"] == "calm" and report["macro"]["yuan_weak"]
-    assert "a weaker yuan weighs on Hong Kong" in report["macro"]["reading"]
-    assert "USD/CNH 7.2400 (+0.56%)" in report["macro"]["numbers"]
+    assert report.macro is not None
+    assert report.macro.regime == "calm" and report.macro.yuan_weak
+    assert "a weaker yuan weighs on Hong Kong" in report.macro.reading
+    assert "USD/CNH 7.2400 (+0.56%)" in report.macro.numbers
 
 
 def test_vix_spiking_with_flat_equities_is_a_stressed_regime(tmp_path: Path) -> None:
@@ -58,9 +59,9 @@ def test_vix_spiking_with_flat_equities_is_a_stressed_regime(tmp_path: Path) -> 
     assert regimes[-1][0] == Severity.CRITICAL and "stressed" in regimes[-1][1]
     assert not [a for a in alerts if a.key.startswith("large_move:us:")]  # equities flat
     events = [direct_event(e) for e in read_tape(path).events]
-    narrative = build(gather(events), alerts, {}, CONFIG)["us_narrative"]
-    assert narrative["headline"] == "Flat Equities, Volatility Spiking"
-    assert "Volatility is stressed; VIX 22.00 (+37.50%)" in narrative["en"]
+    narrative = build(gather(events), alerts, {}, CONFIG).us_narrative
+    assert narrative is not None and narrative.headline == "Flat Equities, Volatility Spiking"
+    assert "Volatility is stressed; VIX 22.00 (+37.50%)" in narrative.en
 
 
 def test_dollar_shocks_and_risk_on_with_safe_havens() -> None:

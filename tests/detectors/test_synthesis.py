@@ -83,3 +83,20 @@ def test_a_finding_it_does_not_read_changes_nothing_and_is_not_kept() -> None:
     gone = BTC_HSTECH.model_copy(update={"state": AlertState.RESOLVED})
     assert "synthesis:flow:Hang Seng TECH selloff->Bitcoin" in \
         {a.key for a in again.on_alerts([gone], EVENT)}
+
+
+def test_a_flow_whose_figures_move_stays_one_alert() -> None:
+    """A second DEX joining the stablecoin flow changes the row's figures, not its identity:
+    no resolve-and-fire pair, the alert that fired stands (with its own figures)."""
+    synthesis = Synthesis(CONFIG.detectors.level_break.levels)
+    stable = finding("flows:stablecoins", "flows", ("stable:USDT",), {"net": 3.1e8},
+                     severity=Severity.INFO)
+    curve = finding("flows:dex:dexvol:curve-dex", "flows", ("dexvol:curve-dex",),
+                    {"ratio": 2.03, "change": 103.0})
+    (first,) = synthesis.on_alerts([stable, curve], EVENT)
+    assert first.key == "synthesis:flow:Stablecoin minting->DEX volumes"
+    assert "Stablecoin minting ($310.00M) → DEX volumes (Curve +103%)" in first.title
+    fluid = finding("flows:dex:dexvol:fluid", "flows", ("dexvol:fluid",),
+                    {"ratio": 2.09, "change": 109.0})
+    assert synthesis.on_alerts([fluid], EVENT) == []
+    assert synthesis.flow_map[0]["destination"] == "DEX volumes (Curve +103%, Fluid +109%)"

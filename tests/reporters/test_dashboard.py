@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from crosscurrent.config import load_config
-from crosscurrent.events import FeedState, FeedStatus, Tick
+from crosscurrent.events import FeedState, FeedStatus, Metric, Tick
 from crosscurrent.notify_config import Lang
 from reporters.board import Board
 from reporters.dashboard import render
@@ -71,3 +71,15 @@ def test_the_board_ignores_late_and_unusable_events() -> None:
     board.take(Tick(id="crypto:BTC", ts=11, price=float("nan")))
     line = board.lines["crypto:BTC"]
     assert line.last == 100.0 and round(line.change or 0, 2) == 11.11
+
+
+def test_a_metrics_change_on_the_board_is_over_the_trailing_24_h() -> None:
+    """As the alerts and the report compute it: against the value in force 24 h before, not
+    against the first value the board happened to see."""
+    board = Board()
+    hour = 3_600_000
+    for n, value in enumerate((100.0, 110.0, 120.0, 130.0)):
+        board.take(Metric(id="stable:USDT", ts=n * 12 * hour, value=value))
+    line = board.lines["stable:USDT"]
+    assert line.trend is not None and line.trend.window.startswith("24 h to ")
+    assert round(line.change or 0, 2) == round((130 / 110 - 1) * 100, 2)  # not 130 / 100

@@ -61,7 +61,8 @@ def test_the_seed_days_findings_match_the_seed_report(report_dir: Path) -> None:
                           "Crypto leverage liquidation"}
     assert "HSI breaks 25,000 on volume" in risks["HK/A-share correlation breakdown"]["trigger"]
     a_share = report["a_share"]
-    assert a_share["breadth"] == {"advancers": 1584.0, "decliners": 713.0, "ratio": 2.22}
+    assert a_share["breadth"] == {"advancers": 1584.0, "decliners": 713.0, "ratio": 2.22,
+                                  "text": "1584:713 (2.2:1)"}
     assert a_share["turnover"] == 1.32e12 and a_share["northbound"] is None
     assert any(m["what"].startswith("northbound") for m in report["missing"])
     assert report["crypto"]["stablecoin_net"] > 600e6  # the seed's "+$600M+ combined"
@@ -84,7 +85,9 @@ def test_the_us_section_reads_the_day_through_the_macro_ids(report_dir: Path) ->
         assert row in us, row
     assert "US equities closed up (+0.56% on average; Dow Jones" in us
     assert "no pressure from rates or the dollar" in us
-    assert "HK did not follow (-1.17%)" in us and "the break is local" in us
+    # the chain detector's average of the raw changes (-0.70% and -1.63% unrounded), not of
+    # the rounded ones (-1.17%)
+    assert "HK did not follow (-1.16%)" in us and "the break is local" in us
     sentiment = text[text.index("## 2. Global"):text.index("## 3. Crypto")]
     assert "Macro regime: calm (VIX 17.27 (-2.98%), US 10-year 4.33% (+2 bp)" in sentiment
 
