@@ -186,6 +186,7 @@ class AshareFeed:
             parts = [p for p in (self._parts or akshare_parts()) if p.ids & self.ids]
         except RuntimeError as exc:
             log.error("%s", exc)
+            self.rounds.close()
             await self._status(FeedState.DISCONNECTED, str(exc))
             return
         backoff = self.config.backoff_initial_s
@@ -208,6 +209,7 @@ class AshareFeed:
                     self.rounds.end()
                     await self.rounds.pause(wait * random.uniform(0.9, 1.1))
         finally:
+            self.rounds.close()
             executor.shutdown(wait=False, cancel_futures=True)
 
     async def _round(self, loop: asyncio.AbstractEventLoop, executor: ThreadPoolExecutor,

@@ -113,6 +113,12 @@ class HttpPoller:
         ))
 
     async def run(self) -> None:
+        try:
+            await self._poll()
+        finally:
+            self.rounds.close()
+
+    async def _poll(self) -> None:
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             await self.sink(FeedStatus(source=self.source, ts=time.time_ns() // 1_000_000,

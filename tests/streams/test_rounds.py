@@ -36,3 +36,17 @@ def test_asking_waits_for_a_round_that_starts_after_the_question() -> None:
 
     assert asyncio.run(main()) == ["round 1", "round 2", "answered after 2", "round 3",
                                    "answered after 3"]
+
+
+def test_a_stopped_loop_answers_at_once() -> None:
+    """A poller that stopped for good (its library missing, say) must not hold a replay."""
+
+    async def main() -> None:
+        rounds = Rounds()
+        waiting = asyncio.create_task(rounds.ask())
+        await asyncio.sleep(0)
+        rounds.close()
+        await asyncio.wait_for(waiting, 1)
+        await asyncio.wait_for(rounds.ask(), 1)
+
+    asyncio.run(main())
