@@ -479,14 +479,27 @@ async def _drain(
 
 async def report(config: Config, url: str, out: Path, namespace: str, lang: Lang,
                  day: date | None = None) -> list[Path]:
-    """The end-of-day report of a pipeline's namespace, from what Redis holds."""
+    """The end-of-day report of a pipeline's namespace, from what Redis holds;
+    NothingToReport when it holds nothing of that day."""
     redis = await connect(url)
     try:
-        data = await rewrite_insight(build_report(*await collect_report(
-            redis, Keys(config.redis.prefix, namespace), day), config), config.report.llm)
+        series, alerts, state = await collect_report(
+            redis, Keys(config.redis.prefix, namespace), day)
+        if not series and not alerts:
+            raise NothingToReport(
+                f"namespace {namespace} holds no events or alerts"
+                + (f" of {day.isoformat()}" if day else "")
+                + ": nothing to report (--namespace NAME reads another; run, demo and replay "
+                "write theirs)")
+        data = await rewrite_insight(build_report(series, alerts, state, config),
+                                     config.report.llm)
     finally:
         await redis.aclose()
     return write_report(data, out, lang)
+
+
+class NothingToReport(Exception):
+    """A report asked of a namespace (or day) with no data."""
 
 
 async def write_snapshots(config: Config, url: str, namespace: str) -> None:
@@ -500,7 +513,7 @@ async def write_snapshots(config: Config, url: str, namespace: str) -> None:
         try:
             paths = await report(config, url, where, namespace, config.report.lang)
             log.info("report snapshot written: %s", ", ".join(str(p) for p in paths))
-        except (OSError, RedisError) as exc:
+        except (OSError, RedisError, NothingToReport) as exc:
             log.warning("report snapshot at %s failed (%s); the next one is still due",
                         label, exc)
 

@@ -932,13 +932,17 @@ def _watch(args: argparse.Namespace, config: Config, console: Console) -> int:
 
 
 def _report(args: argparse.Namespace, config: Config, console: Console) -> int:
-    from crosscurrent.app import report
+    from crosscurrent.app import NothingToReport, report
 
     _writable(args.out, "--out")
     with _redis(config, args) as url:
         _followed(config, args, url)
-        for path in asyncio.run(report(config, url, args.out, args.namespace, args.lang,
-                                       args.date)):
+        try:
+            paths = asyncio.run(report(config, url, args.out, args.namespace, args.lang,
+                                       args.date))
+        except NothingToReport as exc:
+            raise UserError(str(exc)) from None
+        for path in paths:
             console.print(f"wrote {path}", highlight=False)
     return 0
 

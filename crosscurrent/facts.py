@@ -22,7 +22,7 @@ SINCE_PREVIOUS_CLOSE = "since previous close"
 class Change:
     """A value against the value in force `window_ms` before it."""
 
-    value: float  # the latest value, at `as_of`
+    value: float  # the value in force at `as_of`
     base: float  # the value in force `window_ms` before (or the oldest, see `full`)
     as_of: int  # epoch ms of the latest value
     base_ts: int  # epoch ms of the base value
@@ -55,9 +55,10 @@ def percent(value: float, base: float) -> float | None:
 
 def trailing_change(points: Sequence[Sequence[float]], window_ms: int = DAY_MS,
                     as_of: float | None = None) -> Change | None:
-    """The change of a series ([ts, value] in ts order) over the `window_ms` to its latest
-    value at or before `as_of` (default: its last): against the value in force at the start
-    of the window (the last one at or before it), else the oldest one. None without two
+    """The change of a series ([ts, value] in ts order) over the `window_ms` to `as_of`
+    (default: its last point): the value in force then (the last at or before it) against
+    the value in force at the start of the window, else the oldest one. Several series asked
+    as of one moment so share one window, whichever was updated last. None without two
     values."""
     if not points:
         return None
@@ -65,12 +66,13 @@ def trailing_change(points: Sequence[Sequence[float]], window_ms: int = DAY_MS,
     if end < 2:
         return None
     latest = points[end - 1]
-    horizon = latest[0] - window_ms
+    moment = int(latest[0] if as_of is None else as_of)
+    horizon: float = moment - window_ms
     at = bisect_right(points, horizon, 0, end, key=lambda p: p[0])
     base = points[at - 1] if at else points[0]
     if base is latest:
         return None
-    return Change(value=float(latest[1]), base=float(base[1]), as_of=int(latest[0]),
+    return Change(value=float(latest[1]), base=float(base[1]), as_of=moment,
                   base_ts=int(base[0]), window_ms=window_ms, full=base[0] <= horizon)
 
 

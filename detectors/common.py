@@ -207,9 +207,10 @@ class Series:
             points.pop(0)
         return True
 
-    def trailing(self, ident: str) -> Change | None:
-        """The change over the window to the id's latest value (`facts.trailing_change`)."""
-        return trailing_change(self.points.get(ident, ()), self.window_ms)
+    def trailing(self, ident: str, as_of: int | None = None) -> Change | None:
+        """The change over the window to `as_of` (default: the id's latest value), as
+        `facts.trailing_change` computes it."""
+        return trailing_change(self.points.get(ident, ()), self.window_ms, as_of)
 
     def latest(self, ident: str) -> float | None:
         points = self.points.get(ident)

@@ -107,9 +107,7 @@ class DivergenceDetector:
         if gap > 0:
             notes = watched.reading | watched.labels
         else:
-            notes = {"explanation": f"{b} leads {a} by {size:.2f} pp",
-                     "explanation_zh": f"{b_zh}领先{a_zh} {size:.2f} 个百分点",
-                     **watched.labels}
+            notes = leading(watched.labels, size) | watched.labels
         return make_alert(
             NAME, key, transition, event, (*pair.a, *pair.b),
             f"{a} {change_a:+.2f}% vs {b} {change_b:+.2f}% (gap {gap:+.2f} pp)",
@@ -130,3 +128,10 @@ class DivergenceDetector:
     def restore(self, state: dict[str, Any]) -> None:
         self.moves.load(state)
         self.latch.active = dict(state.get("active", {}))
+
+
+def leading(sides: dict[str, str], size: float) -> dict[str, str]:
+    """The explanation of a gap that side b leads ("Hang Seng TECH leads Bitcoin by 6.48
+    pp"), from a divergence's notes (`side_a`, `side_b` and their `_zh`)."""
+    return {"explanation": f"{sides['side_b']} leads {sides['side_a']} by {size:.2f} pp",
+            "explanation_zh": f"{sides['side_b_zh']}领先{sides['side_a_zh']} {size:.2f} 个百分点"}

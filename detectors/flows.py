@@ -91,14 +91,15 @@ class FlowsDetector:
             {"change": round(change, 4), "value": event.value, "delta": round(found.delta, 2)}
             | window(found))
 
-    def category_change(self, category: str) -> Sum | None:
+    def category_change(self, category: str, as_of: int) -> Sum | None:
         """A category's TVL over the trailing 24 h: its members' changes summed
         (`facts.summed`), over the members with one."""
-        found = summed(self.series.trailing(i) for i in self.categories.get(category, []))
+        found = summed(self.series.trailing(i, as_of)
+                       for i in self.categories.get(category, []))
         return None if found is None or found.base <= 0 else found
 
     def _category(self, event: Metric, category: str) -> list[Alert]:
-        found = self.category_change(category)
+        found = self.category_change(category, event.ts)
         if found is None or found.pct is None:
             return []
         change, delta, span = found.pct, found.delta, hours(found.span_ms)
@@ -117,7 +118,8 @@ class FlowsDetector:
     def _rotation(self, event: Metric) -> list[Alert]:
         """A category in outflow beyond category_warn while others gain: the flow map's row."""
         changes = {c: (found.pct, found.delta) for c in self.categories
-                   if (found := self.category_change(c)) is not None and found.pct is not None}
+                   if (found := self.category_change(c, event.ts)) is not None
+                   and found.pct is not None}
         alerts: list[Alert] = []
         for source, (change, delta) in changes.items():
             key = f"{NAME}:rotation:{source}"
@@ -144,7 +146,7 @@ class FlowsDetector:
 
     def _stablecoins(self, event: Metric) -> list[Alert]:
         stables = [i for i, k in self.kinds.items() if k == "stablecoin"]
-        found = {i: c for i in stables if (c := self.series.trailing(i)) is not None}
+        found = {i: c for i in stables if (c := self.series.trailing(i, event.ts)) is not None}
         total = summed(found.values())
         if total is None:
             return []
@@ -218,6 +220,5 @@ class FlowsDetector:
 
 
 def window(found: Change | Sum) -> dict[str, float]:
-    """An alert's window in its values: the hours its change covers, and since when (ms)."""
-    return {"window_h": round(found.span_ms / 3_600_000, 2),
-            "since": float(found.as_of - found.span_ms)}
+    """An alert's window in its values: the hours its change covers, to the alert's time."""
+    return {"window_h": round(found.span_ms / 3_600_000, 2)}

@@ -120,7 +120,16 @@ class Board:
 
     def divergences(self) -> list[Alert]:
         return sorted((a for k, a in self.active.items() if k.startswith("divergence:")),
-                      key=lambda a: -abs(a.values.get("gap", 0.0)))
+                      key=lambda a: -abs(self.gap(a)))
+
+    def gap(self, alert: Alert) -> float:
+        """A divergence's gap now, from the board's own changes (as the report's table has
+        it); the alert's, from when it fired, while a side has none."""
+        if len(alert.ids) == 2:
+            a, b = (self.lines[i].change if i in self.lines else None for i in alert.ids)
+            if a is not None and b is not None:
+                return a - b
+        return alert.values.get("gap", 0.0)
 
     def ids_of(self, *regions: str) -> list[str]:
         catalog = default_catalog()

@@ -112,7 +112,7 @@ def _divergences(board: Board, lang: Lang) -> Panel:
     table.add_column(justify="right", no_wrap=True)
     for alert in board.divergences():
         label = alert.notes.get("label_zh" if lang == "zh" else "label", alert.title)
-        gap = alert.values.get("gap", 0.0)
+        gap = board.gap(alert)
         table.add_row(label, Text(f"{gap:+.2f} pp", style=SEVERITY[alert.severity.value]))
     if not board.divergences():
         table.add_row(Text("none beyond its threshold", style="dim"), "")

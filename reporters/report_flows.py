@@ -9,6 +9,7 @@ from typing import Any
 
 from crosscurrent.config import Config
 from crosscurrent.events import Alert
+from detectors.divergence import leading
 from detectors.synthesis import read_flow_map, read_risks
 from reporters.report_model import Category, Divergence, FlowRow, Report, Risk, Row
 
@@ -35,13 +36,17 @@ def divergences(fired: dict[str, Alert], rows: dict[str, Row], categories: list[
             continue
         v, n = alert.values, alert.notes
         change_a, change_b = _close_changes(alert, rows) or (v["change_a"], v["change_b"])
+        said = {"explanation": n.get("explanation", ""),
+                "explanation_zh": n.get("explanation_zh", "")}
+        if v.get("gap", 0.0) < 0 and change_a < change_b and "side_b_zh" in n:
+            said = leading(n, change_b - change_a)  # its size as the report has it
         out.append(Divergence(
             key=key, label=n.get("label", alert.title), label_zh=n.get("label_zh", alert.title_zh),
             severity=str(alert.severity),
             magnitude=f"{n.get('side_a', '')} {change_a:+.2f}% vs "
                       f"{n.get('side_b', '')} {change_b:+.2f}%",
-            gap=round(change_a - change_b, 2), explanation=n.get("explanation", ""),
-            explanation_zh=n.get("explanation_zh", ""), implication=n.get("implication", ""),
+            gap=round(change_a - change_b, 2), explanation=said["explanation"],
+            explanation_zh=said["explanation_zh"], implication=n.get("implication", ""),
             implication_zh=n.get("implication_zh", "")))
     rwa = next((c for c in categories if c.category == "rwa"), None)
     if rwa is not None and RWA_KEY in fired:

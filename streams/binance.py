@@ -6,7 +6,9 @@ one combined-stream connection at the host's root. Binance's futures hosts serve
 under category paths since 2026-04-23 (the `category` layout, USD-M's default): `/public`
 (trade, bookTicker) and `/market` (ticker, markPrice), so that takes two connections,
 `connections()` gives one protocol each, sharing what they know. Frames become:
-  trade        -> Tick (size as volume; the latest 24 h open as prev_close)
+  trade        -> Tick (size as volume; the latest 24 h open as prev_close, on one connection:
+                  split, a trade's reference would depend on which connection was quicker,
+                  so there only the ticker carries it)
   24hrTicker   -> Tick (last price, 24 h open as prev_close, 24 h volume)
   bookTicker   -> Quote
   markPrice    -> Metric on the funding id (the rate of the next settlement)
@@ -93,7 +95,7 @@ class BinanceProtocol:
 
     def connections(self, layout: Layout = "legacy") -> list[BinanceProtocol]:
         """One protocol per connection the layout needs (those with streams), sharing this
-        one's state: a trade on `/public` takes its reference from a ticker on `/market`."""
+        one's state (trade ids, what a REST backfill recovers)."""
         if layout == "legacy":
             return [self]
         parts = []
@@ -166,8 +168,8 @@ class BinanceProtocol:
                     return []
                 return [Tick(
                     id=ident, ts=int(data["T"]), price=float(data["p"]), volume=float(data["q"]),
-                    day_volume=None, prev_close=self._open_24h.get(symbol), source=self.source,
-                    recv_ns=recv_ns,
+                    day_volume=None, source=self.source, recv_ns=recv_ns,
+                    prev_close=None if self.category else self._open_24h.get(symbol),
                 )]
             if kind == "bookTicker" or (kind is None and "b" in data and "u" in data):
                 ident = self.prices.get(data["s"])

@@ -228,3 +228,11 @@ def test_read_commands_follow_the_namespace_written_last(redis_url: str, tmp_pat
     assert '"crypto:BTC"' in (tmp_path / "r" / "report.json").read_text()
     told = crosscurrent("alerts", "list", "--redis", redis_url, "--namespace", "live", env=prefix)
     assert told.returncode == 0 and told.stdout == "" and told.stderr == ""
+
+
+def test_a_report_of_an_empty_namespace_says_so(redis_url: str, tmp_path: Path) -> None:
+    result = crosscurrent("report", "--redis", redis_url, "--namespace", "nothing-here",
+                          "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and not (tmp_path / "r" / "report.md").exists()
+    assert "namespace nothing-here holds no events or alerts: nothing to report" \
+        in result.stderr and len(result.stderr.splitlines()) == 1

@@ -36,7 +36,7 @@ def test_rwa_outflow_into_staking_and_bridges_is_a_rotation() -> None:
     rotation = next(a for a in alerts if a.key == "flows:rotation:rwa")
     assert rotation.notes["destination"] == "bridges / liquid staking"
     assert rotation.title_zh.startswith("资金轮动")
-    rwa = detector.category_change("rwa")
+    rwa = detector.category_change("rwa", HOUR)
     assert rwa is not None and rwa.pct is not None
     assert round(rwa.pct, 2) == -8.99 and round(rwa.delta) == -208_600_000
     assert rwa.window == "1 h to 01:00Z (09:00 HKT)"  # the hour the series covers
@@ -69,4 +69,4 @@ def test_changes_are_over_the_trailing_24_hours_and_say_so() -> None:
     (alert,) = detector.on_event(metric("dexvol:curve-dex", 90e6, 36 * HOUR))
     # against the value in force 24 h before: the 100M set at 0 h, still in force at 12 h
     assert alert.state == "resolved" and alert.values["change"] == -10.0
-    assert alert.values["window_h"] == 24.0 and alert.values["since"] == 12 * HOUR
+    assert alert.values["window_h"] == 24.0 and alert.ts == 36 * HOUR

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from crosscurrent.config import load_config
-from crosscurrent.events import FeedState, FeedStatus, Metric, Tick
+from crosscurrent.events import Alert, AlertState, FeedState, FeedStatus, Metric, Severity, Tick
 from crosscurrent.notify_config import Lang
 from reporters.board import Board
 from reporters.dashboard import render
@@ -83,3 +83,17 @@ def test_a_metrics_change_on_the_board_is_over_the_trailing_24_h() -> None:
     line = board.lines["stable:USDT"]
     assert line.trend is not None and line.trend.window.startswith("24 h to ")
     assert round(line.change or 0, 2) == round((130 / 110 - 1) * 100, 2)  # not 130 / 100
+
+
+def test_a_divergences_gap_on_the_board_is_its_gap_now() -> None:
+    """As the report's divergence table: from the board's changes, not the alert's figure
+    of the moment it fired."""
+    board = Board()
+    board.take(Alert(ts=1, detector="divergence", key="divergence:crypto:BTC/hk:HSTECH",
+                     state=AlertState.FIRING, severity=Severity.CRITICAL,
+                     ids=("crypto:BTC", "hk:HSTECH"), title="t", values={"gap": 5.02}))
+    (alert,) = board.divergences()
+    assert board.gap(alert) == 5.02  # no changes yet: the alert's
+    board.take(Tick(id="crypto:BTC", ts=2, price=104.35, prev_close=100.0))
+    board.take(Tick(id="hk:HSTECH", ts=2, price=98.37, prev_close=100.0))
+    assert round(board.gap(alert), 2) == 5.98

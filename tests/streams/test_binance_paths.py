@@ -205,3 +205,29 @@ def test_a_spot_host_refusing_the_region_points_at_one_that_serves_it(
         asyncio.run(main())
     (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert "HTTP 451" in line and "wss://stream.binance.us:9443" in line
+
+
+def test_split_trades_carry_no_reference_so_arrival_order_changes_nothing() -> None:
+    """On the category layout a ticker (on /market) and a trade (on /public) of one moment
+    race each other; a trade that took the 24 h open the ticker left would differ with the
+    race. Only the ticker carries it there (on the root, one connection, trades do)."""
+    from streams.binance import BinanceProtocol
+
+    sim = BinanceSimulator(source="binance-usdm")
+    frames = dict(sim.frames(TapeEvent(ts=T0, id="perp:BTC", value=70100.0,
+                                       prev_close=69000.0)))
+    ticker, trade = frames["btcusdt@ticker"], frames["btcusdt@trade"]
+
+    def ticks(layout: Layout, ticker_first: bool) -> list[Tick]:
+        parts = BinanceProtocol("ws://x", ["perp:BTC"], source="binance-usdm") \
+            .connections(layout)
+        public, market = (parts[0], parts[-1])
+        order = [(market, ticker), (public, trade)]
+        got = [e for part, frame in (order if ticker_first else order[::-1])
+               for e in part.parse(frame, 0)]
+        return sorted((t for t in got if isinstance(t, Tick)), key=lambda t: t.volume or 0)
+
+    split = ticks("category", True)
+    assert split == ticks("category", False)
+    assert [t.prev_close for t in split] == [69000.0, None]  # the ticker's, then the trade's
+    assert [t.prev_close for t in ticks("legacy", True)] == [69000.0, 69000.0]
