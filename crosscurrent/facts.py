@@ -19,15 +19,14 @@ SINCE_PREVIOUS_CLOSE = "since previous close"
 
 
 @dataclass(frozen=True)
-class Change:
-    """A value against the value in force `window_ms` before it."""
+class Sum:
+    """A value against a base over a span to `as_of`: one series' change, or several summed
+    (a category's TVL, the stablecoins' supply)."""
 
     value: float  # the value in force at `as_of`
-    base: float  # the value in force `window_ms` before (or the oldest, see `full`)
-    as_of: int  # epoch ms of the latest value
-    base_ts: int  # epoch ms of the base value
-    window_ms: int
-    full: bool  # False: the points do not reach back `window_ms`; the base is the oldest
+    base: float
+    as_of: int  # epoch ms
+    span_ms: int  # the span the change covers: the window, or less when the data is shorter
 
     @property
     def delta(self) -> float:
@@ -38,14 +37,18 @@ class Change:
         return percent(self.value, self.base)
 
     @property
-    def span_ms(self) -> int:
-        """The span the change covers: the window, or less when the points do not reach."""
-        return self.window_ms if self.full else self.as_of - self.base_ts
-
-    @property
     def window(self) -> str:
         """The window in words: "24 h to 08:00Z (16:00 HKT)"."""
         return f"{hours(self.span_ms)} to {clock(self.as_of)}"
+
+
+@dataclass(frozen=True)
+class Change(Sum):
+    """One series: its value against the value in force `window_ms` before."""
+
+    base_ts: int  # epoch ms of the base value
+    window_ms: int
+    full: bool  # False: the points do not reach back `window_ms`; the base is the oldest
 
 
 def percent(value: float, base: float) -> float | None:
@@ -72,30 +75,10 @@ def trailing_change(points: Sequence[Sequence[float]], window_ms: int = DAY_MS,
     base = points[at - 1] if at else points[0]
     if base is latest:
         return None
+    full = base[0] <= horizon
     return Change(value=float(latest[1]), base=float(base[1]), as_of=moment,
-                  base_ts=int(base[0]), window_ms=window_ms, full=base[0] <= horizon)
-
-
-@dataclass(frozen=True)
-class Sum:
-    """Several changes summed: a category's TVL, the stablecoins' supply."""
-
-    value: float
-    base: float
-    as_of: int
-    span_ms: int
-
-    @property
-    def delta(self) -> float:
-        return self.value - self.base
-
-    @property
-    def pct(self) -> float | None:
-        return percent(self.value, self.base)
-
-    @property
-    def window(self) -> str:
-        return f"{hours(self.span_ms)} to {clock(self.as_of)}"
+                  span_ms=window_ms if full else moment - int(base[0]), base_ts=int(base[0]),
+                  window_ms=window_ms, full=full)
 
 
 def summed(changes: Iterable[Change | None]) -> Sum | None:

@@ -21,7 +21,7 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import FlowsConfig
 from crosscurrent.events import Alert, Metric, Severity, Tick
-from crosscurrent.facts import Change, Sum, hours, summed
+from crosscurrent.facts import Sum, hours, summed
 from crosscurrent.formatting import money, signed
 from detectors.common import Latch, Series, sticky_level
 
@@ -219,6 +219,6 @@ class FlowsDetector:
         self.latch.active = dict(state.get("active", {}))
 
 
-def window(found: Change | Sum) -> dict[str, float]:
+def window(found: Sum) -> dict[str, float]:
     """An alert's window in its values: the hours its change covers, to the alert's time."""
     return {"window_h": round(found.span_ms / 3_600_000, 2)}
