@@ -54,9 +54,11 @@ def sections(report: Report, lang: Lang) -> list[tuple[str, list[Any]]]:
     table = (["Market", f"Move, {chain.window}", "Direction"],
              [[_say(lang, n.name, n.name_zh), pct(n.move), n.direction or "n/a"]
               for n in chain.nodes])
+    unknown = [n.name for n in chain.nodes if n.move is None]
     verdict = (f"The chain is broken at the {chain.broken_at} node." if chain.broken_at
                else f"Chain: {chain.pattern}." if chain.pattern else
-               "No transmission signal (the first node was flat).")
+               f"No transmission signal: no moves for {', '.join(unknown)} (see missing "
+               "data)." if unknown else "No transmission signal (the first node was flat).")
     macro = report.macro
     regime = [_say(lang, f"Macro regime: {macro.regime} ({macro.numbers}) — {macro.reading}.",
                    f"宏观风险状态:{macro.regime_zh}({macro.numbers_zh})——"

@@ -91,15 +91,19 @@ def action_plan(report: Report) -> list[Plan]:
         aggressive.append("long crypto against short HSTECH")
         aggressive_zh.append("做多加密货币、做空恒生科技")
     dex = [d for d in report.crypto.dex if (d.change or 0) > 100]
+    diverging = bool(aggressive)
     if dex:
         aggressive.append("deploy to the busiest DEXs (" + ", ".join(
             d.name.removesuffix(" 24h volume") for d in dex) + ")")
         aggressive_zh.append("部署至最活跃的 DEX")
+    why = [w for w, on in (("the day's largest divergences", diverging),
+                           ("DEX volumes more than doubled", bool(dex))) if on]
+    why_zh = [w for w, on in (("当日最大的背离", diverging),
+                              ("DEX 成交量翻倍以上", bool(dex))) if on]
     plan.append(Plan(profile="Aggressive", profile_zh="激进",
                      recommendation="; ".join(aggressive) or "no high-conviction trade today",
                      recommendation_zh=";".join(aggressive_zh) or "今日无高确定性交易",
-                     rationale="the day's largest divergences" if aggressive else "",
-                     rationale_zh="当日最大的背离" if aggressive else ""))
+                     rationale="; ".join(why), rationale_zh=";".join(why_zh)))
     return plan
 
 

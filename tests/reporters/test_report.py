@@ -146,5 +146,22 @@ def test_report_command_writes_the_days_report_from_redis(report_dir: Path,
     assert "加密货币与亚洲风险情绪脱钩" in text and "Crypto is decoupling" not in text
     empty = crosscurrent("report", "--redis", redis_server.url, "--namespace", "report-test",
                          "--date", "2026-01-01", "--out", str(tmp_path / "empty"))
-    assert empty.returncode == 0
-    assert "No Hong Kong data." in (tmp_path / "empty" / "report.md").read_text()
+    assert empty.returncode == 2 and not (tmp_path / "empty" / "report.md").exists()
+    assert "namespace report-test holds no events or alerts of 2026-01-01" in empty.stderr
+
+
+def test_a_day_without_prices_says_what_is_missing_not_that_markets_were_flat(
+        tmp_path: Path) -> None:
+    from crosscurrent.events import Metric
+    from crosscurrent.intraday import gather
+    from reporters.report_data import build
+    from reporters.report_render import write
+
+    hour = 3_600_000
+    events = [Metric(id="dexvol:curve-dex", ts=t * hour, value=v)
+              for t, v in ((0, 100e6), (24, 433e6))]
+    write(build(gather(events), [], {}, load_config(env={})), tmp_path, "en")
+    text = (tmp_path / "report.md").read_text()
+    assert "No transmission signal: no moves for US, HK, A-share (see missing data)." in text
+    assert "the first node was flat" not in text and "largest divergences" not in text
+    assert "DEX volumes more than doubled" in text
