@@ -62,6 +62,8 @@ async def list_alerts(url: str, keys: Keys, since_s: float | None, severity: str
         alerts = await read_alerts(redis, keys)
     finally:
         await redis.aclose()
+    if not alerts:
+        print(f"no alerts in namespace {keys.namespace}", file=sys.stderr)
     if since_s is not None and alerts:
         horizon = max(a.ts for a in alerts) - since_s * 1000
         alerts = [a for a in alerts if a.ts >= horizon]

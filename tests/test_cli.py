@@ -212,6 +212,7 @@ def test_read_commands_follow_the_namespace_written_last(redis_url: str, tmp_pat
     before = crosscurrent("alerts", "list", "--redis", redis_url, env=prefix)
     assert before.returncode == 0 and before.stdout == "", before.stderr
     assert "namespace live (nothing was written here yet" in before.stderr
+    assert "no alerts in namespace live" in before.stderr
     tape = tmp_path / "tape.jsonl"
     tape.write_text(
         '{"ts":"2026-04-08T01:30:00Z","id":"hk:HSTECH","value":5500,"prev_close":5610}\n'
@@ -227,7 +228,8 @@ def test_read_commands_follow_the_namespace_written_last(redis_url: str, tmp_pat
     assert report.returncode == 0 and "namespace replay" in report.stderr, report.stderr
     assert '"crypto:BTC"' in (tmp_path / "r" / "report.json").read_text()
     told = crosscurrent("alerts", "list", "--redis", redis_url, "--namespace", "live", env=prefix)
-    assert told.returncode == 0 and told.stdout == "" and told.stderr == ""
+    assert told.returncode == 0 and told.stdout == ""
+    assert told.stderr == "no alerts in namespace live\n"  # not followed: nothing to say
 
 
 def test_a_report_of_an_empty_namespace_says_so(redis_url: str, tmp_path: Path) -> None:
