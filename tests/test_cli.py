@@ -89,8 +89,7 @@ def test_replay_counts_bad_tape_lines_and_goes_on(redis_url: str, tmp_path: Path
 
 
 def test_demo_runs_on_its_own_embedded_redis(tmp_path: Path) -> None:
-    # paced, as the demo runs: its pollers are still asking when the tape is over
-    result = crosscurrent("demo", "--speed", "4000", "--data-dir", str(tmp_path / "redis"),
+    result = crosscurrent("demo", "--speed", "max", "--data-dir", str(tmp_path / "redis"),
                           "--out", str(tmp_path / "out"), env={"CROSSCURRENT_REDIS_URL": ""})
     assert result.returncode == 0, result.stderr
     assert "demo 2026-04-08: 3295 events" in result.stdout

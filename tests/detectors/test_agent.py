@@ -356,7 +356,7 @@ def test_ctrl_c_stops_a_running_agent_cleanly(redis_url: str, keys: Keys) -> Non
             assert time.monotonic() < deadline, "the agent did not start"
             time.sleep(0.05)
         agent.send_signal(signal.SIGINT)
-        assert agent.wait(10) == 130
+        assert agent.wait(30) == 130  # well under a second here; a loaded CI machine is slower
     finally:
         agent.kill()
     assert b"Traceback" not in (agent.stderr.read() if agent.stderr else b"")

@@ -48,7 +48,7 @@ def crosscurrent() -> str:
 
 
 def test_demo_shows_the_live_dashboard_and_quits_on_q(tmp_path: Path) -> None:
-    session = start(f"{crosscurrent()} demo --speed 3000 --data-dir {tmp_path / 'redis'} "
+    session = start(f"{crosscurrent()} demo --speed max --data-dir {tmp_path / 'redis'} "
                     f"--out {tmp_path / 'out'}")
     try:
         text = screen_until(session, lambda t: "finished: q quits" in t)
@@ -70,7 +70,7 @@ def test_watch_follows_a_running_pipeline_from_another_terminal(redis_url: str) 
     try:
         screen_until(session, lambda t: "crosscurrent" in t and "alerts" in t, timeout=20)
         pipeline = subprocess.Popen(  # the pipeline starts after the viewer attached
-            [sys.executable, "-m", "crosscurrent", "replay", str(SEED_TAPE), "--speed", "3000",
+            [sys.executable, "-m", "crosscurrent", "replay", str(SEED_TAPE), "--speed", "max",
              "--redis", redis_url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env=dict(os.environ))
         text = screen_until(session, lambda t: "broken at HK" in t and "BTC 比特币" in t)
