@@ -111,7 +111,8 @@ async def pipeline(config: Config, url: str, rate: float, seconds: float, namesp
     port = await asyncio.to_thread(receive.recv)
     feed = WebsocketFeed(BinanceProtocol(f"ws://127.0.0.1:{port}", IDS), writer.put,
                          config.feeds)
-    store = HistoryStore(redis, keys, config.history.sessions)
+    store = HistoryStore(redis, keys, config.history.sessions,
+                         config.history.volatility_window)
     (agent,) = build_agents(config, redis, keys)
     consumers = [agent, HistoryRecorder(redis, keys, {family(i) for i in IDS}, store,
                                         config.agent)]

@@ -8,6 +8,7 @@ AGENT_PER_CPU_S = 100_000  # events through the agent per CPU second (a backlog)
 P99_MS, P99_RATE = 5.0, 10_000  # tick-to-alert p99 at that offered load (events/s)
 REPORT_S = 2.0
 DASHBOARD_SHARE = 10.0  # % of one core at 10,000 events/s
+BACKTEST_S = 60.0  # the back-test of shared/data/history, whole
 SOAK_GROWTH = 0.05  # how much more memory from the soak's half-time to its end is still flat
 
 

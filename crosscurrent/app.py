@@ -137,7 +137,8 @@ def build_detectors(config: Config) -> list[Detector]:
 
 def build_agents(config: Config, redis: aioredis.Redis, keys: Keys) -> list[Agent]:
     """One agent runs every detector, so the synthesis sees every finding in order."""
-    store = HistoryStore(redis, keys, config.history.sessions)
+    store = HistoryStore(redis, keys, config.history.sessions,
+                         config.history.volatility_window)
     return [Agent("detectors", build_detectors(config), redis, keys, config.agent,
                   history=store, window=config.history.window)]
 
@@ -264,7 +265,8 @@ async def replay(
             redis, keys, url, "wait for it, or replay with another --data-dir or --redis"):
         await clear_namespace(redis, keys)
         await redis.set(keys.replayed, "running")
-        store = HistoryStore(redis, keys, config.history.sessions)
+        store = HistoryStore(redis, keys, config.history.sessions,
+                         config.history.volatility_window)
         bars: dict[str, list[DailyBar]] = {}
         for bar in tape.bars:
             bars.setdefault(bar.id, []).append(DailyBar(
@@ -551,7 +553,7 @@ async def record(config: Config, out: Path, seconds: float | None = None) -> int
     edge = GatedSink(recorder, config.feeds)
     tasks = _Tasks()
     try:
-        days = math.ceil(config.history.window * 7 / 5) + 10  # enough for the baselines
+        days = math.ceil(config.history.needed * 7 / 5) + 10  # enough for the baselines
         history = await recent_history(history_sources(config), config.watchlist,
                                        wall_clock_ms(), days)
         references = PreviousCloses()
@@ -598,7 +600,8 @@ async def run_live(
                 await kafka.start()
                 tasks.start(kafka.run(), "kafka writer")
                 sink = both(writer.put, kafka.put)
-            store = HistoryStore(redis, keys, config.history.sessions)
+            store = HistoryStore(redis, keys, config.history.sessions,
+                         config.history.volatility_window)
             references = PreviousCloses()
             if only in (None, "feeds"):  # streaming never waits on history
                 edge = GatedSink(sink, config.feeds)

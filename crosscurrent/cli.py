@@ -25,6 +25,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from crosscurrent import __version__
+from crosscurrent.backtest_command import (
+    BacktestError,
+    add_backtest_parser,
+    run_backtest_command,
+)
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
@@ -45,8 +50,8 @@ DEMO_TAPE = "data/seed-2026-04-08.jsonl"
 SHARED_GUESS = Path(__file__).resolve().parent.parent.parent / "shared"
 # The parts that measure this process run before `ingest`, which measures client processes
 # but leaves this one's memory in a state that slows what runs after it (agents: -8%).
-BENCH_PARTS = ("agents", "latency", "spine", "report", "dashboard", "ingest", "memory",
-               "scale")
+BENCH_PARTS = ("agents", "latency", "spine", "report", "dashboard", "backtest", "ingest",
+               "memory", "scale")
 BENCH_DEFAULT = BENCH_PARTS[:-2]  # the soak and the scale-out only when asked for
 BENCH_HELP = """\
 Each part prints its figures; the run ends with one summary line per figure (a figure with
@@ -65,6 +70,8 @@ time the host took for others meanwhile (steal, one cause of a latency tail).
   spine      everything in one process, as fast as it goes
   report     the end-of-day report of a full day
   dashboard  its CPU at 10,000 events/s
+  backtest   the detectors over the real daily bars of shared/data/history: alerts per
+             trading day against the calibration targets, and the time the whole window takes
   memory     (only when asked for) RSS and Redis memory over a soak
   scale      (only when asked for) the Faust engine with 1, 2 and 4 workers on a mock
              Kafka cluster (events/s), and its table state per instrument"""
@@ -79,6 +86,7 @@ examples:
   crosscurrent worker --engine faust --redis URL   detectors on Kafka (see run --bus kafka)
   crosscurrent record --out day.jsonl.gz --minutes 60
   crosscurrent bench --only ingest
+  crosscurrent backtest ../shared/data/history --from 2013-01-01 --to 2013-12-31
   crosscurrent watch                        the dashboard of the pipeline written last
   crosscurrent catalog                      the canonical ids and their sources
   crosscurrent config > my.yaml             the documented default config, to edit
@@ -350,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="language of the texts (default: both)")
     report.add_argument("--date", type=date.fromisoformat, metavar="YYYY-MM-DD",
                         help="the day to report (default: the day of the latest event)")
+    add_backtest_parser(sub)
     sub.add_parser("catalog", help="list the canonical instrument ids")
     sub.add_parser("config", help="print the documented default config")
     return parser
@@ -365,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args, console)
     except (UserError, ConfigError, TapeError, BusUnavailableError, RedisNotFoundError,
             RedisStartError, DataDirBusyError, UnknownIdError, LoopUnavailableError,
-            NamespaceBusyError) as exc:
+            NamespaceBusyError, BacktestError) as exc:
         _error(str(exc))
         return 2
     except KeyboardInterrupt:
@@ -396,7 +405,7 @@ def _error(text: str) -> None:
 
 def _config(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
-    if args.redis is not None:
+    if getattr(args, "redis", None) is not None:  # backtest has no --redis
         if not args.redis.strip():
             raise UserError(f"--redis is empty: give {URL_FORMS}, or leave --redis out to use "
                             "an embedded redis-server")
@@ -450,7 +459,8 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
     handlers = {"demo": _replay, "replay": _replay, "run": _run, "record": _record,
                 "bench": _bench, "doctor": _doctor, "feeds": _feeds, "history": _history,
                 "alerts": _alerts, "notify": _notify, "silence": _silence, "report": _report,
-                "watch": _watch, "audit": _audit, "worker": _worker}
+                "watch": _watch, "audit": _audit, "worker": _worker,
+                "backtest": run_backtest_command}
     config = _config(args)
     _check_receivers(args, config)
     use_loop(config.loop)
@@ -487,7 +497,8 @@ def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
         raise UserError("history show takes one id, e.g. `crosscurrent history show hk:HSI`")
 
     async def act(redis: Any, keys: Keys) -> list[DailyBar] | list[Outcome]:
-        store = HistoryStore(redis, keys, config.history.sessions)
+        store = HistoryStore(redis, keys, config.history.sessions,
+                         config.history.volatility_window)
         if args.action == "backfill":
             return await backfill(config, store, args.ids or None)
         return await store.get(args.ids[0], args.days)
@@ -668,6 +679,10 @@ def _bench_part(part: str, args: argparse.Namespace, config: Config, url: str,
         from bench.dashboard import run_dashboard
 
         return run_dashboard(config, console)
+    if part == "backtest":
+        from bench.backtest import run_backtest_bench
+
+        return run_backtest_bench(config, args.shared, console)
     if part == "scale":
         import tempfile
 

@@ -180,6 +180,12 @@ class KafkaConfig(_Section):
 class HistoryConfig(_Section):
     sessions: int = Field(400, ge=2)
     window: int = Field(20, ge=2)
+    volatility_window: int = Field(60, ge=2)
+
+    @property
+    def needed(self) -> int:
+        """The sessions the baselines read (what a backfill fetches)."""
+        return max(self.window, self.volatility_window) + 1
 
 
 class DemoConfig(_Section):

@@ -29,21 +29,36 @@ class Texts(Section):
 
 
 class DivergencePair(Texts):
-    """Two ids or groups whose changes drift apart; the texts read for `a` above `b`."""
+    """Two ids or groups whose changes drift apart; the texts read for `a` above `b`.
+
+    A gap (percentage points) of at least `info` is a finding; it is a warning when it is also
+    at least `warn` and `z_warn` times the pair's usual daily gap (the standard deviation of
+    the gaps of the last sessions, from history), critical at `critical` and `z_critical`.
+    Without that history only findings are raised. It resolves below `resolve`."""
 
     a: IdGroup
     b: IdGroup
     label: str = ""
     label_zh: str = ""
+    info: float | None = Field(None, gt=0)  # default: `warn`
     warn: float = Field(gt=0)
     critical: float = Field(gt=0)
     resolve: float = Field(ge=0)
+    z_warn: float = Field(3.5, gt=0)  # scripts/calibrate.py on shared/data/history
+    z_critical: float = Field(8.0, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> DivergencePair:
-        if not self.resolve < self.warn <= self.critical:
-            raise ValueError("thresholds must satisfy resolve < warn <= critical")
+        if not self.resolve < self.finding <= self.warn <= self.critical:
+            raise ValueError("thresholds must satisfy resolve < info <= warn <= critical")
+        if self.z_warn > self.z_critical:
+            raise ValueError("z_warn must not exceed z_critical")
         return self
+
+    @property
+    def finding(self) -> float:
+        """The gap that is a finding (info)."""
+        return self.warn if self.info is None else self.info
 
 
 class DivergenceConfig(Section):
@@ -81,17 +96,20 @@ class ChainConfig(Section):
 
     nodes: tuple[ChainNode, ...] = ()
     flat_pct: float = Field(0.25, ge=0)  # a smaller move, either way, is "flat"
-    strong_pct: float = Field(0.5, ge=0)  # a lead move this big makes a break a warning
+    strong_pct: float = Field(0.5, ge=0)  # a lead move this big ...
+    z_strong: float = Field(2.0, ge=0)  # ... and this many usual daily moves: a warning
 
 
 class LargeMoveRule(Section):
-    """A move beyond max(floor, sigma x usual daily volatility) fires (percent)."""
+    """A move beyond max(floor, sigma x usual daily volatility) fires (percent); one beyond
+    `always_critical` is critical however usual it is for the id."""
 
     ids: IdGroup
     floor_warn: float = Field(gt=0)
     floor_critical: float = Field(gt=0)
-    sigma_warn: float = Field(3.0, gt=0)
-    sigma_critical: float = Field(5.0, gt=0)
+    sigma_warn: float = Field(3.5, gt=0)  # scripts/calibrate.py on shared/data/history
+    sigma_critical: float = Field(6.5, gt=0)
+    always_critical: float | None = Field(None, gt=0)
 
 
 class LargeMoveConfig(Section):
@@ -163,8 +181,9 @@ class MacroConfig(Section):
 
     vix_elevated: float = Field(20, gt=0)  # VIX level
     vix_stressed: float = Field(30, gt=0)
-    vix_jump_elevated: float = Field(15, gt=0)  # VIX change in a day
-    vix_jump_stressed: float = Field(30, gt=0)
+    vix_jump_elevated: float = Field(25, gt=0)  # VIX change in a day (stressed: only
+    vix_jump_stressed: float = Field(40, gt=0)  # from an elevated level)
+    vix_band: float = Field(2, ge=0)  # a regime is left this many points below its level
     yuan_move: float = Field(0.3, gt=0)  # USD/CNH up this much (yuan weaker) ...
     hk_move: float = Field(1.0, gt=0)  # ... while the HSI falls this much
     dxy_move: float = Field(0.8, gt=0)

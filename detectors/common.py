@@ -6,13 +6,15 @@ All plain data, snapshotted as JSON-able lists and dicts.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 from crosscurrent.facts import Change, trailing_change
 
 DAY_MS = 86_400_000
+STALE_MS = 14 * DAY_MS  # a quote this much older than the newest is not today's (a gap)
 
 
 def finite(*values: float | None) -> bool:
@@ -37,6 +39,34 @@ def sticky_level(size: float, warn: float, critical: float, current: str | None,
     if current is not None and level is None and size >= warn * keep:
         return Severity.WARNING
     return level
+
+
+def graded_level(size: float, info: float, warn: float, critical: float, resolve: float,
+                 current: str | None, keep: float = 0.8) -> Severity | None:
+    """The severity of a magnitude with a finding level: info from `info`, warning and
+    critical from theirs. A critical is left below `keep` x its threshold (for a warning);
+    a warning or a finding only below `resolve`, so a level never flaps down and back."""
+    if size >= critical or (current == Severity.CRITICAL and size >= critical * keep):
+        return Severity.CRITICAL
+    if size >= warn or (current in (Severity.WARNING, Severity.CRITICAL) and size >= resolve):
+        return Severity.WARNING
+    if size >= info or (current == Severity.INFO and size >= resolve):
+        return Severity.INFO
+    return None
+
+
+def spread(changes: Sequence[Mapping[str, float]], groups: Sequence[Sequence[int]]
+           ) -> tuple[float, int] | None:
+    """The standard deviation of a gap between two groups' average daily changes (ISO date ->
+    percent, one mapping per id; `groups` index them, side a then side b) over the dates all
+    of them have, with their count; None under two dates."""
+    days = set(changes[0]).intersection(*changes[1:]) if changes else set()
+    if len(days) < 2:
+        return None
+    side_a, side_b = groups
+    gaps = [sum(changes[i][d] for i in side_a) / len(side_a)
+            - sum(changes[i][d] for i in side_b) / len(side_b) for d in days]
+    return statistics.stdev(gaps), len(gaps)
 
 
 def yi(value: float) -> str:
@@ -80,12 +110,15 @@ _IGNORED, _SAME, _MOVED = 0, 1, 2
 
 class Moves:
     """Latest price and previous close of each id (tick ids), in event time: a late tick does
-    not move the state back; non-finite or non-positive prices are ignored."""
+    not move the state back; non-finite or non-positive prices are ignored. A quote more than
+    `STALE_MS` older than the newest tick taken has no change (its id went silent: a gap in
+    the data), and a tick after such a silence does not inherit the old previous close."""
 
     def __init__(self, shared: bool = False) -> None:
         """`shared`: one view for a set of detectors, which snapshots it for them."""
         self.quotes: dict[str, list[Any]] = {}  # id -> [price, prev_close or None, ts]
         self.shared = shared
+        self.newest = 0  # the latest tick time taken
         self._held: Tick | None = None  # the tick `hold` took, and what it did
         self._result = _IGNORED
 
@@ -113,12 +146,16 @@ class Moves:
         if prev is not None and not 0.0 < prev < math.inf:
             prev = None
         quote = self.quotes.get(tick.id)
-        if quote is None:
-            self.quotes[tick.id] = [price, prev, tick.ts]
-            return _MOVED
         ts = tick.ts
+        if ts > self.newest:
+            self.newest = ts
+        if quote is None:
+            self.quotes[tick.id] = [price, prev, ts]
+            return _MOVED
         if ts < quote[2]:
             return _IGNORED
+        if ts - quote[2] > STALE_MS:
+            quote[1] = None  # the previous close of before the silence is not this one's
         quote[2] = ts
         if prev is None or prev == quote[1]:
             if price == quote[0]:
@@ -152,6 +189,7 @@ class Moves:
             self.merge(quotes)
         else:
             self.quotes = quotes
+        self.newest = max((int(q[2]) for q in self.quotes.values()), default=0)
         self._held = None
 
     def merge(self, quotes: Mapping[str, list[Any]]) -> None:
@@ -160,6 +198,7 @@ class Moves:
             mine = self.quotes.get(ident)
             if mine is None or quote[2] > mine[2]:
                 self.quotes[ident] = list(quote)
+                self.newest = max(self.newest, int(quote[2]))
 
     def price(self, ident: str) -> float | None:
         quote = self.quotes.get(ident)
@@ -168,7 +207,7 @@ class Moves:
     def change(self, ident: str) -> float | None:
         """Percent change against the previous close, once both are known."""
         quote = self.quotes.get(ident)
-        if quote is None or not quote[1] or quote[1] <= 0:
+        if quote is None or not quote[1] or quote[1] <= 0 or quote[2] < self.newest - STALE_MS:
             return None
         return float((quote[0] / quote[1] - 1.0) * 100.0)
 

@@ -1,23 +1,30 @@
 """Cross-market divergence: two ids (or groups of ids) whose changes drift apart.
 
 The change of each side is against its previous close (24 h ago for crypto); a group's is its
-members' average. The gap, in percentage points, fires a warning at `warn`, escalates to
-critical at `critical`, and resolves only below `resolve`; each level is left one hysteresis
-band (`warn - resolve`) below where it was entered, so a gap hovering at a threshold does not
-flap. The pair's texts (explanation, implication) read for `a` above `b`; the other way round
-the alert says plainly which side leads.
+members' average. How wide a gap is worth a word depends on the pair: Shanghai and Hong Kong
+differ by 1.5 pp on a quarter of real days, BTC and the Nasdaq by 3 pp. So a gap (percentage
+points) beyond the pair's `info` is a finding; a warning needs it beyond `warn` *and* beyond
+`z_warn` times the pair's usual daily gap (the standard deviation of the gaps between its
+sides' daily changes over the sessions of the history, at least `Baseline.window` of them);
+critical likewise with `critical` and `z_critical`. Without that history a gap is a finding
+at most. A critical is left below 80% of its threshold, a warning or a finding only below
+`resolve`, so a gap hovering at a threshold does not flap. The pair's texts (explanation,
+implication) read for `a` above `b`; the other way round the alert says plainly which side
+leads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import DivergencePair
-from crosscurrent.events import Alert, Metric, Severity, Tick
-from detectors.common import Latch, Moves, make_alert
+from crosscurrent.events import Alert, Metric, Tick
+from detectors.common import Latch, Moves, graded_level, make_alert, spread
 
 NAME: Final = "divergence"
 
@@ -48,6 +55,27 @@ class DivergenceDetector:
                 self._by_id.setdefault(ident, []).append(watched)
         self.moves = Moves()
         self.latch = Latch()
+        self.changes: dict[str, dict[str, float]] = {}  # id -> ISO date -> daily change
+        self.spreads: dict[str, float] = {}  # pair key -> its usual daily gap, pp
+
+    def set_baselines(self, baselines: Mapping[str, Baseline]) -> None:
+        for ident, found in baselines.items():
+            if ident not in self._by_id:
+                continue
+            self.changes[ident] = dict(found.changes)
+            for watched in self._by_id[ident]:
+                self._spread(watched, found.window // 2)
+
+    def _spread(self, watched: _Watched, least: int) -> None:
+        """The pair's usual daily gap, from its sides' changes, once `least` dates have both."""
+        pair = watched.pair
+        members = [*pair.a, *pair.b]
+        changes = [self.changes.get(i, {}) for i in members]
+        found = spread(changes, [range(len(pair.a)), range(len(pair.a), len(members))])
+        if found is None or found[1] < least or not found[0] > 0:
+            self.spreads.pop(watched.key, None)
+        else:
+            self.spreads[watched.key] = found[0]
 
     def _watch(self, pair: DivergencePair) -> _Watched:
         a, a_zh = self.side(pair.a), self.side(pair.a, zh=True)
@@ -91,15 +119,13 @@ class DivergenceDetector:
         if change_a is None or change_b is None:
             return None
         gap = change_a - change_b
-        size = abs(gap)
-        current = self.latch.active.get(key)
-        band = pair.warn - pair.resolve
-        if size >= pair.critical or (current == Severity.CRITICAL and size >= pair.critical - band):
-            level: Severity | None = Severity.CRITICAL
-        elif size >= pair.warn or (current is not None and size >= pair.resolve):
-            level = Severity.WARNING
-        else:
-            level = None
+        usual = self.spreads.get(key)
+        warn = critical = math.inf  # a finding at most, without the pair's history
+        if usual is not None:
+            warn = max(pair.warn, pair.z_warn * usual)
+            critical = max(pair.critical, pair.z_critical * usual)
+        level = graded_level(abs(gap), pair.finding, warn, critical, pair.resolve,
+                             self.latch.active.get(key))
         transition = self.latch.move(key, level)
         if transition is None:
             return None
@@ -107,7 +133,7 @@ class DivergenceDetector:
         if gap > 0:
             notes = watched.reading | watched.labels
         else:
-            notes = leading(watched.labels, size) | watched.labels
+            notes = leading(watched.labels, abs(gap)) | watched.labels
         return make_alert(
             NAME, key, transition, event, (*pair.a, *pair.b),
             f"{a} {change_a:+.2f}% vs {b} {change_b:+.2f}% (gap {gap:+.2f} pp)",
@@ -115,19 +141,24 @@ class DivergenceDetector:
             {
                 "change_a": round(change_a, 4), "change_b": round(change_b, 4),
                 "gap": round(gap, 4), "price_a": self.moves.price(pair.a[0]) or 0.0,
-                "price_b": self.moves.price(pair.b[0]) or 0.0, "warn": pair.warn,
-                "critical": pair.critical, "resolve": pair.resolve,
-                "cross_market": watched.cross_market,
-            },
+                "price_b": self.moves.price(pair.b[0]) or 0.0, "info": pair.finding,
+                "warn": round(warn, 4) if usual else pair.warn,
+                "critical": round(critical, 4) if usual else pair.critical,
+                "resolve": pair.resolve, "cross_market": watched.cross_market,
+            } | ({"usual_gap": round(usual, 4), "z": round(abs(gap) / usual, 2)}
+                 if usual else {}),
             notes,
         )
 
     def snapshot(self) -> dict[str, Any]:
-        return {**self.moves.state(), "active": self.latch.active}
+        return {**self.moves.state(), "active": self.latch.active, "changes": self.changes,
+                "spreads": self.spreads}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.moves.load(state)
         self.latch.active = dict(state.get("active", {}))
+        self.changes = {k: dict(v) for k, v in state.get("changes", {}).items()}
+        self.spreads = dict(state.get("spreads", {}))
 
 
 def leading(sides: dict[str, str], size: float) -> dict[str, str]:

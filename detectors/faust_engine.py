@@ -102,7 +102,8 @@ def create_engine(config: Config, redis_url: str, namespace: str,
         if "redis" not in shared:
             redis = shared["redis"] = client(redis_url)
             shared["alerts"] = AlertWriter(redis, keys, "faust")
-            shared["history"] = HistoryStore(redis, keys, config.history.sessions)
+            shared["history"] = HistoryStore(redis, keys, config.history.sessions,
+                         config.history.volatility_window)
         return shared["alerts"], shared["history"]
 
     _, cross = split(make_detectors())

@@ -2,8 +2,9 @@
 
 The threshold is the larger of a percentage floor and a multiple of the id's usual daily move
 (the standard deviation of its daily changes over the last sessions, from history); while the
-history warms up, the floor alone. Warning and critical each have theirs; a level is left
-only below 80% of its threshold.
+history warms up, the floor alone. Warning and critical each have theirs, and a move beyond
+`always_critical` is critical however volatile the id has been (a 4% index day pages even in
+a turbulent month); a level is left only below 80% of its threshold.
 """
 
 from __future__ import annotations
@@ -47,10 +48,13 @@ class LargeMoveDetector:
 
     def thresholds(self, ident: str) -> tuple[float, float]:
         rule, sigma = self.rules[ident], self.volatility.get(ident)
-        if sigma is None:
-            return rule.floor_warn, rule.floor_critical
-        return (max(rule.floor_warn, rule.sigma_warn * sigma),
-                max(rule.floor_critical, rule.sigma_critical * sigma))
+        warn, critical = rule.floor_warn, rule.floor_critical
+        if sigma is not None:
+            warn, critical = max(warn, rule.sigma_warn * sigma), \
+                max(critical, rule.sigma_critical * sigma)
+        if rule.always_critical is not None:
+            critical = min(critical, rule.always_critical)
+        return min(warn, critical), critical
 
     def on_event(self, event: Tick | Metric) -> list[Alert]:
         ident = event.id  # read once: an event's attribute costs three times a plain object's

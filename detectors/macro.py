@@ -23,12 +23,19 @@ NAME: Final = "macro"
 REGIME_ZH = {"calm": "平静", "elevated": "升温", "stressed": "紧张"}
 
 
-def regime(level: float, change: float | None, config: MacroConfig) -> str:
-    """calm / elevated / stressed from the VIX level and its change (percent)."""
+def regime(level: float, change: float | None, config: MacroConfig, current: str = "") -> str:
+    """calm / elevated / stressed from the VIX level and its change (percent). A jump makes
+    a calm market elevated, and an elevated one stressed (a jump from a low level is not
+    stress). A regime is left only `vix_band` points below its level (`current`: the regime
+    in force), so a VIX hovering at a threshold does not flap."""
     jump = change or 0.0
-    if level >= config.vix_stressed or jump >= config.vix_jump_stressed:
+    band = config.vix_band
+    elevated = level >= config.vix_elevated or (
+        current in ("elevated", "stressed") and level >= config.vix_elevated - band)
+    if level >= config.vix_stressed or (elevated and jump >= config.vix_jump_stressed) or (
+            current == "stressed" and level >= config.vix_stressed - band):
         return "stressed"
-    if level >= config.vix_elevated or jump >= config.vix_jump_elevated:
+    if elevated or jump >= config.vix_jump_elevated:
         return "elevated"
     return "calm"
 
@@ -64,7 +71,7 @@ class MacroDetector:
         if event.id != "macro:VIX" or level is None:
             return []
         change = self.moves.change("macro:VIX")
-        self.regime = regime(level, change, self.config)
+        self.regime = regime(level, change, self.config, self.regime)
         severity = {"elevated": Severity.WARNING, "stressed": Severity.CRITICAL}.get(
             self.regime)
         return self.latch.alerts(

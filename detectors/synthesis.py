@@ -219,7 +219,8 @@ def read_risks(findings: Mapping[str, dict[str, Any]], levels: Sequence[LevelRul
         else:
             trigger, trigger_zh = "Hong Kong selling spreading to A-shares", "港股抛压蔓延至A股"
         realised = any(k.startswith("level_break:hk:") for k in findings)
-        probability = "High" if realised or (broken and hk_cn) else "Medium"
+        loud = any(f["severity"] != "info" for f in [*broken.values(), *hk_cn.values()])
+        probability = "High" if realised or (broken and hk_cn and loud) else "Medium"
         out.append({
             "risk": "HK/A-share correlation breakdown", "risk_zh": "港股/A股相关性破裂",
             "probability": probability, "impact": "Medium", "trigger": trigger,
@@ -256,7 +257,9 @@ def read_risks(findings: Mapping[str, dict[str, Any]], levels: Sequence[LevelRul
             trigger, trigger_zh = "Funding rates spiking", "资金费率飙升"
         out.append({
             "risk": "Crypto leverage liquidation", "risk_zh": "加密货币杠杆清算",
-            "probability": "High" if len(liquidation) > 1 else "Medium",
+            # a crypto move alone, with no funding finding, is a low-probability risk: the
+            # move is its own alert
+            "probability": "High" if len(liquidation) > 1 else "Medium" if leverage else "Low",
             "impact": "High", "trigger": trigger, "trigger_zh": trigger_zh,
             "ids": sorted({i for f in [*leverage.values(), *crypto_moves.values()]
                            for i in f["ids"]})})

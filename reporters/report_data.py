@@ -30,7 +30,7 @@ from crosscurrent.facts import (
 )
 from crosscurrent.formatting import NO_PREVIOUS_CLOSE
 from crosscurrent.intraday import Bucket, Series, bucket_of, merge
-from detectors.chain import assess
+from detectors.chain import assess, node_move
 from detectors.macro import REGIME_ZH, basis_points, regime
 from reporters.alert_log import read_alerts
 from reporters.findings import AGENT
@@ -237,22 +237,25 @@ def build(series: dict[str, Series], alerts: list[Alert], state: dict[str, Any],
     # the transmission chain: each node's average change, as the chain detector takes it
     nodes = []
     for node in config.detectors.chain.nodes:
-        changes = [c for i in node.ids if (c := raw_change(i, series)) is not None]
-        move = round(sum(changes) / len(changes), 2) if len(changes) == len(node.ids) else None
+        average, absent = node_move(node.ids, lambda i: raw_change(i, series))
+        move = None if average is None else round(average, 2)
         nodes.append(ChainNode(
             name=node.name, name_zh=node.name_zh, ids=list(node.ids), move=move,
             direction=state.get("chain", {}).get("directions", {}).get(node.name)))
         if move is None:
             missing.append(Missing(what=f"{node.name} index moves",
                                    prevents="judging the transmission chain at that node"))
-    chain_alerts = [a for k, a in fired.items() if k.startswith("chain:")]
-    chain_alert = max(chain_alerts, key=lambda a: a.ts, default=None)
+        elif absent:
+            missing.append(Missing(what=f"{', '.join(absent)} (the {node.name} node is "
+                                   "read from the others)", prevents="the node's full average"))
+    chain_alert = next((a for a in reversed(alerts)  # the pattern in force last
+                        if a.detector == "chain" and a.state == AlertState.FIRING), None)
     pattern = chain_alert.key.removeprefix("chain:") if chain_alert else None
     text = {"assessment": "", "assessment_zh": ""}
-    if pattern and all(n.move is not None for n in nodes):
-        lead = "up" if (nodes[0].move or 0) > 0 else "down"
-        text = assess(config.detectors.chain.nodes, {n.name: n.move or 0.0 for n in nodes},
-                      pattern, lead)
+    if pattern and nodes[0].move is not None:
+        lead = "up" if nodes[0].move > 0 else "down"
+        text = assess(config.detectors.chain.nodes,
+                      {n.name: n.move for n in nodes if n.move is not None}, pattern, lead)
     chain = Chain(nodes=nodes, pattern=pattern,
                   broken_at=pattern.removeprefix("broken:") if pattern and
                   pattern.startswith("broken:") else None, **text)

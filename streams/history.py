@@ -24,10 +24,13 @@ INTRADAY_TTL_S = 4 * 86_400  # the report reads a day and the half day before it
 
 
 class HistoryStore:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, sessions: int = 400) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, sessions: int = 400,
+                 volatility_window: int = 60) -> None:
+        """`volatility_window`: the sessions a baseline's usual daily move is taken over."""
         self.redis = redis
         self.keys = keys
         self.sessions = sessions
+        self.volatility_window = volatility_window
 
     async def put(self, bars: Iterable[tuple[str, DailyBar]]) -> None:
         """Write bars (a bar of an existing date replaces it) and trim to `sessions`."""
@@ -70,7 +73,8 @@ class HistoryStore:
         calendar): what detectors are given."""
         catalog = catalog or default_catalog()
         return {ident: baseline(await self.get(ident),
-                                catalog[ident].calendar.session_date(at_ms), window)
+                                catalog[ident].calendar.session_date(at_ms), window,
+                                self.volatility_window)
                 for ident in ids}
 
     async def bar(self, ident: str, day: date) -> DailyBar | None:

@@ -204,8 +204,11 @@ def _rest_of_line(handle: IO[bytes] | gzip.GzipFile) -> int:
     return skipped
 
 
-def read_tape(path: Path, catalog: Catalog | None = None) -> Tape:
-    """Read a whole tape; bad lines are logged with their number, counted and skipped."""
+def read_tape(path: Path, catalog: Catalog | None = None, gaps: bool = False) -> Tape:
+    """Read a whole tape; bad lines are logged with their number, counted and skipped.
+    `gaps`: the tape may have gaps of any length (a back-test over years of sessions); else
+    events cut off from the rest by more than STRAY_GAP_MS are bad lines (a replay's clock
+    would have to wait through the gap)."""
     catalog = catalog or default_catalog()
     tape = Tape()
     last_ts = -1
@@ -236,7 +239,8 @@ def read_tape(path: Path, catalog: Catalog | None = None) -> Tape:
         log.warning("tape %s: %d events earlier than a line before them; played in time "
                     "order", path.name, tape.out_of_order)
     tape.events.sort(key=lambda e: e.ts)  # stable: equal times keep file order
-    _drop_strays(tape, path.name)
+    if not gaps:
+        _drop_strays(tape, path.name)
     return tape
 
 

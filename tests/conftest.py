@@ -64,6 +64,27 @@ async def stream_events(redis: aioredis.Redis, stream: str
     return [event for _, fields in raw for event in decode_entry(fields[FIELD])[0]]
 
 
+def calm_history(ids: Sequence[str], before: str, sessions: int = 15) -> list[str]:
+    """Tape bar lines of `sessions` weekdays before `before` (ISO date) for each id, moving
+    +-0.5% a day in turn: a calm history, so that detectors judge against their baselines
+    (a divergence pair's usual gap: ~0.5 pp)."""
+    from datetime import date, timedelta
+
+    days: list[date] = []
+    day = date.fromisoformat(before)
+    while len(days) < sessions:
+        day -= timedelta(days=1)
+        if day.weekday() < 5:
+            days.append(day)
+    lines = []
+    for ident in ids:
+        for n, day in enumerate(sorted(days)):
+            close = 100.0 * (1.005 if n % 2 else 1.0) if ident != ids[-1] else 100.0
+            lines.append(f'{{"kind":"bar","date":"{day}","id":"{ident}","open":{close},'
+                         f'"high":{close},"low":{close},"close":{close}}}')
+    return lines
+
+
 def ticks_only(events: Sequence[MarketEvent]) -> list[Tick]:
     out = [e for e in events if isinstance(e, Tick)]
     assert len(out) == len(events), "expected ticks only"

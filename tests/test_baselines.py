@@ -22,7 +22,7 @@ def history(n: int) -> list[DailyBar]:
 
 def test_a_full_window_gives_every_figure() -> None:
     bars = [*history(25), DailyBar(date=TODAY, open=1, high=1, low=1, close=1, volume=5e9)]
-    found = baseline(bars, TODAY, window=20)
+    found = baseline(bars, TODAY, window=20, volatility_window=20)
     assert not found.warming_up and found.sessions == 25
     assert found.previous_close == bars[-2].close  # today's bar does not count
     assert found.average_volume == pytest.approx(sum(100.0 + i for i in range(5, 25)) / 20)
@@ -38,3 +38,15 @@ def test_too_little_history_is_warming_up_not_a_guess() -> None:
     assert found.average_volume is None and found.daily_volatility is None
     assert found.volume_ratio(1e9) is None
     assert baseline([], TODAY).previous_close is None
+
+
+def test_the_usual_move_takes_a_longer_window_and_never_spans_a_gap() -> None:
+    bars = history(70)
+    assert len(baseline(bars, TODAY, window=20).changes) == 60  # volatility_window
+    gapped = [DailyBar(date=TODAY - timedelta(days=400), open=1, high=1, low=1, close=50.0),
+              *history(25)]
+    found = baseline(gapped, TODAY, window=20)
+    assert len(found.changes) == 24  # not the jump from the bar of 400 days before
+    assert found.daily_volatility == pytest.approx((24 / 23) ** 0.5, rel=0.01)
+    late = baseline(history(25), TODAY + timedelta(days=30), window=20)
+    assert late.previous_close is None  # a month of silence: no previous close

@@ -40,7 +40,7 @@ def test_environment_overrides_nested_keys() -> None:
     ("redis: [\n", "c.yaml: line 2 is not valid YAML"),
     ("- 1\n", "expected a mapping of sections"),
     ("detectors:\n  divergence:\n    pairs:\n      - {a: crypto:BTC, b: hk:HSTECH, warn: 3, "
-     "critical: 2, resolve: 1}\n", "resolve < warn <= critical"),
+     "critical: 2, resolve: 1}\n", "resolve < info <= warn <= critical"),
 ])
 def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path, text: str, message: str
                                                      ) -> None:

@@ -19,7 +19,7 @@ from streams.history import HistoryStore
 from streams.keys import Keys
 from streams.redis_client import connect
 from streams.tape import read_tape
-from tests.conftest import SEED_TAPE
+from tests.conftest import SEED_TAPE, calm_history
 from tests.test_cli import alerts_of, crosscurrent
 
 POISON = '{"ts": "9999-12-31T00:00:00+00:00", "id": "hk:HSTECH", "value": 5567.73, ' \
@@ -70,7 +70,9 @@ def test_a_9999_event_in_the_seed_tape_gives_the_rest_of_the_day_s_alerts(
     assert "1 bad tape line(s) skipped" in poison.stdout
 
 
+HISTORY = calm_history(["crypto:BTC", "hk:HSTECH"], "2026-04-08")
 HOSTILE = [
+    *HISTORY,
     '{"ts":"2026-04-08T01:30:00Z","id":"hk:HSTECH","value":5600,"prev_close":5610}',
     '{"ts":"2026-04-08T01:31:00Z","id":"crypto:BTC","value":71000,"prev_close":68000}',
     '{"ts":"2026-04-08T01:32:00Z","id":"hk:HSTECH","value":-5600,"prev_close":5610}',
@@ -94,9 +96,10 @@ def test_years_past_infinite_and_negative_prices_each_named_once_the_rest_flows(
     assert "Traceback" not in said
     # the tape: the infinite price and the event seven years back, each with its line
     assert "2 bad tape line(s) skipped" in result.stdout
-    assert "line 5 skipped: not JSON (number is infinity" in result.stderr
+    assert f"line {len(HISTORY) + 5} skipped: not JSON (number is infinity" in result.stderr
     assert [row for row in said.splitlines() if "2019-04-08" in row] == [
-        row for row in said.splitlines() if "line 6 skipped: ts 2019-04-08T01:35Z is 2557 days "
+        row for row in said.splitlines() if f"line {len(HISTORY) + 6} skipped: ts "
+        "2019-04-08T01:35Z is 2557 days "
         "before the rest of the tape" in row]
     # the edge: negative prices out of the adapters, one line per source and reason
     assert len(re.findall(r"yahoo: hk:HSTECH at .* rejected: non-positive price", said)) == 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from crosscurrent.events import AlertState, Severity, Tick
-from detectors.common import DAY_MS, Latch, Moves, Series, sticky_level, yi
+from detectors.common import DAY_MS, Latch, Moves, Series, graded_level, sticky_level, yi
 from tests.detectors.helpers import metric, tick
 
 
@@ -65,3 +65,33 @@ def test_sticky_levels_leave_below_80_percent_of_the_threshold() -> None:
 
 def test_cny_amounts_read_in_yi() -> None:
     assert yi(1.32e12) == "1.32万亿" and yi(5.07e10) == "507.0亿"
+
+
+def test_a_quote_silent_for_weeks_has_no_change_and_no_old_previous_close() -> None:
+    moves = Moves()
+    day = 86_400_000
+    moves.update(Tick(id="macro:GOLD", ts=0, price=110.0, prev_close=100.0))
+    moves.update(Tick(id="us:SPX", ts=0, price=101.0, prev_close=100.0))
+    assert moves.change("macro:GOLD") == pytest.approx(10.0)
+    moves.update(Tick(id="us:SPX", ts=20 * day, price=102.0, prev_close=101.0))
+    assert moves.change("macro:GOLD") is None  # three weeks older than the newest tick
+    # back after the silence without a previous close: no change across the gap
+    moves.update(Tick(id="macro:GOLD", ts=21 * day, price=120.0))
+    assert moves.change("macro:GOLD") is None
+    moves.update(Tick(id="macro:GOLD", ts=22 * day, price=121.0, prev_close=120.0))
+    assert moves.change("macro:GOLD") == pytest.approx(121 / 120 * 100 - 100)
+    # after a weekend the previous close carries on
+    moves.update(Tick(id="us:SPX", ts=25 * day, price=103.0))
+    assert moves.change("us:SPX") == pytest.approx(103 / 101 * 100 - 100)
+
+
+def test_graded_levels_rise_at_thresholds_and_fall_only_below_resolve() -> None:
+    def walk(sizes: list[float]) -> list[str | None]:
+        level, out = None, []
+        for size in sizes:
+            level = graded_level(size, 1.5, 3.0, 5.0, 1.0, level)
+            out.append(None if level is None else str(level))
+        return out
+    assert walk([1.6, 3.1, 5.2, 4.1, 3.9, 1.1, 0.9]) == [
+        "info", "warning", "critical", "critical", "warning", "warning", None]
+    assert walk([1.6, 1.2, 0.9]) == ["info", "info", None]

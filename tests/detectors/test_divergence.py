@@ -3,6 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from crosscurrent.baselines import Baseline
 from crosscurrent.detector_config import DivergencePair
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 from detectors.divergence import DivergenceDetector
@@ -14,6 +15,18 @@ def tick(ident: str, change: float, ts: int, prev: float = 100.0) -> Tick:
     return Tick(id=ident, ts=ts, price=prev * (1 + change / 100), prev_close=prev)
 
 
+def calibrated(usual: float, pair: DivergencePair = PAIR) -> DivergenceDetector:
+    """A detector given 20 sessions of history in which the pair's daily gap alternates
+    +usual / -usual (its usual gap: `usual` x sqrt(20/19))."""
+    detector = DivergenceDetector([pair])
+    days = [f"2026-03-{d:02d}" for d in range(1, 21)]
+    btc = tuple((d, usual if i % 2 else -usual) for i, d in enumerate(days))
+    detector.set_baselines({
+        "crypto:BTC": Baseline(20, 20, 100.0, None, None, usual, btc),
+        "hk:HSTECH": Baseline(20, 20, 100.0, None, None, None, tuple((d, 0.0) for d in days))})
+    return detector
+
+
 def feed(detector: DivergenceDetector, btc_changes: list[float], hstech: float = 0.0
          ) -> list[Alert]:
     alerts = detector.on_event(tick("hk:HSTECH", hstech, 0))
@@ -23,11 +36,12 @@ def feed(detector: DivergenceDetector, btc_changes: list[float], hstech: float =
 
 
 def test_gap_fires_escalates_and_resolves() -> None:
-    alerts = feed(DivergenceDetector([PAIR]), [1.0, 3.1, 4.0, 5.2, 4.5, 2.5, 1.9])
+    # a calm pair (usual gap 0.5 pp): the floors decide
+    alerts = feed(calibrated(0.5), [1.0, 3.1, 4.0, 5.2, 4.5, 2.5, 1.9])
     assert [(a.state, a.severity, a.ts) for a in alerts] == [
         (AlertState.FIRING, Severity.WARNING, 2),
         (AlertState.FIRING, Severity.CRITICAL, 4),
-        (AlertState.FIRING, Severity.WARNING, 6),   # 2.5 < critical - band (4.0)
+        (AlertState.FIRING, Severity.WARNING, 6),   # 2.5 < 80% of critical (4.0)
         (AlertState.RESOLVED, Severity.WARNING, 7),
     ]
     first = alerts[0]
@@ -38,14 +52,29 @@ def test_gap_fires_escalates_and_resolves() -> None:
 
 
 def test_seed_day_crypto_up_hong_kong_tech_down() -> None:
-    alerts = feed(DivergenceDetector([PAIR]), [4.35], hstech=-1.63)
+    alerts = feed(calibrated(0.5), [4.35], hstech=-1.63)
     assert len(alerts) == 1 and alerts[0].severity == Severity.CRITICAL
     assert alerts[0].values["gap"] == pytest.approx(5.98)
+    assert alerts[0].values["z"] == pytest.approx(5.98 / (0.5 * (20 / 19) ** 0.5), abs=0.01)
     assert "Bitcoin +4.35% vs Hang Seng TECH -1.63%" in alerts[0].title
 
 
+def test_the_same_gap_on_a_volatile_pair_is_a_finding_only() -> None:
+    # usual gap 2 pp: a warning needs 3.5 x 2.05 = 7.2 pp, a critical 8 x 2.05 = 16.4 pp
+    (alert,) = feed(calibrated(2.0), [4.35], hstech=-1.63)
+    assert alert.severity == Severity.INFO and alert.values["warn"] == pytest.approx(7.18, 0.01)
+    (louder,) = feed(calibrated(2.0), [4.35, 7.0], hstech=-1.63)[1:]
+    assert louder.severity == Severity.WARNING
+
+
+def test_without_the_pairs_history_a_gap_is_a_finding_at_most() -> None:
+    alerts = feed(DivergenceDetector([PAIR]), [9.0], hstech=-9.0)
+    assert [a.severity for a in alerts] == [Severity.INFO]
+    assert "z" not in alerts[0].values
+
+
 def test_hysteresis_keeps_a_gap_hovering_at_the_threshold_quiet() -> None:
-    alerts = feed(DivergenceDetector([PAIR]), [3.05, 2.95, 3.05, 2.1, 3.2, 2.9])
+    alerts = feed(calibrated(0.5), [3.05, 2.95, 3.05, 2.1, 3.2, 2.9])
     assert len(alerts) == 1
 
 

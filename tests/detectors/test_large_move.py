@@ -24,11 +24,21 @@ def test_while_warming_up_the_floor_decides() -> None:
 
 def test_a_volatile_id_needs_a_bigger_move() -> None:
     detector = LargeMoveDetector(RULES)
-    detector.set_baselines({"hk:HSI": vol(1.5)})  # 3 sigma = 4.5% > the 2.5% floor
-    assert detector.thresholds("hk:HSI") == (4.5, 7.5)
+    detector.set_baselines({"hk:HSI": vol(1.0)})  # 3.5 sigma = 3.5% > the 2.5% floor
+    assert detector.thresholds("hk:HSI") == (3.5, 4.0)  # critical: 4% however usual
     assert detector.on_event(tick("hk:HSI", -3.0)) == []
-    (alert,) = detector.on_event(tick("hk:HSI", -4.6, 1))
-    assert "3.1x its usual daily move" in alert.title
+    (alert,) = detector.on_event(tick("hk:HSI", -3.6, 1))
+    assert alert.severity == Severity.WARNING and "3.6x its usual daily move" in alert.title
+
+
+def test_a_move_beyond_always_critical_pages_in_a_turbulent_month_too() -> None:
+    detector = LargeMoveDetector(RULES)
+    detector.set_baselines({"hk:HSI": vol(2.0), "crypto:BTC": vol(6.0)})
+    assert detector.thresholds("hk:HSI") == (4.0, 4.0)  # 7% and 13% by sigma alone
+    (alert,) = detector.on_event(tick("hk:HSI", -4.1))
+    assert alert.severity == Severity.CRITICAL
+    assert detector.thresholds("crypto:BTC") == (15.0, 15.0)
+    assert detector.on_event(tick("crypto:BTC", 14.0)) == []
 
 
 def test_it_resolves_only_well_below_the_threshold() -> None:

@@ -34,8 +34,14 @@ def tape(path: Path, moves: dict[str, tuple[float, float]]) -> Path:
 
 def test_regimes() -> None:
     assert regime(17.3, -3.0, MACRO) == "calm"
-    assert regime(22.0, 2.0, MACRO) == "elevated" and regime(16.0, 18.0, MACRO) == "elevated"
-    assert regime(31.0, 0.0, MACRO) == "stressed" and regime(18.0, 35.0, MACRO) == "stressed"
+    assert regime(22.0, 2.0, MACRO) == "elevated" and regime(16.0, 26.0, MACRO) == "elevated"
+    assert regime(16.0, 18.0, MACRO) == "calm"  # a usual day's jump for the VIX
+    assert regime(31.0, 0.0, MACRO) == "stressed" and regime(21.0, 41.0, MACRO) == "stressed"
+    assert regime(13.0, 45.0, MACRO) == "elevated"  # a jump from a low level is not stress
+    # a regime is left only two points below its level
+    assert regime(18.5, 0.0, MACRO, "elevated") == "elevated"
+    assert regime(17.9, 0.0, MACRO, "elevated") == "calm"
+    assert regime(28.5, 0.0, MACRO, "stressed") == "stressed"
 
 
 def test_a_weaker_yuan_explains_an_hk_selloff(tmp_path: Path) -> None:
@@ -53,7 +59,7 @@ def test_a_weaker_yuan_explains_an_hk_selloff(tmp_path: Path) -> None:
 
 
 def test_vix_spiking_with_flat_equities_is_a_stressed_regime(tmp_path: Path) -> None:
-    path = tape(tmp_path / "vix.jsonl", {"macro:VIX": (16.0, 22.0), "us:SPX": (6600, 6601)})
+    path = tape(tmp_path / "vix.jsonl", {"macro:VIX": (16.0, 23.0), "us:SPX": (6600, 6601)})
     alerts, _ = run_tape(path)
     regimes = [(a.severity, a.title) for a in alerts if a.key == "macro:regime"]
     assert regimes[-1][0] == Severity.CRITICAL and "stressed" in regimes[-1][1]
@@ -61,7 +67,7 @@ def test_vix_spiking_with_flat_equities_is_a_stressed_regime(tmp_path: Path) -> 
     events = [direct_event(e) for e in read_tape(path).events]
     narrative = build(gather(events), alerts, {}, CONFIG).us_narrative
     assert narrative is not None and narrative.headline == "Flat Equities, Volatility Spiking"
-    assert "Volatility is stressed; VIX 22.00 (+37.50%)" in narrative.en
+    assert "Volatility is stressed; VIX 23.00 (+43.75%)" in narrative.en
 
 
 def test_dollar_shocks_and_risk_on_with_safe_havens() -> None:

@@ -100,3 +100,22 @@ def test_a_flow_whose_figures_move_stays_one_alert() -> None:
                     {"ratio": 2.09, "change": 109.0})
     assert synthesis.on_alerts([fluid], EVENT) == []
     assert synthesis.flow_map[0]["destination"] == "DEX volumes (Curve +103%, Fluid +109%)"
+
+
+def test_risks_from_findings_alone_stay_findings() -> None:
+    """A crypto move with no funding finding, or a chain break with a divergence where
+    neither is a warning, ranks as a risk but does not warn: the findings are their own
+    alerts."""
+    synthesis = Synthesis(CONFIG.detectors.level_break.levels)
+    move = finding("large_move:crypto:BTC", "large_move", ("crypto:BTC",), {"change": 9.0})
+    quiet_chain = finding("chain:broken:HK", "chain", ("hk:HSI",), {"US": 0.6, "HK": -0.4},
+                          severity=Severity.INFO)
+    quiet_gap = BTC_HSTECH.model_copy(update={"severity": Severity.INFO})
+    alerts = synthesis.on_alerts([move, quiet_chain, quiet_gap], EVENT)
+    risks = {a.key: a.severity for a in alerts if a.key.startswith("synthesis:risk:")}
+    assert risks == {"synthesis:risk:Crypto leverage liquidation": Severity.INFO,
+                     "synthesis:risk:HK/A-share correlation breakdown": Severity.INFO}
+    assert [r["probability"] for r in synthesis.risks] == ["Medium", "Low"]
+    louder = synthesis.on_alerts([BTC_HSTECH], EVENT)  # the gap becomes a warning
+    assert [(a.key, a.severity) for a in louder if a.key.startswith("synthesis:risk:")] == [
+        ("synthesis:risk:HK/A-share correlation breakdown", Severity.WARNING)]
