@@ -87,19 +87,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "large_move.sigma_critical": quantile(moves, CRITICAL_Q),
         "divergence.z_warn": quantile(gaps, WARN_Q),
         "divergence.z_critical": quantile(gaps, CRITICAL_Q),
-        "chain.z_strong": quantile(leads, STRONG_Q) if leads else None,
     }
+    strong = quantile(leads, STRONG_Q) if leads else None
     print(f"sessions: {len(moves)} id-days, {len(gaps)} pair-days, {len(leads)} lead-days "
           f"(usual move over {least}..{most} sessions)")
-    for name, value in found.items():
+    for name, value in [*found.items(), ("chain.z_strong", strong)]:
         print(f"  {name:28} {'-' if value is None else f'{value:.2f}'}")
     print("\n# under detectors: (rounded to a half)")
     print(f"large_move: {{sigma_warn: {half(found['large_move.sigma_warn'])}, "
           f"sigma_critical: {half(found['large_move.sigma_critical'])}}}  # each rule")
     print(f"divergence: {{z_warn: {half(found['divergence.z_warn'])}, "
           f"z_critical: {half(found['divergence.z_critical'])}}}  # each pair")
-    if found["chain.z_strong"] is not None:
-        print(f"chain: {{z_strong: {half(found['chain.z_strong'])}}}")
+    if strong is not None:
+        print(f"chain: {{z_strong: {half(strong)}}}")
     return 0
 
 
