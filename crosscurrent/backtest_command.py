@@ -24,6 +24,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from crosscurrent.user_errors import UserError, writable
+
 if TYPE_CHECKING:
     from crosscurrent.bars import DailyBar
     from crosscurrent.catalog import Catalog
@@ -52,10 +54,6 @@ A trading day is a date on which a market with sessions (not a 24/7 one) has a b
 index within 1% of its previous close and crypto within 3%; big move: an index beyond 4% or
 crypto beyond 15%."""
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
-
-
-class BacktestError(ValueError):
-    """Input the back-test cannot use: printed as one line, exit status 2."""
 
 
 def add_backtest_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -97,13 +95,13 @@ class Replay:
 
 
 def parse_day(text: str | None, flag: str) -> date | None:
-    """A YYYY-MM-DD argument, or a BacktestError saying what to give."""
+    """A YYYY-MM-DD argument, or a UserError saying what to give."""
     if text is None:
         return None
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise BacktestError(f"{flag} {text!r} is not a date: give YYYY-MM-DD, e.g. {flag} "
+        raise UserError(f"{flag} {text!r} is not a date: give YYYY-MM-DD, e.g. {flag} "
                             "2013-01-02") from None
 
 
@@ -119,7 +117,7 @@ def load_folder(folder: Path, start: date | None, end: date | None,
         head, *why = str(exc).splitlines()
         seen = f" ({why[0].strip()}{f'; +{len(why) - 1} more' if len(why) > 1 else ''})" \
             if why else ""
-        raise BacktestError(f"{head}{seen}; give a folder of <family>_<symbol>.csv files "
+        raise UserError(f"{head}{seen}; give a folder of <family>_<symbol>.csv files "
                             "(like shared/data/history)") from None
     notes = [f"skipped {why}" for why in found.skipped]
     if found.bad_rows:
@@ -179,9 +177,9 @@ def _before(bars: Mapping[str, Sequence[DailyBar]], first: date) -> dict[str, li
 
 
 def _empty(source: Path, start: date | None, end: date | None, low: date, high: date
-           ) -> BacktestError:
+           ) -> UserError:
     asked = f"{start or 'the start'} .. {end or 'the end'}"
-    return BacktestError(f"{source}: no session in {asked}; its data runs from {low} to "
+    return UserError(f"{source}: no session in {asked}; its data runs from {low} to "
                          f"{high}: choose --from/--to within that")
 
 
@@ -207,17 +205,17 @@ def run_backtest_command(args: argparse.Namespace, config: Config, console: Cons
     began = time.perf_counter()
     start, end = parse_day(args.start, "--from"), parse_day(args.end, "--to")
     if start is not None and end is not None and start > end:
-        raise BacktestError(f"--from {start} is after --to {end}: give --from on or before "
+        raise UserError(f"--from {start} is after --to {end}: give --from on or before "
                             "--to")
     source: Path = args.source
     if not source.exists():
-        raise BacktestError(f"{source}: no such file or folder; give a folder of daily bars "
+        raise UserError(f"{source}: no such file or folder; give a folder of daily bars "
                             "(<family>_<symbol>.csv, like shared/data/history) or a tape "
                             "(.jsonl, .jsonl.gz)")
     if source.suffix.lower() == ".csv":
-        raise BacktestError(f"{source} is one CSV file: give the folder that holds it "
+        raise UserError(f"{source} is one CSV file: give the folder that holds it "
                             f"({source.parent}); every <family>_<symbol>.csv there is read")
-    _writable(args.out)
+    writable(args.out, "--out")
     catalog = default_catalog()
     replay = (load_folder if source.is_dir() else load_tape)(source, start, end, catalog)
     alerts = _replay(replay, config, catalog)
@@ -290,20 +288,6 @@ def _replay(replay: Replay, config: Config, catalog: Catalog) -> list[Alert]:
                                  catalog=catalog,
                                  progress=lambda done: bar.update(task, completed=done))
     return alerts
-
-
-def _writable(directory: Path) -> None:
-    """Make the --out directory and write a file in it, before the work; else one line."""
-    import tempfile
-
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as exc:
-        why = "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
-        raise BacktestError(f"--out {directory}: cannot write there ({why or exc}); give a "
-                            "directory this user can write to") from None
 
 
 def _count(alerts: Iterable[Alert]) -> int:
@@ -397,7 +381,7 @@ def write_outputs(out: Path, summary: Summary, alerts: Sequence[Alert], source: 
         full.write_bytes(orjson.dumps(summary_json(summary, alerts, source),
                                       option=orjson.OPT_INDENT_2) + b"\n")
     except OSError as exc:
-        raise BacktestError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+        raise UserError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     return [table, full]
 
 

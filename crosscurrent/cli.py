@@ -9,7 +9,6 @@ import logging
 import math
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractContextManager
@@ -26,7 +25,6 @@ from rich.table import Table
 
 from crosscurrent import __version__
 from crosscurrent.backtest_command import (
-    BacktestError,
     add_backtest_parser,
     run_backtest_command,
 )
@@ -34,6 +32,7 @@ from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
 from crosscurrent.loop import LoopUnavailableError, use_loop
+from crosscurrent.user_errors import UserError, writable
 from reporters.silences import parse_duration
 from streams.owner import NamespaceBusyError
 from streams.redis_client import URL_FORMS, BusUnavailableError, check_url
@@ -98,10 +97,6 @@ Redis: without --redis or CROSSCURRENT_REDIS_URL a private redis-server is start
 (AOF on, unix socket, random password) with its data under --data-dir, and stopped on exit;
 a second crosscurrent on the same --data-dir uses that one. `COMMAND --help` says more.
 """
-
-
-class UserError(Exception):
-    """An error the user can fix: printed as one line, exit status 2."""
 
 
 def _speed(text: str) -> float:
@@ -374,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args, console)
     except (UserError, ConfigError, TapeError, BusUnavailableError, RedisNotFoundError,
             RedisStartError, DataDirBusyError, UnknownIdError, LoopUnavailableError,
-            NamespaceBusyError, BacktestError) as exc:
+            NamespaceBusyError) as exc:
         _error(str(exc))
         return 2
     except KeyboardInterrupt:
@@ -433,19 +428,6 @@ def _check_receivers(args: argparse.Namespace, config: Config) -> None:
         raise UserError(str(exc)) from None
 
 
-def _writable(directory: Path, flag: str, mode: int = 0o777) -> None:
-    """Make `directory` (`mode`, before the umask) and write a file in it, or a UserError
-    naming it and the OS error (before the work that would write there)."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True, mode=mode)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as exc:
-        why = "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
-        raise UserError(f"{flag} {directory}: cannot write there ({why or exc}); give a "
-                        "directory this user can write to") from None
-
-
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.command == "catalog":
         table = Table("id", "name", "中文", "source", "symbol", "calendar")
@@ -473,7 +455,7 @@ def _record(args: argparse.Namespace, config: Config, console: Console) -> int:
     seconds = None if args.minutes is None else args.minutes * 60
     if args.out.is_dir():
         raise UserError(f"--out {args.out} is a directory: give the tape's file name")
-    _writable(args.out.parent, "--out")
+    writable(args.out.parent, "--out")
     console.print(f"recording {len(config.watchlist)} ids to {args.out}; Ctrl-C stops",
                   highlight=False)
     try:
@@ -761,7 +743,7 @@ def _redis(config: Config, args: argparse.Namespace) -> AbstractContextManager[s
     if not config.redis.url:  # the embedded server keeps its files there
         flag = ("--data-dir" if args.data_dir else "embedded.data_dir"
                 if config.embedded.data_dir else "the data directory")
-        _writable(args.data_dir or config.embedded.data_dir or default_data_dir(), flag,
+        writable(args.data_dir or config.embedded.data_dir or default_data_dir(), flag,
                   mode=0o700)  # the private Redis's: never open to others, not for a moment
     return redis_url(config, args.data_dir)
 
@@ -772,7 +754,7 @@ def _replay(args: argparse.Namespace, config: Config, console: Console) -> int:
     from streams.edge import rejected_summary
 
     if args.out is not None:
-        _writable(args.out, "--out")
+        writable(args.out, "--out")
     if args.command == "demo":
         with resources.as_file(resources.files("crosscurrent").joinpath(DEMO_TAPE)) as path:
             tape = read_tape(path)
@@ -949,7 +931,7 @@ def _watch(args: argparse.Namespace, config: Config, console: Console) -> int:
 def _report(args: argparse.Namespace, config: Config, console: Console) -> int:
     from crosscurrent.app import NothingToReport, report
 
-    _writable(args.out, "--out")
+    writable(args.out, "--out")
     with _redis(config, args) as url:
         _followed(config, args, url)
         try:

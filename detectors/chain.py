@@ -28,7 +28,7 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.detector_config import ChainConfig, ChainNode
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 from crosscurrent.formatting import signed
-from detectors.common import Latch, Moves, make_alert
+from detectors.common import Latch, Moves, make_alert, take_volatility
 
 NAME: Final = "chain"
 WORDS = {"up": ("up", "上涨"), "down": ("down", "下跌"), "flat": ("flat", "持平")}
@@ -58,11 +58,7 @@ class ChainDetector:
         self._leads = frozenset(self.nodes[0].ids) if self.nodes else frozenset()
 
     def set_baselines(self, baselines: Mapping[str, Baseline]) -> None:
-        for ident, found in baselines.items():
-            if found.daily_volatility:
-                self.volatility[ident] = found.daily_volatility
-            else:
-                self.volatility.pop(ident, None)
+        take_volatility(self.volatility, baselines, self._leads)
 
     def strong(self, node: ChainNode, move: float) -> bool:
         """Whether the lead node's move is big and unusual enough to make a warning."""

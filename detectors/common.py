@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
+from crosscurrent.baselines import Baseline
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 from crosscurrent.facts import Change, trailing_change
 
@@ -53,6 +54,19 @@ def graded_level(size: float, info: float, warn: float, critical: float, resolve
     if size >= info or (current == Severity.INFO and size >= resolve):
         return Severity.INFO
     return None
+
+
+def take_volatility(volatility: dict[str, float], baselines: Mapping[str, Baseline],
+                    ids: Collection[str]) -> None:
+    """Keep each id's usual daily move (percent) from its baseline; forget it while the id
+    warms up."""
+    for ident, found in baselines.items():
+        if ident not in ids:
+            continue
+        if found.daily_volatility:
+            volatility[ident] = found.daily_volatility
+        else:
+            volatility.pop(ident, None)
 
 
 def spread(changes: Sequence[Mapping[str, float]], groups: Sequence[Sequence[int]]

@@ -17,7 +17,7 @@ from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import LargeMoveRule
 from crosscurrent.events import Alert, Metric, Tick
 from crosscurrent.formatting import signed
-from detectors.common import Latch, Moves, make_alert, sticky_level
+from detectors.common import Latch, Moves, make_alert, sticky_level, take_volatility
 
 NAME: Final = "large_move"
 
@@ -39,12 +39,8 @@ class LargeMoveDetector:
         return frozenset(self.rules)
 
     def set_baselines(self, baselines: Mapping[str, Baseline]) -> None:
-        for ident, found in baselines.items():
-            if found.daily_volatility:
-                self.volatility[ident] = found.daily_volatility
-            else:
-                self.volatility.pop(ident, None)
-            self._rethink.add(ident)
+        take_volatility(self.volatility, baselines, self.rules)
+        self._rethink.update(baselines)
 
     def thresholds(self, ident: str) -> tuple[float, float]:
         rule, sigma = self.rules[ident], self.volatility.get(ident)
