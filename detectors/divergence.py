@@ -5,12 +5,12 @@ members' average. How wide a gap is worth a word depends on the pair: Shanghai a
 differ by 1.5 pp on a quarter of real days, BTC and the Nasdaq by 3 pp. So a gap (percentage
 points) beyond the pair's `info` is a finding; a warning needs it beyond `warn` *and* beyond
 `z_warn` times the pair's usual daily gap (the standard deviation of the gaps between its
-sides' daily changes over the sessions of the history, at least `Baseline.window` of them);
-critical likewise with `critical` and `z_critical`. Without that history a gap is a finding
-at most. A critical is left below 80% of its threshold, a warning or a finding only below
-`resolve`, so a gap hovering at a threshold does not flap. The pair's texts (explanation,
-implication) read for `a` above `b`; the other way round the alert says plainly which side
-leads.
+sides' daily changes over the sessions of the history, on at least half of `Baseline.window`
+dates both sides traded); critical likewise with `critical` and `z_critical`. Without that
+history a gap is a finding at most. A critical is left below 80% of its threshold, a warning
+or a finding only below `resolve`, so a gap hovering at a threshold does not flap. The pair's
+texts (explanation, implication) read for `a` above `b`; the other way round the alert says
+plainly which side leads.
 """
 
 from __future__ import annotations
