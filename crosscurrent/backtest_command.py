@@ -91,7 +91,7 @@ class Replay:
     bars: dict[str, list[DailyBar]]  # every bar known, for the day definitions
     first: date
     last: date
-    notes: list[str] = field(default_factory=list)  # what was skipped, on stdout
+    notes: list[str] = field(default_factory=list)  # what was skipped, on stderr
 
 
 def parse_day(text: str | None, flag: str) -> date | None:
@@ -102,7 +102,7 @@ def parse_day(text: str | None, flag: str) -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise UserError(f"{flag} {text!r} is not a date: give YYYY-MM-DD, e.g. {flag} "
-                            "2013-01-02") from None
+                        "2013-01-02") from None
 
 
 def load_folder(folder: Path, start: date | None, end: date | None,
@@ -118,7 +118,7 @@ def load_folder(folder: Path, start: date | None, end: date | None,
         seen = f" ({why[0].strip()}{f'; +{len(why) - 1} more' if len(why) > 1 else ''})" \
             if why else ""
         raise UserError(f"{head}{seen}; give a folder of <family>_<symbol>.csv files "
-                            "(like shared/data/history)") from None
+                        "(like shared/data/history)") from None
     notes = [f"skipped {why}" for why in found.skipped]
     if found.bad_rows:
         notes.append(f"{found.bad_rows} bad row(s) skipped (see the log above)")
@@ -180,7 +180,8 @@ def _empty(source: Path, start: date | None, end: date | None, low: date, high: 
            ) -> UserError:
     asked = f"{start or 'the start'} .. {end or 'the end'}"
     return UserError(f"{source}: no session in {asked}; its data runs from {low} to "
-                         f"{high}: choose --from/--to within that")
+                     f"{high} (with gaps, listed by a run over it all): choose --from/--to "
+                     "where it has sessions")
 
 
 def gaps(bars: Mapping[str, Sequence[DailyBar]], first: date, last: date
@@ -205,16 +206,18 @@ def run_backtest_command(args: argparse.Namespace, config: Config, console: Cons
     began = time.perf_counter()
     start, end = parse_day(args.start, "--from"), parse_day(args.end, "--to")
     if start is not None and end is not None and start > end:
-        raise UserError(f"--from {start} is after --to {end}: give --from on or before "
-                            "--to")
+        raise UserError(f"--from {start} is after --to {end}: give --from on or before --to")
     source: Path = args.source
     if not source.exists():
         raise UserError(f"{source}: no such file or folder; give a folder of daily bars "
-                            "(<family>_<symbol>.csv, like shared/data/history) or a tape "
-                            "(.jsonl, .jsonl.gz)")
+                        "(<family>_<symbol>.csv, like shared/data/history) or a tape "
+                        "(.jsonl, .jsonl.gz)")
     if source.suffix.lower() == ".csv":
         raise UserError(f"{source} is one CSV file: give the folder that holds it "
-                            f"({source.parent}); every <family>_<symbol>.csv there is read")
+                        f"({source.parent}); every <family>_<symbol>.csv there is read")
+    if not source.is_dir() and not source.name.lower().endswith((".jsonl", ".jsonl.gz")):
+        raise UserError(f"{source} is neither a folder of daily bars nor a tape (.jsonl, "
+                        ".jsonl.gz)")
     writable(args.out, "--out")
     catalog = default_catalog()
     replay = (load_folder if source.is_dir() else load_tape)(source, start, end, catalog)
@@ -237,12 +240,13 @@ def run_backtest_command(args: argparse.Namespace, config: Config, console: Cons
 def show(out: Screen, replay: Replay, summary: Summary, alerts: Sequence[Alert],
          seconds: float) -> None:
     """The header, the tables, the calm-day line and the verdicts."""
-    for note in replay.notes:
-        out.line(note, "yellow")
+    for note in replay.notes:  # what was skipped: on stderr, beside the log lines
+        print(note, file=sys.stderr)
     ids = len({e.id for e in replay.events})
-    out.line(f"backtest {summary.first} .. {summary.last}: {summary.trading_days} trading "
-             f"days, {summary.events} events of {ids} ids, {_count(alerts)} alert "
-             f"firings, in {seconds:.1f}s", "bold")
+    days = summary.trading_days
+    out.line(f"backtest {summary.first} .. {summary.last}: {days} trading "
+             f"day{'s' if days != 1 else ''}, {summary.events} events of {ids} ids, "
+             f"{_count(alerts)} alert firings, in {seconds:.1f}s", "bold")
     found = gaps(replay.bars, replay.first, replay.last)
     if found:
         shown = ", ".join(f"{i} {a} -> {b}" for i, a, b in found[:GAPS_SHOWN])

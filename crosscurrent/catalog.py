@@ -99,6 +99,26 @@ class Calendar(BaseModel):
                                        int(end.timestamp() * 1000), day)
         return span
 
+    def latest_start(self, ts_ms: int) -> int:
+        """When the latest trading day begun by `ts_ms` opened (epoch ms; -1 if none in a
+        week): holidays from the exchange's schedule where it covers the time, else every
+        regular trading weekday."""
+        if self.exchange is not None:
+            table = exchange_schedule(self.exchange)
+            if table is not None and table.covers(ts_ms):
+                i = bisect_right(table.starts, ts_ms) - 1
+                if i < 0:
+                    return -1
+                ts_ms = table.starts[i]  # that session's day: its first session's open
+        day = self.local(ts_ms).date()
+        for _ in range(8):
+            if day.weekday() in self.days:
+                start = int(self.session_bounds(day)[0].timestamp() * 1000)
+                if start <= ts_ms:
+                    return start
+            day -= timedelta(days=1)
+        return -1
+
     def session_bounds(self, day: date) -> tuple[datetime, datetime]:
         """Open and close of a trading day, as aware datetimes."""
         start = datetime.combine(day, _parse_clock(self.sessions[0][0]), tzinfo=self.zone)

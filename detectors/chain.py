@@ -1,7 +1,8 @@
 """The transmission chain, US (previous session) -> HK -> A-share (today).
 
 Each node's move is the average change of those of its ids that have one (HS TECH did not
-exist before 2020): the alert names the members missing, and a node with none is "no data".
+exist before 2020; a market open but not traded yet this session has none: its last change
+is yesterday's): the alert names the members missing, and a node with none is "no data".
 A node is up or down beyond `flat_pct` (and stays so until its move falls back below half of
 it), else flat. The chain follows the first node's direction and breaks at the first node
 that does not follow. It is judged over the nodes with data up to the first without: a break
@@ -28,7 +29,7 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.detector_config import ChainConfig, ChainNode
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 from crosscurrent.formatting import signed
-from detectors.common import Latch, Moves, make_alert, take_volatility
+from detectors.common import Latch, Moves, Sessions, make_alert, take_volatility
 
 NAME: Final = "chain"
 WORDS = {"up": ("up", "上涨"), "down": ("down", "下跌"), "flat": ("flat", "持平")}
@@ -52,6 +53,7 @@ class ChainDetector:
         self.config = config
         self.nodes = config.nodes
         self.moves = Moves()
+        self.sessions = Sessions()
         self.latch = Latch()
         self.directions: dict[str, str] = {}  # node name -> up / down / flat
         self.volatility: dict[str, float] = {}  # id -> usual daily move, percent
@@ -85,7 +87,8 @@ class ChainDetector:
         values: dict[str, float] = {}
         missing: dict[str, list[str]] = {}
         for node in self.nodes:
-            move, absent = node_move(node.ids, self.moves.change)
+            move, absent = node_move(
+                node.ids, lambda i: self.sessions.change(self.moves, i, event.ts))
             if move is not None:
                 values[node.name] = round(move, 4)
             if absent:
@@ -164,7 +167,10 @@ def assess(nodes: Sequence[ChainNode], values: dict[str, float], pattern: str, l
     first = nodes[0]
     if pattern.startswith("broken:"):
         judged = [n for n in nodes if n.name in values]
-        index = next(i for i, n in enumerate(judged) if n.name == pattern[7:])
+        index = next((i for i, n in enumerate(judged) if n.name == pattern[7:]), 0)
+        if index == 0:  # resolved as its node went without data (not traded yet today)
+            return {"assessment": f"No data from {pattern[7:]} to judge the chain by.",
+                    "assessment_zh": f"{pattern[7:]}暂无数据,无法判断传导链。"}
         node, before = judged[index], judged[index - 1]
         word, word_zh = WORDS[lead]
         return {

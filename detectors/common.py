@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
 from crosscurrent.baselines import Baseline
+from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.events import Alert, AlertState, Metric, Severity, Tick
 from crosscurrent.facts import Change, trailing_change
 
@@ -233,6 +234,48 @@ class Moves:
         if not changes or any(c is None for c in changes):
             return None
         return sum(c for c in changes if c is not None) / len(changes)
+
+
+class Sessions:
+    """When each id's market last opened, for telling today's quote from an older one: a
+    market that has opened (today, or on its latest trading day) but not traded since still
+    holds the change of a session before, which is not its latest move; so does one closed
+    for a holiday its calendar does not know. Only exchange-traded markets (a calendar with
+    an exchange) count: 24/7 and around-the-clock markets never go stale this way. Looked up
+    once a minute per id (a pure function of the time)."""
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self.catalog = catalog or default_catalog()
+        self._seen: dict[str, tuple[int, int]] = {}  # id -> (minute, latest open or -1)
+
+    def opened(self, ident: str, at: int) -> int:
+        """When the market of `ident` last opened by `at` (epoch ms; -1: no sessions)."""
+        minute = at // 60_000
+        seen = self._seen.get(ident)
+        if seen is not None and seen[0] == minute:
+            return seen[1]
+        calendar = self.catalog[ident].calendar
+        start = calendar.latest_start(at) if calendar.exchange is not None else -1
+        self._seen[ident] = (minute, start)
+        return start
+
+    def change(self, moves: Moves, ident: str, at: int) -> float | None:
+        """The id's change as of `at`: None when it has not traded since its market last
+        opened."""
+        quote = moves.quotes.get(ident)
+        if quote is None or quote[2] < self.opened(ident, at):
+            return None
+        return moves.change(ident)
+
+    def mean_change(self, moves: Moves, ids: tuple[str, ...], at: int) -> float | None:
+        """The average change of a group as of `at`; None until every member has one."""
+        total = 0.0
+        for ident in ids:
+            change = self.change(moves, ident, at)
+            if change is None:
+                return None
+            total += change
+        return total / len(ids)
 
 
 class Series:

@@ -1,8 +1,10 @@
 """Cross-market divergence: two ids (or groups of ids) whose changes drift apart.
 
 The change of each side is against its previous close (24 h ago for crypto); a group's is its
-members' average. How wide a gap is worth a word depends on the pair: Shanghai and Hong Kong
-differ by 1.5 pp on a quarter of real days, BTC and the Nasdaq by 3 pp. So a gap (percentage
+members' average; a side whose market is open but has not traded yet this session has no
+change yet (its last one is yesterday's move). How wide a gap is worth a word depends on the
+pair: Shanghai and Hong Kong differ by 1.5 pp on a quarter of real days, BTC and the Nasdaq by
+3 pp. So a gap (percentage
 points) beyond the pair's `info` is a finding; a warning needs it beyond `warn` *and* beyond
 `z_warn` times the pair's usual daily gap (the standard deviation of the gaps between its
 sides' daily changes over the sessions of the history, on at least half of `Baseline.window`
@@ -24,7 +26,7 @@ from crosscurrent.baselines import Baseline
 from crosscurrent.catalog import Catalog, default_catalog
 from crosscurrent.detector_config import DivergencePair
 from crosscurrent.events import Alert, Metric, Tick
-from detectors.common import Latch, Moves, graded_level, make_alert, spread
+from detectors.common import Latch, Moves, Sessions, graded_level, make_alert, spread
 
 NAME: Final = "divergence"
 
@@ -54,6 +56,7 @@ class DivergenceDetector:
             for ident in {*pair.a, *pair.b}:
                 self._by_id.setdefault(ident, []).append(watched)
         self.moves = Moves()
+        self.sessions = Sessions(self.catalog)
         self.latch = Latch()
         self.changes: dict[str, dict[str, float]] = {}  # id -> ISO date -> daily change
         self.spreads: dict[str, float] = {}  # pair key -> its usual daily gap, pp
@@ -115,7 +118,9 @@ class DivergenceDetector:
 
     def _evaluate(self, watched: _Watched, event: Tick) -> Alert | None:
         pair, key = watched.pair, watched.key
-        change_a, change_b = self.moves.mean_change(pair.a), self.moves.mean_change(pair.b)
+        at = event.ts
+        change_a = self.sessions.mean_change(self.moves, pair.a, at)
+        change_b = self.sessions.mean_change(self.moves, pair.b, at)
         if change_a is None or change_b is None:
             return None
         gap = change_a - change_b

@@ -159,8 +159,10 @@ def summarize(alerts: Sequence[Alert], bars: Mapping[str, Sequence[DailyBar]], f
     for day in sorted(trading | set(changes)):
         moves = changes.get(day, {})
         loud = [a for a in by_day.get(day, []) if a.severity != Severity.INFO]
-        if day in trading and all(abs(moves[i]) < (targets.calm_crypto_pct if i in crypto else
-                                targets.calm_index_pct) for i in moves if i in index | crypto):
+        judged = [i for i in moves if i in index | crypto]
+        bound = {i: targets.calm_crypto_pct if i in crypto else targets.calm_index_pct
+                 for i in judged}
+        if day in trading and judged and all(abs(moves[i]) < bound[i] for i in judged):
             calm += 1
             loud_calm += bool(loud)
         beyond = {i: round(m, 2) for i, m in moves.items()

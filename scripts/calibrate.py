@@ -1,6 +1,6 @@
 """Choose the detectors' "how unusual" thresholds from real daily bars, reproducibly.
 
-    .venv/bin/python scripts/calibrate.py ../shared/data/history [--config my.yaml]
+    .venv/bin/python scripts/calibrate.py ../shared/data/history [--config my.yaml] > cal.yaml
 
 For every session it takes each id's close-to-close change and divides it by the id's usual
 daily move as the detectors see it that morning (the standard deviation of its changes over
@@ -9,8 +9,9 @@ across a gap in the data), and likewise each configured divergence pair's gap by
 gap. The thresholds are quantiles of those ratios, pooled over the ids and pairs that have
 data: a warning is what one session in a hundred reaches (`WARN_Q`), a critical one in a
 thousand (`CRITICAL_Q`), and a strong lead of the transmission chain one in twenty
-(`STRONG_Q`). It prints the figures and the YAML to put under `detectors:` in a config;
-`crosscurrent backtest` then shows what the thresholds give. The defaults shipped in
+(`STRONG_Q`). It prints the figures on stderr and, on stdout, a config with the config's
+large-move rules and divergence pairs carrying them (`> calibrated.yaml`, then `crosscurrent
+backtest FOLDER --config calibrated.yaml` shows what they give). The defaults shipped in
 `crosscurrent/data/default-config.yaml` are this script's output on `shared/data/history`
 (rounded to a half).
 """
@@ -22,10 +23,13 @@ import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from crosscurrent.baselines import daily_changes
-from crosscurrent.config import load_config
-from streams.bar_tape import read_bar_folder
+from crosscurrent.config import ConfigError, load_config
+from streams.bar_tape import BarFolderError, read_bar_folder
 
 WARN_Q, CRITICAL_Q, STRONG_Q = 0.99, 0.999, 0.95
 
@@ -56,9 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, help="daily bars: <family>_<symbol>.csv files")
     parser.add_argument("--config", type=Path, help="the config whose pairs and nodes to use")
     args = parser.parse_args(argv)
-    config = load_config(args.config)
+    try:
+        config = load_config(args.config)
+        bars = read_bar_folder(args.folder).bars
+    except (ConfigError, BarFolderError) as exc:
+        print(f"calibrate: {exc}", file=sys.stderr)
+        return 2
     least, most = config.history.window, config.history.volatility_window
-    bars = read_bar_folder(args.folder).bars
     changes = {ident: daily_changes(series) for ident, series in bars.items()}
 
     moves: list[float] = []
@@ -90,16 +98,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     strong = quantile(leads, STRONG_Q) if leads else None
     print(f"sessions: {len(moves)} id-days, {len(gaps)} pair-days, {len(leads)} lead-days "
-          f"(usual move over {least}..{most} sessions)")
+          f"(usual move over {least}..{most} sessions)", file=sys.stderr)
     for name, value in [*found.items(), ("chain.z_strong", strong)]:
-        print(f"  {name:28} {'-' if value is None else f'{value:.2f}'}")
-    print("\n# under detectors: (rounded to a half)")
-    print(f"large_move: {{sigma_warn: {half(found['large_move.sigma_warn'])}, "
-          f"sigma_critical: {half(found['large_move.sigma_critical'])}}}  # each rule")
-    print(f"divergence: {{z_warn: {half(found['divergence.z_warn'])}, "
-          f"z_critical: {half(found['divergence.z_critical'])}}}  # each pair")
+        print(f"  {name:28} {'-' if value is None else f'{value:.2f}'}", file=sys.stderr)
+    detectors = config.detectors
+    section: dict[str, Any] = {
+        "large_move": {"rules": [
+            rule.model_copy(update={
+                "sigma_warn": half(found["large_move.sigma_warn"]),
+                "sigma_critical": half(found["large_move.sigma_critical"])}
+            ).model_dump(mode="json", exclude_none=True)
+            for rule in detectors.large_move.rules]},
+        "divergence": {"pairs": [
+            pair.model_copy(update={"z_warn": half(found["divergence.z_warn"]),
+                                    "z_critical": half(found["divergence.z_critical"])}
+                            ).model_dump(mode="json", exclude_none=True)
+            for pair in detectors.divergence.pairs]},
+    }
     if strong is not None:
-        print(f"chain: {{z_strong: {half(strong)}}}")
+        section["chain"] = {"z_strong": half(strong)}
+    print("# the calibrated thresholds (rounded to a half): a config for --config\n"
+          + yaml.safe_dump({"detectors": section}, allow_unicode=True, sort_keys=False,
+                           width=100), end="")
     return 0
 
 

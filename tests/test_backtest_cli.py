@@ -118,13 +118,14 @@ def test_a_tape_is_replayed_with_its_bars_and_the_days_before_from_as_history(
     (["HISTORY", "--from", "2013-13-01"],
      "--from '2013-13-01' is not a date: give YYYY-MM-DD, e.g. --from 2013-01-02"),
     (["HISTORY", "--from", "2014-06-01", "--to", "2016-06-01"],
-     "no session in 2014-06-01 .. 2016-06-01; its data runs from 2011-07-28 to 2018-12-31: "
-     "choose --from/--to within that"),
+     "no session in 2014-06-01 .. 2016-06-01; its data runs from 2011-07-28 to 2018-12-31 "
+     "(with gaps, listed by a run over it all): choose --from/--to where it has sessions"),
     (["HISTORY", "--from", "2019-01-01"], "no session in 2019-01-01 .. the end"),
     (["HISTORY", "--from", "2014-01-01", "--to", "2013-01-01"],
      "--from 2014-01-01 is after --to 2013-01-01"),
     (["HISTORY/us_SPX.csv"], "us_SPX.csv is one CSV file: give the folder that holds it"),
     (["EMPTY"], "no usable <family>_<symbol>.csv file"),
+    (["HISTORY/../README.md"], "is neither a folder of daily bars nor a tape (.jsonl, "),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path
                                           ) -> None:

@@ -3,7 +3,16 @@ from __future__ import annotations
 import pytest
 
 from crosscurrent.events import AlertState, Severity, Tick
-from detectors.common import DAY_MS, Latch, Moves, Series, graded_level, sticky_level, yi
+from detectors.common import (
+    DAY_MS,
+    Latch,
+    Moves,
+    Series,
+    Sessions,
+    graded_level,
+    sticky_level,
+    yi,
+)
 from tests.detectors.helpers import metric, tick
 
 
@@ -95,3 +104,23 @@ def test_graded_levels_rise_at_thresholds_and_fall_only_below_resolve() -> None:
     assert walk([1.6, 3.1, 5.2, 4.1, 3.9, 1.1, 0.9]) == [
         "info", "warning", "critical", "critical", "warning", "warning", None]
     assert walk([1.6, 1.2, 0.9]) == ["info", "info", None]
+
+
+def test_a_market_open_but_not_traded_yet_has_no_change_today() -> None:
+    moves, sessions = Moves(), Sessions()
+    day = 86_400_000
+    monday = 1_776_038_400_000  # 2026-04-13 00:00Z; Hong Kong opens at 01:30Z
+    moves.update(Tick(id="hk:HSI", ts=monday - 2 * day + 7 * 3_600_000, price=101.0,
+                      prev_close=100.0))  # Friday's close
+    moves.update(Tick(id="crypto:BTC", ts=monday - 60_000, price=110.0, prev_close=100.0))
+    before_open = monday + 3_600_000
+    assert sessions.change(moves, "hk:HSI", before_open) == pytest.approx(1.0)  # latest
+    after_open = monday + 2 * 3_600_000  # 02:00Z: open, no tick yet: Friday's is not today's
+    assert sessions.change(moves, "hk:HSI", after_open) is None
+    assert sessions.mean_change(moves, ("hk:HSI", "crypto:BTC"), after_open) is None
+    assert sessions.change(moves, "crypto:BTC", after_open) == pytest.approx(10.0)  # 24/7
+    moves.update(Tick(id="hk:HSI", ts=monday + 5_400_000, price=99.0, prev_close=101.0))
+    lunch = monday + 4 * 3_600_000 + 30 * 60_000  # 12:30 HKT: the morning's tick stands
+    assert sessions.change(moves, "hk:HSI", lunch) == pytest.approx(99 / 101 * 100 - 100)
+    evening = monday + 14 * 3_600_000  # closed: the day's last move stands
+    assert sessions.change(moves, "hk:HSI", evening) == pytest.approx(99 / 101 * 100 - 100)

@@ -122,7 +122,8 @@ def test_no_change_is_taken_across_a_gap_in_the_data() -> None:
     changes = session_changes(bars, date(2013, 1, 1), date(2016, 12, 31))
     assert set(changes) == {date(2016, 8, 2)}  # not 2016-08-01's +17%
     found = summarize([], bars, date(2016, 8, 1), date(2016, 8, 2), events=8)
-    assert found.big_days == [] and found.trading_days == 2 and found.calm_days == 2
+    # 2016-08-01 has no change to judge: a trading day, not a calm one
+    assert found.big_days == [] and found.trading_days == 2 and found.calm_days == 1
     assert found.rows == [] and found.loud_per_day == 0.0
     assert found.csv_text().splitlines()[-1] == "total,0,0,0,0.0000"
 
@@ -139,7 +140,8 @@ def test_only_indices_and_spot_crypto_make_a_big_or_unquiet_day() -> None:
     bars = {ident: [bar(before, 100.0), bar(day, 150.0)]
             for ident in ("funding:BTC", "perp:BTC", "macro:VIX", "macro:WTI")}
     found = summarize([], bars, day, day, events=0)
-    assert found.big_days == [] and (found.calm_days, found.trading_days) == (1, 1)
+    # no index or spot crypto moved that day: nothing says it was calm
+    assert found.big_days == [] and (found.calm_days, found.trading_days) == (0, 1)
     bars["crypto:ETH"] = [bar(before, 100.0), bar(day, 116.0)]
     assert [d.moves for d in summarize([], bars, day, day, events=0).big_days] == [
         {"crypto:ETH": 16.0}]
