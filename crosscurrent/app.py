@@ -28,6 +28,7 @@ from redis.exceptions import RedisError, ResponseError
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import default_catalog, family
 from crosscurrent.config import Config
+from crosscurrent.detector_config import LargeMoveRule
 from crosscurrent.events import Alert
 from crosscurrent.heap import freeze_startup
 from crosscurrent.notify_config import Lang
@@ -118,13 +119,32 @@ def redis_url(config: Config, data_dir: Path | None = None) -> Iterator[str]:
         yield server.url
 
 
+def large_move_rules(config: Config) -> list[LargeMoveRule]:
+    """The config's large-move rules, and one for the watchlist's ids they leave out: an
+    index or a coin judged as the catalog's are, an equity as the indices but for their
+    always-critical level (its thresholds come from its own history: a stock's usual day is
+    wider than an index's)."""
+    catalog = default_catalog()
+    rules = list(config.detectors.large_move.rules)
+    covered = {i for rule in rules for i in rule.ids}
+    for asset, like, update in (("index", "index", {}), ("equity", "index",
+                                                       {"always_critical": None}),
+                                ("crypto", "crypto", {})):
+        model = next((r for r in rules if catalog[r.ids[0]].asset == like), None)
+        extra = tuple(i for i in config.watchlist
+                      if i not in covered and catalog[i].asset == asset)
+        if model is not None and extra:
+            rules.append(model.model_copy(update={"ids": extra, **update}))
+    return rules
+
+
 def build_detectors(config: Config) -> list[Detector]:
     """Every detector of the config, the synthesis (flow map, risk matrix) last."""
     found = config.detectors
     return [
         ChainDetector(found.chain),
         DivergenceDetector(found.divergence.pairs),
-        LargeMoveDetector(found.large_move.rules),
+        LargeMoveDetector(large_move_rules(config)),
         LevelBreakDetector(found.level_break.levels),
         FlowsDetector(found.flows),
         BreadthDetector(found.breadth),

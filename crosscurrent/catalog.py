@@ -177,7 +177,7 @@ class Instrument(BaseModel):
     id: str
     en: str
     zh: str
-    region: Literal["us", "hk", "cn", "crypto", "defi", "macro"]
+    region: Literal["us", "hk", "cn", "jp", "uk", "eu", "crypto", "defi", "macro"]
     asset: str
     kind: Literal["tick", "metric"] = "tick"
     currency: str
@@ -198,6 +198,7 @@ class Catalog:
     def __init__(self, instruments: dict[str, Instrument], calendars: dict[str, Calendar]):
         self._instruments = instruments
         self.calendars = calendars
+        self.added: dict[str, Instrument] = {}  # the user's own, by `add`
 
     @classmethod
     def from_yaml(cls, text: str) -> Catalog:
@@ -237,6 +238,11 @@ class Catalog:
                 f"(families: {', '.join(families)}); `crosscurrent catalog` lists them"
             )
         return found
+
+    def add(self, instrument: Instrument) -> None:
+        """Make a user's instrument (the config's `watchlist`) known, as the catalog's are."""
+        self._instruments[instrument.id] = instrument
+        self.added[instrument.id] = instrument
 
     def for_source(self, source: str) -> list[Instrument]:
         return [i for i in self._instruments.values() if i.source == source]

@@ -33,6 +33,11 @@ from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
 from crosscurrent.loop import LoopUnavailableError, use_loop
 from crosscurrent.user_errors import UserError, writable
+from crosscurrent.watchlist_command import (
+    add_watchlist_parser,
+    default_config_path,
+    run_watchlist_command,
+)
 from reporters.silences import parse_duration
 from streams.owner import NamespaceBusyError
 from streams.redis_client import URL_FORMS, BusUnavailableError, check_url
@@ -86,6 +91,7 @@ examples:
   crosscurrent record --out day.jsonl.gz --minutes 60
   crosscurrent bench --only ingest
   crosscurrent backtest ../shared/data/history --from 2013-01-01 --to 2013-12-31
+  crosscurrent watchlist add SOL/USDT NVDA  your own symbols, followed everywhere
   crosscurrent watch                        the dashboard of the pipeline written last
   crosscurrent catalog                      the canonical ids and their sources
   crosscurrent config > my.yaml             the documented default config, to edit
@@ -354,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--date", type=date.fromisoformat, metavar="YYYY-MM-DD",
                         help="the day to report (default: the day of the latest event)")
     add_backtest_parser(sub)
+    add_watchlist_parser(sub)
     sub.add_parser("catalog", help="list the canonical instrument ids")
     sub.add_parser("config", help="print the documented default config")
     return parser
@@ -399,7 +406,10 @@ def _error(text: str) -> None:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    config = load_config(args.config)
+    """--config, else the user's own config file where there is one (`watchlist add`
+    makes it), overlaid on the defaults."""
+    own = default_config_path()
+    config = load_config(args.config or (own if own.is_file() else None))
     if getattr(args, "redis", None) is not None:  # backtest has no --redis
         if not args.redis.strip():
             raise UserError(f"--redis is empty: give {URL_FORMS}, or leave --redis out to use "
@@ -438,6 +448,8 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.command == "config":
         sys.stdout.write(default_config_text())
         return 0
+    if args.command == "watchlist":  # before the config loads: it may make the file
+        return run_watchlist_command(args, console)
     handlers = {"demo": _replay, "replay": _replay, "run": _run, "record": _record,
                 "bench": _bench, "doctor": _doctor, "feeds": _feeds, "history": _history,
                 "alerts": _alerts, "notify": _notify, "silence": _silence, "report": _report,
@@ -705,20 +717,22 @@ def _read_namespace(config: Config, args: argparse.Namespace,
 
 async def _follow(config: Config, args: argparse.Namespace, redis: Any) -> None:
     """Without --namespace, a read command reads the namespace written last on that Redis
-    (else live), and says so on stderr."""
-    from streams.owner import written_last
+    (else live), and says so on stderr; it learns the user's own instruments its writer
+    knew."""
+    from streams.keys import Keys
+    from streams.owner import learn_instruments, written_last
 
-    if args.namespace is not None:
-        return
-    found = await written_last(redis, config.redis.prefix)
-    if found is None:
-        args.namespace = "live"
-        why = "nothing was written here yet"
-    else:
-        args.namespace, holder = found
-        why = f"written last, by {holder.describe()}"
-    print(f"namespace {args.namespace} ({why}; --namespace NAME reads another)",
-          file=sys.stderr)
+    if args.namespace is None:
+        found = await written_last(redis, config.redis.prefix)
+        if found is None:
+            args.namespace = "live"
+            why = "nothing was written here yet"
+        else:
+            args.namespace, holder = found
+            why = f"written last, by {holder.describe()}"
+        print(f"namespace {args.namespace} ({why}; --namespace NAME reads another)",
+              file=sys.stderr)
+    await learn_instruments(redis, Keys(config.redis.prefix, args.namespace))
 
 
 def _followed(config: Config, args: argparse.Namespace, url: str) -> Any:

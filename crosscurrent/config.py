@@ -8,11 +8,13 @@ import sys
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     Field,
     ValidationError,
     field_validator,
@@ -24,6 +26,7 @@ from crosscurrent.loop import Choice
 from crosscurrent.notify_config import NotifyConfig
 from crosscurrent.sections import KnownId, submodel
 from crosscurrent.sections import Section as _Section
+from crosscurrent.watchlist import venue_entries, watch_id, with_funding
 from streams.redis_client import RedisUrlError, check_url
 
 ENV_PREFIX = "CROSSCURRENT_"
@@ -231,7 +234,9 @@ class Config(_Section):
     sources: SourcesConfig = SourcesConfig()
     feeds: FeedsConfig = FeedsConfig()
     loop: Choice = "auto"  # the event loop: crosscurrent/loop.py
-    watchlist: tuple[KnownId, ...] = ()
+    # ids of the catalog, or the user's own symbols (crosscurrent/watchlist.py)
+    watchlist: Annotated[tuple[Annotated[str, BeforeValidator(watch_id)], ...],
+                         AfterValidator(with_funding)] = ()
     ccxt: tuple[CcxtExchange, ...] = ()
     agent: AgentConfig = AgentConfig()
     kafka: KafkaConfig = KafkaConfig()
@@ -240,6 +245,17 @@ class Config(_Section):
     demo: DemoConfig = DemoConfig()
     notify: NotifyConfig = NotifyConfig()
     report: ReportConfig = ReportConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_symbols(cls, data: Any) -> Any:
+        """The watchlist's symbols of a ccxt.pro venue become `ccxt` entries. (Its items
+        become ids, and instruments, as the field is validated: before the sections after
+        it that name ids, rules and pairs.)"""
+        if isinstance(data, dict):
+            data = dict(data)
+            venue_entries(data)
+        return data
 
 
 def default_config_text() -> str:

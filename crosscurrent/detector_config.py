@@ -61,8 +61,15 @@ class DivergencePair(Texts):
         return self.warn if self.info is None else self.info
 
 
+def _short_pair(value: object) -> object:
+    """`[crypto:SOL, us:NVDA]`: a pair with the cross-market thresholds (3 / 5 pp)."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return {"a": value[0], "b": value[1], "warn": 3.0, "critical": 5.0, "resolve": 2.0}
+    return value
+
+
 class DivergenceConfig(Section):
-    pairs: tuple[DivergencePair, ...] = ()
+    pairs: tuple[Annotated[DivergencePair, BeforeValidator(_short_pair)], ...] = ()
 
 
 class LevelRule(Section):

@@ -108,7 +108,8 @@ def live_feeds(config: Config, sink: Sink, references: CloseReference | None = N
     ]
     by_source: dict[str, list[str]] = {}
     for ident in config.watchlist:
-        by_source.setdefault(catalog[ident].source, []).append(ident)
+        if catalog[ident].source != "ccxt":  # a venue's symbol: followed by its ccxt entry
+            by_source.setdefault(catalog[ident].source, []).append(ident)
     for source, ids in by_source.items():
         if source not in ADAPTED_SOURCES:
             log.warning("no live adapter for %s yet: %s not followed", source, ", ".join(ids))

@@ -200,6 +200,7 @@ def render(board: Board, width: int, height: int, lang: Lang = "both") -> Render
     prices("Hong Kong", "hk")
     prices("US", "us")
     prices("A-shares", "cn")
+    prices("Japan, UK, Europe", "jp", "uk", "eu")  # the user's own symbols there
     candidates.append((max(1, len(board.divergences())) + 2, lambda: _divergences(board, lang)))
     prices("DeFi & stablecoins", "defi")
     candidates.append((max(1, len(board.health)) + 2, lambda: _health(board)))

@@ -85,6 +85,12 @@ class Keys:
         return f"{self.prefix}:owner:{self.namespace}"
 
     @property
+    def instruments(self) -> str:
+        """The user's own instruments the namespace's writer knew (id -> JSON), for its
+        readers; beside its keys, so that clearing them keeps it."""
+        return f"{self.prefix}:instruments:{self.namespace}"
+
+    @property
     def written_last(self) -> str:
         """The namespace a pipeline wrote last (any namespace's writer sets it): where the
         read commands look when not told."""

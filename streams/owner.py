@@ -29,6 +29,7 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from crosscurrent.catalog import Instrument, default_catalog
 from streams.keys import Keys
 from streams.redis_client import redact, reraise_cancellation
 
@@ -168,6 +169,7 @@ class NamespaceLock:
 
     async def __aenter__(self) -> NamespaceLock:
         await self.acquire()
+        await share_instruments(self.redis, self.keys)
         await self.redis.set(self.keys.written_last, json.dumps(
             {"namespace": self.keys.namespace} | asdict(self.holder), ensure_ascii=False))
         self._owner = asyncio.current_task()
@@ -192,6 +194,23 @@ class NamespaceLock:
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("could not release namespace %s (%s): it expires within %d s",
                         self.keys.namespace, exc, math.ceil(self.ttl_ms / 1000))
+
+
+async def share_instruments(redis: aioredis.Redis, keys: Keys) -> None:
+    """Tell the namespace's readers the user's own instruments this writer knows."""
+    added = default_catalog().added
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(keys.instruments)
+        if added:
+            pipe.hset(keys.instruments, mapping={i: x.model_dump_json() for i, x in
+                                                 added.items()})
+        await pipe.execute()
+
+
+async def learn_instruments(redis: aioredis.Redis, keys: Keys) -> None:
+    """Know the user's own instruments the namespace's writer knew."""
+    for raw in (await redis.hgetall(keys.instruments)).values():
+        default_catalog().add(Instrument.model_validate_json(raw))
 
 
 async def written_last(redis: aioredis.Redis, prefix: str) -> tuple[str, Holder] | None:

@@ -64,6 +64,19 @@ async def stream_events(redis: aioredis.Redis, stream: str
     return [event for _, fields in raw for event in decode_entry(fields[FIELD])[0]]
 
 
+@pytest.fixture(autouse=True)
+def _catalog_as_shipped() -> Iterator[None]:
+    """A test that loads a config with the user's own symbols adds them to the process's
+    catalog: gone again after it, so that no other test meets them."""
+    from crosscurrent.catalog import default_catalog
+
+    catalog = default_catalog()
+    kept = dict(catalog._instruments)
+    yield
+    catalog._instruments = kept
+    catalog.added = {}
+
+
 def calm_history(ids: Sequence[str], before: str, sessions: int = 15) -> list[str]:
     """Tape bar lines of `sessions` weekdays before `before` (ISO date) for each id, moving
     +-0.5% a day in turn: a calm history, so that detectors judge against their baselines

@@ -6,7 +6,9 @@ trades only); COIN-M on its root; Yahoo frames without previous_close, open, hig
 chart API refuses plain clients with 429); DefiLlama answering 400 to one renamed slug;
 CoinGecko asking for a demo key; the A-share pages behind their TLS proxy. Each price moves
 a little around a fixed day's change every half second, so a run sees a known picture: US up,
-Hong Kong down, A-shares up (the chain breaks at HK), crypto up with funding.
+Hong Kong down, A-shares up (the chain breaks at HK), crypto up with funding. Any other
+symbol a client subscribes to on Binance spot or Yahoo (a user's own, in the catalog once its
+config is loaded) gets a day of its own (`streams/simulators/walk.py`).
 
     python -m tests.standins --config standins.yaml   # then: crosscurrent run --config ...
 """
@@ -30,6 +32,7 @@ from streams.simulators.coingecko import CoinGeckoSimulator
 from streams.simulators.defillama import DefiLlamaSimulator
 from streams.simulators.eastmoney import EastmoneySimulator
 from streams.simulators.http import HttpSimulator
+from streams.simulators.walk import day_of, price_at
 from streams.simulators.yahoo import YahooSimulator
 from streams.tape import TapeEvent
 
@@ -155,6 +158,13 @@ class StandIns:
                     sim = self.websockets[catalog[ident].source]
                     await sim.publish(TapeEvent(ts=now, id=ident, value=round(price, 2),
                                                 prev_close=base, volume=0.5))
+                for sim in (self.binance, self.yahoo):  # the user's own symbols: any symbol
+                    for ident in sim.subscribed():
+                        if ident not in PRICES:
+                            symbol = catalog[ident].symbol
+                            await sim.publish(TapeEvent(
+                                ts=now, id=ident, value=price_at(symbol, step),
+                                prev_close=day_of(symbol)[0], volume=0.5))
                 for ident, rate in FUNDING.items():
                     await self.usdm.publish(TapeEvent(ts=now, id=ident, value=rate))
                 for ident, (value, growth) in METRICS.items():

@@ -1,5 +1,7 @@
 """The issue's acceptance run: `crosscurrent run --plain` for 40 s against stand-ins that
-behave as the live services do today (tests/standins.py), then `report` and `doctor`."""
+behave as the live services do today (tests/standins.py), then `report` and `doctor`; with
+two of the user's own symbols added by `watchlist add --offline` (Binance spot and Yahoo), a
+rule on one of them."""
 
 from __future__ import annotations
 
@@ -12,11 +14,14 @@ from pathlib import Path
 import orjson
 
 from crosscurrent.catalog import default_catalog
+from crosscurrent.config import load_config
 from streams.keys import Keys
+from streams.simulators.walk import day_of
 from tests.standins import METRICS, RENAMED, standins
 from tests.test_cli import crosscurrent
 
 RUN_S = 40
+NVDA, SOL = day_of("NVDA"), day_of("SOLUSDT")  # (previous close, change) the stand-ins give
 
 
 def test_a_live_run_on_todays_services_reports_funding_previous_closes_and_the_chain(
@@ -25,6 +30,14 @@ def test_a_live_run_on_todays_services_reports_funding_previous_closes_and_the_c
         async with standins() as stand:
             config = tmp_path / "live.yaml"
             config.write_text(stand.config())
+            added = await asyncio.to_thread(
+                crosscurrent, "watchlist", "add", "--offline", "SOL/USDT", "NVDA", "--config",
+                str(config))
+            assert added.returncode == 0, added.stderr
+            with config.open("a") as handle:  # a user rule on NVDA's level
+                handle.write(f"detectors:\n  rules:\n    - {{name: nvda-level, when: "
+                             f"'price(\"us:NVDA\") > {NVDA[0] / 2}', severity: warning}}\n")
+            load_config(config, env={})  # the stand-ins' catalog knows them too
             driving = asyncio.create_task(stand.drive())
             env = dict(os.environ, CROSSCURRENT_REDIS_PREFIX=keys.prefix, COLUMNS="200")
             process = await asyncio.create_subprocess_exec(
@@ -64,6 +77,14 @@ def test_a_live_run_on_todays_services_reports_funding_previous_closes_and_the_c
         assert row["prev_close"] == close, row  # price - change of the real frames' shape
         assert abs(row["change"] - change) <= 0.06, row  # against it, not the first price
     assert data["chain"]["pattern"] == "broken:HK"
+    for ident, (_, change) in {"us:NVDA": NVDA, "crypto:SOL": SOL}.items():
+        row = markets[ident]  # the user's own symbols, streamed live
+        assert row["last"] and abs(row["change"] - change) <= 0.06, row
+    assert abs(markets["us:NVDA"]["prev_close"] - NVDA[0]) < 0.01  # price - change, as live
+    alerts = crosscurrent("alerts", "list", "--json", "--redis", redis_url, "--namespace",
+                          keys.namespace, env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
+    fired = [orjson.loads(line) for line in alerts.stdout.splitlines()]
+    assert any(a["key"] == "rule:nvda-level" and a["state"] == "firing" for a in fired), fired
     defillama = {i for i in METRICS if default_catalog()[i].source == "defillama"}
     assert defillama - {RENAMED} <= set(markets) and RENAMED not in markets
     refused = [line for line in doctor.splitlines() if line.startswith("FAIL")]

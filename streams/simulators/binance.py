@@ -131,6 +131,7 @@ class BinanceSimulator(SimulatorServer):
         carry no time, and nothing downstream reads quotes, so replays leave them out)."""
         super().__init__(catalog)
         self.source = source
+        self.listed: set[str] = set()  # symbols it lists beyond the catalog's
         if layout == "category" and source == "binance":
             raise ValueError("Binance spot has no category paths")
         self.layout: Layout = layout or ("category" if source == "binance-usdm" else "legacy")
@@ -212,7 +213,8 @@ class BinanceSimulator(SimulatorServer):
         if parts.path != route.get(self.source):
             return None
         make = exchange_info_symbol if self.source == "binance" else exchange_info_perpetual
-        symbols = sorted({i.symbol for i in self.catalog.for_source(self.source)})
+        symbols = sorted({i.symbol for i in self.catalog.for_source(self.source)}
+                         | self.listed)
         body = {"timezone": "UTC", "serverTime": 0, "rateLimits": [], "exchangeFilters": [],
                 "symbols": [make(s) for s in symbols]}
         return HTTPStatus.OK, orjson.dumps(body)

@@ -149,6 +149,12 @@ class SimulatorServer:
                 self._clients.pop(ws, None)
                 self._changed.notify_all()
 
+    def subscribed(self) -> list[str]:
+        """The ids of this source (in the catalog) whose topic some client holds."""
+        held = set().union(*self._clients.values()) if self._clients else set()
+        return [i.id for i in self.catalog.for_source(self.source)
+                if self.topic_of(i.id) in held]
+
     async def wait_subscribed(self, ids: Iterable[str], timeout: float = 15.0) -> None:
         """Wait until some client holds the topic of every id (so no event is sent to nobody)."""
         await self.wait_topics({self.topic_of(i) for i in ids}, timeout)

@@ -41,6 +41,7 @@ class YahooSimulator(SimulatorServer):
         self.chart_requests = 0
         self.rate_limited = 0  # chart requests answered 429
         self.history: dict[str, list[DailyBar]] = {}  # symbol -> bars the chart API serves
+        self.listed: dict[str, str] = {}  # symbols it lists beyond the catalog -> shortName
         self._pricing = pricing_data_class()
         self._prev_close: dict[str, float] = {}
         self._range: dict[str, tuple[float, float, float]] = {}  # open, high, low
@@ -76,6 +77,11 @@ class YahooSimulator(SimulatorServer):
         start, end = (int(query.get(k, ["0"])[0]) for k in ("period1", "period2"))
         instrument = next((i for i in self.catalog.for_source(self.source)
                            if i.symbol == symbol), None)
+        if instrument is None and symbol in self.listed:  # known to Yahoo, not to us yet
+            return HTTPStatus.OK, orjson.dumps({"chart": {"result": [{
+                "meta": {"currency": "USD", "symbol": symbol, "shortName": self.listed[symbol],
+                         "exchangeTimezoneName": "America/New_York", "dataGranularity": "1d"},
+                "timestamp": [], "indicators": {"quote": [{}]}}], "error": None}})
         if instrument is None:
             error = {"chart": {"result": None, "error": {
                 "code": "Not Found", "description": "No data found, symbol may be delisted"}}}
@@ -88,7 +94,8 @@ class YahooSimulator(SimulatorServer):
         quote["volume"] = [b.volume for b in bars]
         body = {"chart": {"result": [{
             "meta": {"currency": instrument.currency, "symbol": symbol,
-                     "exchangeTimezoneName": zone.key, "dataGranularity": "1d"},
+                     "shortName": instrument.en, "exchangeTimezoneName": zone.key,
+                     "dataGranularity": "1d"},
             "timestamp": [opens[b.date] for b in bars],
             "indicators": {"quote": [quote]},
         }], "error": None}}

@@ -97,3 +97,18 @@ def test_a_divergences_gap_on_the_board_is_its_gap_now() -> None:
     board.take(Tick(id="crypto:BTC", ts=2, price=104.35, prev_close=100.0))
     board.take(Tick(id="hk:HSTECH", ts=2, price=98.37, prev_close=100.0))
     assert round(board.gap(alert), 2) == 5.98
+
+
+def test_the_users_own_symbols_are_on_the_board_in_their_markets_groups(tmp_path: Path
+                                                                       ) -> None:
+    config = tmp_path / "own.yaml"
+    config.write_text("watchlist: [crypto:BTC, SOL/USDT, {symbol: NVDA, name: NVIDIA}, "
+                      "^N225]\n")
+    load_config(config, env={})
+    board = Board()
+    for ident, price, prev in (("crypto:SOL", 151.2, 140.0), ("us:NVDA", 181.5, 178.0),
+                               ("jp:N225", 39_000.0, 38_500.0)):
+        board.take(Tick(id=ident, ts=1, price=price, prev_close=prev))
+    text = screen(board, 160, 48, "en")
+    for needle in ("SOL/USDT", "+8.00%", "NVIDIA", "+1.97%", "Japan, UK, Europe", "^N225"):
+        assert needle in text, needle

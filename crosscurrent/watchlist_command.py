@@ -1,0 +1,264 @@
+"""`crosscurrent watchlist add|remove|list`: the user's own symbols, in their config file.
+
+The file is edited in place with its comments kept (ruamel.yaml's round trip); without
+`--config`, the user's default config file, made on first use. An added symbol is resolved
+(`crosscurrent.symbols`) and, unless `--offline`, asked of its source (does it exist, what is
+it called); a file without a watchlist starts from the default one, so adding a symbol never
+drops the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import platformdirs
+from rich.console import Console
+from rich.table import Table
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from crosscurrent.catalog import default_catalog
+from crosscurrent.config import Config, ConfigError, load_config
+from crosscurrent.symbols import Resolved, SymbolError, resolve
+from crosscurrent.user_errors import UserError
+from crosscurrent.watchlist import WatchEntry, instruments
+from streams.backfill import BROWSER_HEADERS
+
+EXAMPLES = """\
+examples:
+  crosscurrent watchlist add SOL/USDT NVDA 0700.HK      Binance spot; Yahoo: US, Hong Kong
+  crosscurrent watchlist add okx:SOL/USDT SOL/USDT:USDT  another venue; a perpetual + funding
+  crosscurrent watchlist add ^N225 defillama:aave --config live.yaml
+  crosscurrent watchlist remove NVDA
+  crosscurrent watchlist list
+"""
+LOOKUP_TIMEOUT_S = 10.0
+
+
+def default_config_path() -> Path:
+    """The user's own config file (`watchlist` writes there without --config)."""
+    return Path(platformdirs.user_config_dir("crosscurrent")) / "config.yaml"
+
+
+def add_watchlist_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "watchlist", help="add, remove or list your own symbols",
+        description="Your symbols, followed by `run` and shown everywhere (dashboard, "
+        "detectors, report): SOL/USDT (Binance spot), okx:SOL/USDT (any ccxt.pro venue), "
+        "SOL/USDT:USDT (a perpetual and its funding), NVDA / 0700.HK / 600519.SS / ^N225 "
+        "(Yahoo; the suffix decides the market, currency and trading calendar), "
+        "defillama:aave (a protocol's TVL). Written to --config, else to "
+        f"{default_config_path()} (made on first use), comments kept.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    config_help = f"the config file (default: {default_config_path()})"
+    add = actions.add_parser("add", help="add symbols (asking their sources first)",
+                             description="Add symbols to the watchlist of the config file.",
+                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add.add_argument("symbols", nargs="+", metavar="SYMBOL")
+    add.add_argument("--offline", action="store_true",
+                     help="add without asking the sources whether the symbol exists (a "
+                     "warning says it was not checked)")
+    remove = actions.add_parser("remove", help="remove symbols (or ids)")
+    remove.add_argument("symbols", nargs="+", metavar="SYMBOL")
+    listing = actions.add_parser("list", help="the watchlist: symbol, id, source, market, "
+                                 "calendar")
+    for each in (add, remove, listing):
+        each.add_argument("--config", type=Path, metavar="FILE", help=config_help)
+
+
+def run_watchlist_command(args: argparse.Namespace, console: Console) -> int:
+    path: Path = args.config or default_config_path()
+    if args.action == "list":
+        return _list(path, console)
+    yaml = _yaml()
+    document = _read(path, yaml)
+    entries = _watchlist(document, path)
+    if args.action == "add":
+        config = _load(path)
+        for symbol in args.symbols:
+            entry = _added(symbol, config, args.offline, console)
+            if _index(entries, entry["symbol"]) is None:
+                entries.append(entry if len(entry) > 1 else entry["symbol"])
+                console.print(f"added {entry['symbol']}", highlight=False)
+            else:
+                console.print(f"{entry['symbol']} is already in the watchlist", highlight=False)
+    else:
+        for symbol in args.symbols:
+            index = _index(entries, symbol)
+            if index is None:
+                raise UserError(f"{symbol} is not in the watchlist of {path} "
+                                "(`crosscurrent watchlist list` shows it)")
+            del entries[index]
+            console.print(f"removed {symbol}", highlight=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        yaml.dump(document, handle)
+    _load(path)  # what was written loads
+    console.print(f"wrote {path}", highlight=False)
+    return 0
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def _read(path: Path, yaml: YAML) -> CommentedMap:
+    if not path.exists():
+        return CommentedMap()
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"))
+    except Exception as exc:  # ruamel's errors have no common public base
+        raise UserError(f"config {path}: not YAML ({type(exc).__name__}); fix it or give "
+                        "another --config") from None
+    if document is None:
+        return CommentedMap()
+    if not isinstance(document, CommentedMap):
+        raise UserError(f"config {path}: not a mapping of sections")
+    return document
+
+
+def _watchlist(document: CommentedMap, path: Path) -> CommentedSeq:
+    """The file's watchlist, started from the default one if it has none."""
+    if "watchlist" not in document:
+        document["watchlist"] = CommentedSeq(load_config(env={}).watchlist)
+    entries = document["watchlist"]
+    if not isinstance(entries, CommentedSeq):
+        raise UserError(f"config {path}: `watchlist` is not a list")
+    return entries
+
+
+def _index(entries: CommentedSeq, symbol: str) -> int | None:
+    for index, item in enumerate(entries):
+        given = item.get("symbol") if isinstance(item, dict) else item
+        if isinstance(given, str) and given.strip().upper() == symbol.strip().upper():
+            return index
+    return None
+
+
+def _load(path: Path) -> Config:
+    if not path.exists():
+        return load_config(env={})
+    try:
+        return load_config(path, env={})
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _added(symbol: str, config: Config, offline: bool, console: Console) -> dict[str, str]:
+    """The entry to write for `symbol`: the symbol, and the name its source gives."""
+    if symbol in default_catalog():
+        return {"symbol": symbol}  # a catalog id
+    try:
+        found = resolve(symbol)
+    except SymbolError as exc:
+        raise UserError(str(exc)) from None
+    if offline:
+        console.print(f"warning: {found.symbol} added as {found.id} without asking "
+                      f"{found.venue or found.source} whether it exists (--offline)",
+                      style="yellow", highlight=False)
+        return {"symbol": found.symbol}
+    name = asyncio.run(lookup(found, config))
+    entry = {"symbol": found.symbol}
+    if name and name != found.symbol:
+        entry["name"] = name
+    return entry
+
+
+async def lookup(found: Resolved, config: Config) -> str:
+    """Ask the symbol's source whether it exists: its name there; UserError if it does not
+    (or cannot be asked: then --offline is the way)."""
+    sources = config.sources
+    try:
+        async with aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=LOOKUP_TIMEOUT_S)) as session:
+            if found.source == "yahoo":
+                url = f"{sources.yahoo.chart_url.rstrip('/')}/v8/finance/chart/{found.market}"
+                async with session.get(url, params={"range": "5d", "interval": "1d"},
+                                       headers=BROWSER_HEADERS) as reply:
+                    if reply.status == 429:
+                        raise UserError(f"{found.symbol}: Yahoo refused the look-up for now "
+                                        "(HTTP 429, rate limited): try again in a minute, "
+                                        "or add it with --offline")
+                    body: Any = await reply.json(content_type=None)
+                    meta = ((body.get("chart") or {}).get("result") or [{}])[0].get("meta")
+                    if reply.status != 200 or not meta:
+                        raise UserError(f"{found.symbol}: Yahoo knows no such symbol "
+                                        f"(HTTP {reply.status})")
+                    return str(meta.get("shortName") or meta.get("longName") or found.symbol)
+            if found.source in ("binance", "binance-usdm"):
+                base = (sources.binance.rest_url if found.source == "binance"
+                        else sources.binance_usdm.rest_url) or ""
+                path = "/api/v3/exchangeInfo" if found.source == "binance" else \
+                    "/fapi/v1/exchangeInfo"
+                async with session.get(f"{base.rstrip('/')}{path}",
+                                       params={"symbol": found.market}
+                                       ) as reply:
+                    body = await reply.json(content_type=None)
+                    symbols = [s.get("symbol") for s in body.get("symbols", [])] \
+                        if isinstance(body, dict) else []
+                    if reply.status != 200 or found.market not in symbols:
+                        raise UserError(f"{found.symbol}: Binance lists no market "
+                                        f"{found.market} (HTTP {reply.status})")
+                    return found.symbol
+            if found.source == "defillama":
+                url = f"{sources.defillama.api_url.rstrip('/')}/protocol/{found.market}"
+                async with session.get(url) as reply:
+                    body = await reply.json(content_type=None)
+                    if reply.status != 200 or not isinstance(body, dict):
+                        raise UserError(f"{found.symbol}: DefiLlama knows no protocol "
+                                        f"{found.market!r} (HTTP {reply.status})")
+                    return f"{body.get('name') or found.market} TVL"
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise UserError(f"{found.symbol}: could not ask {found.venue or found.source} "
+                        f"({type(exc).__name__}: {exc}); add it with --offline to skip "
+                        "the check") from None
+    return await _ccxt_name(found)
+
+
+async def _ccxt_name(found: Resolved) -> str:
+    """A ccxt.pro venue's market: its name there (the unified symbol)."""
+    import ccxt.async_support as ccxt_async
+
+    venue = getattr(ccxt_async, found.venue or "", None)
+    if venue is None:
+        raise UserError(f"{found.symbol}: ccxt has no exchange {found.venue!r}")
+    exchange = venue({"timeout": int(LOOKUP_TIMEOUT_S * 1000)})
+    try:
+        markets = await exchange.load_markets()
+    except Exception as exc:  # ccxt's network errors
+        raise UserError(f"{found.symbol}: could not ask {found.venue} ({type(exc).__name__});"
+                        " add it with --offline to skip the check") from None
+    finally:
+        await exchange.close()
+    if found.market not in markets:
+        raise UserError(f"{found.symbol}: {found.venue} lists no market {found.market}")
+    return found.symbol
+
+
+def _list(path: Path, console: Console) -> int:
+    config = _load(path)
+    catalog = default_catalog()
+    table = Table("symbol / id", "id", "name", "source", "market", "calendar",
+                  title=f"watchlist of {path if path.exists() else 'the default config'}")
+    document = _read(path, _yaml()) if path.exists() else CommentedMap()
+    given = {}
+    for item in document.get("watchlist") or ():
+        entry = WatchEntry(symbol=item) if isinstance(item, str) else WatchEntry(**item)
+        if entry.symbol not in catalog or entry.id:
+            given[instruments(entry, catalog)[0].id] = entry.symbol
+    for ident in config.watchlist:
+        item = catalog[ident]
+        calendar = next((name for name, cal in catalog.calendars.items()
+                         if cal == item.calendar), item.calendar.tz)
+        table.add_row(given.get(ident, ident), ident, item.en,
+                      item.source, item.region, calendar)
+    console.print(table)
+    return 0
