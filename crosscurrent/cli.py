@@ -766,6 +766,7 @@ def _replay(args: argparse.Namespace, config: Config, console: Console) -> int:
     from crosscurrent.app import replay
     from reporters.console import ConsoleView
     from streams.edge import rejected_summary
+    from streams.simulators.walk import own_events
 
     if args.out is not None:
         writable(args.out, "--out")
@@ -779,6 +780,8 @@ def _replay(args: argparse.Namespace, config: Config, console: Console) -> int:
         speed, title = args.speed, f"replay {args.tape.name}"
     if tape.bad_lines:
         console.print(f"[yellow]{tape.bad_lines} bad tape line(s) skipped (see the log above)")
+    if own_events(tape, config.watchlist):
+        console.print("your own symbols, absent from the tape, get a simulated day of their own")
     console = _screen(args, console)
     with _redis(config, args) as url:
         if _dashboard(args, console):

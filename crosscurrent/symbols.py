@@ -94,6 +94,10 @@ def _pair(text: str, venue: str | None, base: str, quote: str, settle: str | Non
                         market=f"{base}{quote}" if on_binance else f"{base}/{quote}",
                         region="crypto", asset="crypto", currency="USD", calendar="always")
     usdm = on_binance and settle == quote == "USDT"
+    if on_binance and not usdm:
+        raise SymbolError(f"{text!r}: the Binance perpetuals followed here are USDT-settled "
+                          f"({base}/USDT:USDT); for another, give its ccxt.pro venue "
+                          f"(e.g. okx:{base}/{quote}:{settle})")
     return Resolved(symbol=text, id=f"perp:{base}", source="binance-usdm" if usdm else "ccxt",
                     venue=venue, market=f"{base}{quote}" if usdm else f"{base}/{quote}:{settle}",
                     region="crypto", asset="perpetual", currency="USD", calendar="always",

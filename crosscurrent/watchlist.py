@@ -40,6 +40,10 @@ def instruments(entry: WatchEntry, catalog: Catalog) -> tuple[Resolved, list[Ins
     """The entry's source and the instruments it makes (a perpetual's funding rate too)."""
     found = resolve(entry.symbol)
     if entry.id is not None:
+        family = found.id.partition(":")[0]
+        if entry.id.partition(":")[0] != family:
+            raise SymbolError(f"id {entry.id!r}: {entry.symbol}'s ids are {family}:..., "
+                              "the family of its market")
         found = found.model_copy(update={"id": entry.id})
     calendar_name = entry.calendar or found.calendar
     if calendar_name not in catalog.calendars:
@@ -73,14 +77,24 @@ def watch_id(raw: object) -> str:
         assert isinstance(entry, WatchEntry)
         found, made = instruments(entry, catalog)
     except ValidationError as exc:
-        raise ValueError(exc.errors()[0]["msg"]) from None
+        error = exc.errors()[0]
+        raise ValueError(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}") from None
+    shipped = found.id in catalog and found.id not in catalog.added
+    if shipped:
+        raise ValueError(f"{entry.symbol} is {found.id}, which the catalog has already: list "
+                         f"{found.id} itself, or give this entry an id of its own")
     for instrument in made:
         catalog.add(instrument)
     return found.id
 
 
 def with_funding(ids: tuple[str, ...]) -> tuple[str, ...]:
-    """The ids, each perpetual of the user's followed by its funding rate."""
+    """The ids, each perpetual of the user's followed by its funding rate; an id twice is an
+    error (two symbols of one id: one would silently win)."""
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(twice)} twice in the watchlist: keep one, or give one "
+                         "an id of its own ({symbol: ..., id: ...})")
     catalog = default_catalog()
     out: list[str] = []
     for ident in ids:

@@ -63,10 +63,19 @@ def add_watchlist_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     add.add_argument("--offline", action="store_true",
                      help="add without asking the sources whether the symbol exists (a "
                      "warning says it was not checked)")
-    remove = actions.add_parser("remove", help="remove symbols (or ids)")
+    remove = actions.add_parser(
+        "remove", help="remove symbols (or ids)",
+        description="Remove symbols from the watchlist of the config file: every entry that "
+        "stands for the same instrument (NVDA, us:NVDA, {symbol: NVDA, ...}).",
+        epilog="example:\n  crosscurrent watchlist remove NVDA --config live.yaml\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     remove.add_argument("symbols", nargs="+", metavar="SYMBOL")
-    listing = actions.add_parser("list", help="the watchlist: symbol, id, source, market, "
-                                 "calendar")
+    listing = actions.add_parser(
+        "list", help="the watchlist: symbol, id, source, market, calendar",
+        description="Every id the config follows: as written (symbol or id), its id, name, "
+        "source, market and trading calendar.",
+        epilog="example:\n  crosscurrent watchlist list --config live.yaml\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     for each in (add, remove, listing):
         each.add_argument("--config", type=Path, metavar="FILE", help=config_help)
 
@@ -78,29 +87,58 @@ def run_watchlist_command(args: argparse.Namespace, console: Console) -> int:
     yaml = _yaml()
     document = _read(path, yaml)
     entries = _watchlist(document, path)
+    changed = False
     if args.action == "add":
         config = _load(path)
         for symbol in args.symbols:
             entry = _added(symbol, config, args.offline, console)
-            if _index(entries, entry["symbol"]) is None:
-                entries.append(entry if len(entry) > 1 else entry["symbol"])
-                console.print(f"added {entry['symbol']}", highlight=False)
-            else:
-                console.print(f"{entry['symbol']} is already in the watchlist", highlight=False)
+            ident = _id_of(entry["symbol"])
+            if any(_id_of(item) == ident for item in entries):
+                console.print(f"{symbol} is already in the watchlist (as {ident})",
+                              highlight=False)
+                continue
+            entries.append(entry if len(entry) > 1 else entry["symbol"])
+            changed = True
+            console.print(f"added {entry['symbol']} ({ident})", highlight=False)
     else:
         for symbol in args.symbols:
-            index = _index(entries, symbol)
-            if index is None:
+            ident = _id_of(symbol) or symbol  # an id of a symbol not in the catalog here
+            found = [i for i, item in enumerate(entries)
+                     if _id_of(item) == ident or _given(item).upper() == symbol.upper()]
+            if not found:
                 raise UserError(f"{symbol} is not in the watchlist of {path} "
                                 "(`crosscurrent watchlist list` shows it)")
-            del entries[index]
+            for index in reversed(found):
+                del entries[index]
+            changed = True
             console.print(f"removed {symbol}", highlight=False)
+    if not changed:
+        return 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
         yaml.dump(document, handle)
     _load(path)  # what was written loads
     console.print(f"wrote {path}", highlight=False)
     return 0
+
+
+def _given(item: object) -> str:
+    """A file's watchlist item as written: its id or symbol."""
+    given = item.get("symbol") if isinstance(item, dict) else item
+    return given if isinstance(given, str) else ""
+
+
+def _id_of(item: object) -> str | None:
+    """The id a watchlist item stands for (None if it stands for none)."""
+    catalog = default_catalog()
+    if isinstance(item, str) and item in catalog:
+        return item
+    try:
+        entry = WatchEntry(symbol=item) if isinstance(item, str) else \
+            WatchEntry.model_validate(item)
+        return entry.id or resolve(entry.symbol).id
+    except (SymbolError, ValueError):
+        return None
 
 
 def _yaml() -> YAML:
@@ -135,14 +173,6 @@ def _watchlist(document: CommentedMap, path: Path) -> CommentedSeq:
     return entries
 
 
-def _index(entries: CommentedSeq, symbol: str) -> int | None:
-    for index, item in enumerate(entries):
-        given = item.get("symbol") if isinstance(item, dict) else item
-        if isinstance(given, str) and given.strip().upper() == symbol.strip().upper():
-            return index
-    return None
-
-
 def _load(path: Path) -> Config:
     if not path.exists():
         return load_config(env={})
@@ -160,6 +190,16 @@ def _added(symbol: str, config: Config, offline: bool, console: Console) -> dict
         found = resolve(symbol)
     except SymbolError as exc:
         raise UserError(str(exc)) from None
+    catalog = default_catalog()
+    if found.id in catalog and found.id not in catalog.added:  # ETH/USDT: the catalog's
+        console.print(f"{symbol} is the catalog's {found.id}", highlight=False)
+        return {"symbol": found.id}
+    if found.venue is not None:
+        import ccxt.pro
+
+        if found.venue not in ccxt.pro.exchanges:
+            raise UserError(f"{symbol}: ccxt.pro has no exchange {found.venue!r} (it has "
+                            f"{', '.join(ccxt.pro.exchanges[:8])}, ...)")
     if offline:
         console.print(f"warning: {found.symbol} added as {found.id} without asking "
                       f"{found.venue or found.source} whether it exists (--offline)",
@@ -211,10 +251,12 @@ async def lookup(found: Resolved, config: Config) -> str:
             if found.source == "defillama":
                 url = f"{sources.defillama.api_url.rstrip('/')}/protocol/{found.market}"
                 async with session.get(url) as reply:
-                    body = await reply.json(content_type=None)
-                    if reply.status != 200 or not isinstance(body, dict):
+                    if reply.status in (400, 404):  # its answer to an unknown slug
                         raise UserError(f"{found.symbol}: DefiLlama knows no protocol "
                                         f"{found.market!r} (HTTP {reply.status})")
+                    body = await reply.json(content_type=None)
+                    if not isinstance(body, dict):
+                        raise ValueError(f"HTTP {reply.status}, not a protocol")
                     return f"{body.get('name') or found.market} TVL"
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise UserError(f"{found.symbol}: could not ask {found.venue or found.source} "

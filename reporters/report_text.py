@@ -3,6 +3,7 @@ Every number in the text comes from the report data; nothing is made up."""
 
 from __future__ import annotations
 
+from crosscurrent.catalog import default_catalog
 from crosscurrent.formatting import pct
 from reporters.report_model import Insight, Plan, Report, UsNarrative
 
@@ -130,9 +131,12 @@ CONDITIONS = {
 
 
 def us_narrative(report: Report) -> UsNarrative | None:
-    """The US section's headline and paragraph: the indices, VIX, the 10-year yield and the
-    dollar, and what they say about the transmission chain; None without US indices."""
-    changes = [(r, r.change) for r in report.us if r.change is not None]
+    """The US section's headline and paragraph: the indices (not the user's own stocks), VIX,
+    the 10-year yield and the dollar, and what they say about the transmission chain; None
+    without US indices."""
+    catalog = default_catalog()  # the indices: a user's own stocks are not "US equities"
+    changes = [(r, r.change) for r in report.us
+               if r.change is not None and catalog[r.id].asset == "index"]
     if not changes:
         return None
     average = sum(c for _, c in changes) / len(changes)

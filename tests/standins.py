@@ -26,6 +26,8 @@ from pathlib import Path
 
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import default_catalog
+from crosscurrent.symbols import SymbolError
+from crosscurrent.watchlist import WatchEntry, instruments
 from streams.simulators import Simulator
 from streams.simulators.binance import BinanceSimulator
 from streams.simulators.coingecko import CoinGeckoSimulator
@@ -104,6 +106,7 @@ class StandIns:
             if catalog[ident].source == "defillama":
                 self.llama.history[ident] = [(today - timedelta(days=back), value)
                                              for back in range(30, 0, -1)]
+        self.binance.list_any = self.yahoo.list_any = True  # look-ups of any symbol succeed
         self.websockets: dict[str, BinanceSimulator | YahooSimulator] = {
             "binance": self.binance, "binance-usdm": self.usdm,
             "binance-coinm": self.coinm, "yahoo": self.yahoo}
@@ -144,6 +147,21 @@ class StandIns:
         ]
         return "\n".join(lines) + "\n"
 
+    def adopt(self) -> None:
+        """Make each symbol a client subscribed to on Binance spot or Yahoo that the catalog
+        does not know (a user's own, from a config this process never loaded) an
+        instrument, so that it is served."""
+        catalog = default_catalog()
+        known = {(i.source, i.symbol) for i in catalog}
+        symbols = {f"{t.partition('@')[0].upper().removesuffix('USDT')}/USDT"
+                   for t in self.binance.held_topics() if t.partition("@")[0].endswith("usdt")}
+        for symbol in symbols | self.yahoo.held_topics():
+            with contextlib.suppress(SymbolError, ValueError):
+                found, made = instruments(WatchEntry(symbol=symbol), catalog)
+                if (found.source, found.market) not in known and found.id not in catalog:
+                    for instrument in made:
+                        catalog.add(instrument)
+
     async def drive(self, seconds: float | None = None) -> None:
         """Send fresh values on the wall clock every STEP_S (for `seconds`, or until
         cancelled): prices wobble around their day's change; metrics grow."""
@@ -158,6 +176,7 @@ class StandIns:
                     sim = self.websockets[catalog[ident].source]
                     await sim.publish(TapeEvent(ts=now, id=ident, value=round(price, 2),
                                                 prev_close=base, volume=0.5))
+                self.adopt()
                 for sim in (self.binance, self.yahoo):  # the user's own symbols: any symbol
                     for ident in sim.subscribed():
                         if ident not in PRICES:

@@ -14,7 +14,6 @@ from pathlib import Path
 import orjson
 
 from crosscurrent.catalog import default_catalog
-from crosscurrent.config import load_config
 from streams.keys import Keys
 from streams.simulators.walk import day_of
 from tests.standins import METRICS, RENAMED, standins
@@ -37,7 +36,6 @@ def test_a_live_run_on_todays_services_reports_funding_previous_closes_and_the_c
             with config.open("a") as handle:  # a user rule on NVDA's level
                 handle.write(f"detectors:\n  rules:\n    - {{name: nvda-level, when: "
                              f"'price(\"us:NVDA\") > {NVDA[0] / 2}', severity: warning}}\n")
-            load_config(config, env={})  # the stand-ins' catalog knows them too
             driving = asyncio.create_task(stand.drive())
             env = dict(os.environ, CROSSCURRENT_REDIS_PREFIX=keys.prefix, COLUMNS="200")
             process = await asyncio.create_subprocess_exec(

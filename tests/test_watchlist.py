@@ -63,9 +63,15 @@ detectors:
     ("SOL/EUR", "key 'watchlist.1': value error, 'SOL/EUR': prices are followed in US dollars"),
     ("{symbol: 0700.HK, calendar: moon}", "key 'watchlist.1': value error, unknown calendar "
      "'moon'"),
-    ("{symbol: NVDA, colour: green}", "key 'watchlist.1': value error, Extra inputs are not "
-     "permitted"),
+    ("{symbol: NVDA, colour: green}", "key 'watchlist.1': value error, colour: Extra inputs "
+     "are not permitted"),
     ("hk:HSII", "key 'watchlist.1': value error, unknown instrument id 'hk:HSII'"),
+    ("ETH/USDT", "value error, ETH/USDT is crypto:ETH, which the catalog has already: list "
+     "crypto:ETH itself"),
+    ("{symbol: AAPL, id: crypto:BTC}", "id 'crypto:BTC': AAPL's ids are us:..., the family of"),
+    ("{symbol: AAPL, id: us:DJI}", "AAPL is us:DJI, which the catalog has already"),
+    ("SOL/USDT:BTC", "the Binance perpetuals followed here are USDT-settled (SOL/USDT:USDT)"),
+    ("crypto:BTC", "crypto:BTC twice in the watchlist: keep one"),
 ])
 def test_a_bad_entry_is_one_line_naming_it(tmp_path: Path, entry: str, message: str) -> None:
     with pytest.raises(ConfigError) as raised:

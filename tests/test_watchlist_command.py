@@ -34,16 +34,21 @@ def test_offline_add_list_and_remove_keep_the_files_comments(tmp_path: Path) -> 
     text = config.read_text()
     assert "# my config: keep this comment" in text and "# and this one" in text
     assert "# bitcoin" in text and "- SOL/USDT" in text and "- NVDA" in text
-    again = crosscurrent("watchlist", "add", "--offline", "nvda", "--config", str(config))
-    assert "NVDA is already in the watchlist" in again.stdout
+    for same in ("nvda", "us:NVDA"):  # one instrument, however named: never twice
+        again = crosscurrent("watchlist", "add", "--offline", same, "--config", str(config))
+        assert f"{same} is already in the watchlist (as us:NVDA)" in again.stdout
+        assert "wrote" not in again.stdout
+    catalogs = crosscurrent("watchlist", "add", "--offline", "BTC/USDT", "--config", str(config))
+    assert "BTC/USDT is the catalog's crypto:BTC" in catalogs.stdout
+    assert "already in the watchlist (as crypto:BTC)" in catalogs.stdout
     listed = crosscurrent("watchlist", "list", "--config", str(config))
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
             for line in listed.stdout.splitlines() if line.startswith("│")}
     assert rows["SOL/USDT"] == ["crypto:SOL", "SOL/USDT", "binance", "crypto", "always"]
     assert rows["NVDA"] == ["us:NVDA", "NVDA", "yahoo", "us", "nyse"]
     assert rows["crypto:BTC"][2:] == ["binance", "crypto", "always"]
-    removed = crosscurrent("watchlist", "remove", "NVDA", "--config", str(config))
-    assert removed.returncode == 0 and "- NVDA" not in config.read_text()
+    removed = crosscurrent("watchlist", "remove", "us:NVDA", "--config", str(config))
+    assert removed.returncode == 0 and "- NVDA" not in config.read_text()  # by its id too
     missing = crosscurrent("watchlist", "remove", "AAPL", "--config", str(config))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
     assert "AAPL is not in the watchlist of" in missing.stderr
@@ -57,11 +62,16 @@ def test_a_new_file_starts_from_the_default_watchlist(tmp_path: Path) -> None:
     assert "- hk:HSTECH" in text and text.rstrip().endswith("- ^N225")  # nothing dropped
 
 
-def test_a_symbol_of_no_form_is_refused_in_one_line(tmp_path: Path) -> None:
-    result = crosscurrent("watchlist", "add", "--offline", "SOL/EUR", "--config",
+@pytest.mark.parametrize(("symbol", "said"), [
+    ("SOL/EUR", "prices are followed in US dollars"),
+    ("nosuchvenue:SOL/USDT", "ccxt.pro has no exchange 'nosuchvenue'"),
+])
+def test_what_cannot_be_followed_is_refused_in_one_line_offline_too(
+        tmp_path: Path, symbol: str, said: str) -> None:
+    result = crosscurrent("watchlist", "add", "--offline", symbol, "--config",
                           str(tmp_path / "c.yaml"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "prices are followed in US dollars" in result.stderr
+    assert said in result.stderr
     assert not (tmp_path / "c.yaml").exists()
 
 

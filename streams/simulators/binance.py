@@ -132,6 +132,7 @@ class BinanceSimulator(SimulatorServer):
         super().__init__(catalog)
         self.source = source
         self.listed: set[str] = set()  # symbols it lists beyond the catalog's
+        self.list_any = False  # `exchangeInfo?symbol=X` lists any X: a stand-in's way
         if layout == "category" and source == "binance":
             raise ValueError("Binance spot has no category paths")
         self.layout: Layout = layout or ("category" if source == "binance-usdm" else "legacy")
@@ -213,8 +214,9 @@ class BinanceSimulator(SimulatorServer):
         if parts.path != route.get(self.source):
             return None
         make = exchange_info_symbol if self.source == "binance" else exchange_info_perpetual
+        asked = parse_qs(parts.query).get("symbol", [])
         symbols = sorted({i.symbol for i in self.catalog.for_source(self.source)}
-                         | self.listed)
+                         | self.listed | (set(asked) if self.list_any else set()))
         body = {"timezone": "UTC", "serverTime": 0, "rateLimits": [], "exchangeFilters": [],
                 "symbols": [make(s) for s in symbols]}
         return HTTPStatus.OK, orjson.dumps(body)

@@ -149,9 +149,13 @@ class SimulatorServer:
                 self._clients.pop(ws, None)
                 self._changed.notify_all()
 
+    def held_topics(self) -> set[str]:
+        """Every topic some client holds."""
+        return set().union(*self._clients.values()) if self._clients else set()
+
     def subscribed(self) -> list[str]:
         """The ids of this source (in the catalog) whose topic some client holds."""
-        held = set().union(*self._clients.values()) if self._clients else set()
+        held = self.held_topics()
         return [i.id for i in self.catalog.for_source(self.source)
                 if self.topic_of(i.id) in held]
 

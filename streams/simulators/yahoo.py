@@ -42,6 +42,7 @@ class YahooSimulator(SimulatorServer):
         self.rate_limited = 0  # chart requests answered 429
         self.history: dict[str, list[DailyBar]] = {}  # symbol -> bars the chart API serves
         self.listed: dict[str, str] = {}  # symbols it lists beyond the catalog -> shortName
+        self.list_any = False  # every symbol is listed (named by itself): a stand-in's way
         self._pricing = pricing_data_class()
         self._prev_close: dict[str, float] = {}
         self._range: dict[str, tuple[float, float, float]] = {}  # open, high, low
@@ -77,6 +78,8 @@ class YahooSimulator(SimulatorServer):
         start, end = (int(query.get(k, ["0"])[0]) for k in ("period1", "period2"))
         instrument = next((i for i in self.catalog.for_source(self.source)
                            if i.symbol == symbol), None)
+        if instrument is None and self.list_any:
+            self.listed.setdefault(symbol, symbol)
         if instrument is None and symbol in self.listed:  # known to Yahoo, not to us yet
             return HTTPStatus.OK, orjson.dumps({"chart": {"result": [{
                 "meta": {"currency": "USD", "symbol": symbol, "shortName": self.listed[symbol],
