@@ -79,6 +79,7 @@ def test_a_live_run_on_todays_services_reports_funding_previous_closes_and_the_c
         row = markets[ident]  # the user's own symbols, streamed live
         assert row["last"] and abs(row["change"] - change) <= 0.06, row
     assert abs(markets["us:NVDA"]["prev_close"] - NVDA[0]) < 0.01  # price - change, as live
+    assert "NVDA" not in data["us_narrative"]["en"]  # "US equities" are the indices
     alerts = crosscurrent("alerts", "list", "--json", "--redis", redis_url, "--namespace",
                           keys.namespace, env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
     fired = [orjson.loads(line) for line in alerts.stdout.splitlines()]
