@@ -449,7 +449,10 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(default_config_text())
         return 0
     if args.command == "watchlist":  # before the config loads: it may make the file
-        return run_watchlist_command(args, console)
+        code = run_watchlist_command(args, console)
+        if code == 0 and args.backfill:
+            _backfill_added(args, console)
+        return code
     handlers = {"demo": _replay, "replay": _replay, "run": _run, "record": _record,
                 "bench": _bench, "doctor": _doctor, "feeds": _feeds, "history": _history,
                 "alerts": _alerts, "notify": _notify, "silence": _silence, "report": _report,
@@ -509,6 +512,36 @@ def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
         return 1
     console.print(history_view(instruments[0], bars))
     return 0
+
+
+def _backfill_added(args: argparse.Namespace, console: Console) -> None:
+    """The daily history of symbols just added, into the live pipeline's store (its Redis,
+    or the embedded one), so that a start is calibrated; where it cannot be had now, `run`
+    backfills it when it starts."""
+    from crosscurrent.app import backfill
+    from streams.history import HistoryStore
+    from streams.keys import Keys
+
+    config = load_config(args.config or default_config_path())
+    args.namespace, args.data_dir, args.redis = "live", None, None
+
+    async def act(redis: Any, keys: Keys) -> list[str]:
+        store = HistoryStore(redis, keys, config.history.sessions,
+                             config.history.volatility_window)
+        return [o.ident for o in await backfill(config, store, args.backfill)]
+
+    try:
+        failed = _read_namespace(config, args, act)
+    except Exception as exc:  # no Redis here now: not the watchlist's failure
+        console.print(f"history of {', '.join(args.backfill)} not fetched now ({exc}); `run` "
+                      "backfills it when it starts", highlight=False)
+        return
+    done = [i for i in args.backfill if i not in failed]
+    if done:
+        console.print(f"history backfilled: {', '.join(done)}", highlight=False)
+    if failed:
+        console.print(f"history not backfilled: {', '.join(failed)} (see the log); `run` "
+                      "tries again when it starts", highlight=False)
 
 
 def _feeds(args: argparse.Namespace, config: Config, console: Console) -> int:

@@ -81,7 +81,10 @@ def add_watchlist_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def run_watchlist_command(args: argparse.Namespace, console: Console) -> int:
+    """Edit or list the watchlist; `args.backfill` gets the ids added after asking their
+    sources, whose history the caller then fetches."""
     path: Path = args.config or default_config_path()
+    args.backfill = []
     if args.action == "list":
         return _list(path, console)
     yaml = _yaml()
@@ -99,6 +102,8 @@ def run_watchlist_command(args: argparse.Namespace, console: Console) -> int:
                 continue
             entries.append(entry if len(entry) > 1 else entry["symbol"])
             changed = True
+            if not args.offline and ident is not None:
+                args.backfill.append(ident)
             console.print(f"added {entry['symbol']} ({ident})", highlight=False)
     else:
         for symbol in args.symbols:

@@ -76,7 +76,7 @@ def test_what_cannot_be_followed_is_refused_in_one_line_offline_too(
 
 
 @pytest.fixture
-def sources(tmp_path: Path) -> Iterator[Path]:
+def sources(tmp_path: Path, redis_url: str) -> Iterator[Path]:
     """A config pointing at a Yahoo that lists NVDA and a Binance that lists SOLUSDT."""
     yahoo, binance = YahooSimulator(), BinanceSimulator(source="binance")
     yahoo.rate_limit_plain_clients = True  # as Yahoo: a browser's User-Agent or a 429
@@ -88,7 +88,8 @@ def sources(tmp_path: Path) -> Iterator[Path]:
     config = tmp_path / "live.yaml"
     http = {name: sim.url.replace("ws://", "http://") for name, sim in
             (("yahoo", yahoo), ("binance", binance))}
-    config.write_text(f"sources:\n  yahoo: {{chart_url: '{http['yahoo']}'}}\n"
+    config.write_text(f"redis: {{url: '{redis_url}', prefix: cc-watchlist}}\n"
+                      f"sources:\n  yahoo: {{chart_url: '{http['yahoo']}'}}\n"
                       f"  binance: {{rest_url: '{http['binance']}'}}\n")
     stop = asyncio.Event()
     serving = loop.create_task(stop.wait())
@@ -111,6 +112,10 @@ def test_an_added_symbol_is_asked_of_its_source_which_names_it(sources: Path) ->
     text = sources.read_text()
     assert "symbol: NVDA" in text and "name: NVIDIA Corporation" in text  # Yahoo's shortName
     assert "- SOL/USDT" in text
+    # then their history, into the live pipeline's store
+    # (Binance's has klines of any symbol, none; Yahoo's no chart for a symbol it only lists)
+    assert "history backfilled: crypto:SOL" in result.stdout, result.stdout
+    assert "history not backfilled: us:NVDA (see the log); `run` tries again" in result.stdout
     for unknown, said in (("ZZZZ", "ZZZZ: Yahoo knows no such symbol (HTTP 404)"),
                           ("DOGE/USDT", "DOGE/USDT: Binance lists no market DOGEUSDT")):
         refused = crosscurrent("watchlist", "add", unknown, "--config", str(sources))
