@@ -55,29 +55,29 @@ def add_watchlist_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
         f"{default_config_path()} (made on first use), comments kept.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    config_help = f"the config file (default: {default_config_path()})"
-    add = actions.add_parser("add", help="add symbols (asking their sources first)",
-                             description="Add symbols to the watchlist of the config file.",
-                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add.add_argument("symbols", nargs="+", metavar="SYMBOL")
-    add.add_argument("--offline", action="store_true",
-                     help="add without asking the sources whether the symbol exists (a "
-                     "warning says it was not checked)")
-    remove = actions.add_parser(
-        "remove", help="remove symbols (or ids)",
-        description="Remove symbols from the watchlist of the config file: every entry that "
-        "stands for the same instrument (NVDA, us:NVDA, {symbol: NVDA, ...}).",
-        epilog="example:\n  crosscurrent watchlist remove NVDA --config live.yaml\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    remove.add_argument("symbols", nargs="+", metavar="SYMBOL")
-    listing = actions.add_parser(
-        "list", help="the watchlist: symbol, id, source, market, calendar",
-        description="Every id the config follows: as written (symbol or id), its id, name, "
-        "source, market and trading calendar.",
-        epilog="example:\n  crosscurrent watchlist list --config live.yaml\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    for each in (add, remove, listing):
-        each.add_argument("--config", type=Path, metavar="FILE", help=config_help)
+    for name, help_text, description, example in (
+            ("add", "add symbols (asking their sources first)",
+             "Add symbols to the watchlist of the config file; without --offline, each is "
+             "asked of its source, and its daily history fetched.", EXAMPLES),
+            ("remove", "remove symbols (or ids)",
+             "Remove symbols from the watchlist of the config file: every entry that stands "
+             "for the same instrument (NVDA, us:NVDA, {symbol: NVDA, ...}).",
+             "example:\n  crosscurrent watchlist remove NVDA --config live.yaml\n"),
+            ("list", "the watchlist: symbol, id, source, market, calendar",
+             "Every id the config follows: as written (symbol or id), its id, name, source, "
+             "market and trading calendar.",
+             "example:\n  crosscurrent watchlist list --config live.yaml\n")):
+        action = actions.add_parser(name, help=help_text, description=description,
+                                    epilog=example,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name != "list":
+            action.add_argument("symbols", nargs="+", metavar="SYMBOL")
+        if name == "add":
+            action.add_argument("--offline", action="store_true",
+                                help="add without asking the sources whether the symbol "
+                                "exists (a warning says it was not checked)")
+        action.add_argument("--config", type=Path, metavar="FILE",
+                            help=f"the config file (default: {default_config_path()})")
 
 
 def run_watchlist_command(args: argparse.Namespace, console: Console) -> int:
@@ -120,9 +120,15 @@ def run_watchlist_command(args: argparse.Namespace, console: Console) -> int:
     if not changed:
         return 0
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
+    draft = path.with_name(f".{path.name}.new")
+    with draft.open("w", encoding="utf-8") as handle:
         yaml.dump(document, handle)
-    _load(path)  # what was written loads
+    try:
+        _load(draft)  # it loads, or the file stays as it was
+    except UserError:
+        draft.unlink()
+        raise
+    draft.replace(path)
     console.print(f"wrote {path}", highlight=False)
     return 0
 
