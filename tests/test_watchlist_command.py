@@ -117,7 +117,7 @@ def test_an_added_symbol_is_asked_of_its_source_which_names_it(sources: Path) ->
     assert "history backfilled: crypto:SOL" in result.stdout, result.stdout
     assert "history not backfilled: us:NVDA (see the log); `run` tries again" in result.stdout
     for unknown, said in (("ZZZZ", "ZZZZ: Yahoo knows no such symbol (HTTP 404)"),
-                          ("DOGE/USDT", "DOGE/USDT: Binance lists no market DOGEUSDT")):
+                          ("DOGE/USDT", "DOGE/USDT: Binance lists no market DOGEUSDT (HTTP 400)")):
         refused = crosscurrent("watchlist", "add", unknown, "--config", str(sources))
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
         assert said in refused.stderr

@@ -214,9 +214,13 @@ class BinanceSimulator(SimulatorServer):
         if parts.path != route.get(self.source):
             return None
         make = exchange_info_symbol if self.source == "binance" else exchange_info_perpetual
+        listed = {i.symbol for i in self.catalog.for_source(self.source)} | self.listed
         asked = parse_qs(parts.query).get("symbol", [])
-        symbols = sorted({i.symbol for i in self.catalog.for_source(self.source)}
-                         | self.listed | (set(asked) if self.list_any else set()))
+        if asked:  # one symbol, as Binance answers `?symbol=`: it, or -1121 if it lists none
+            if not (self.list_any or asked[0] in listed):
+                return HTTPStatus.BAD_REQUEST, b'{"code":-1121,"msg":"Invalid symbol."}'
+            listed = {asked[0]}
+        symbols = sorted(listed)
         body = {"timezone": "UTC", "serverTime": 0, "rateLimits": [], "exchangeFilters": [],
                 "symbols": [make(s) for s in symbols]}
         return HTTPStatus.OK, orjson.dumps(body)
