@@ -109,8 +109,11 @@ def with_funding(ids: tuple[str, ...]) -> tuple[str, ...]:
 def venue_entries(data: dict[str, Any]) -> None:
     """Add a `ccxt` entry for each watchlist symbol of a ccxt.pro venue (`okx:SOL/USDT`), to
     raw config `data`; the watchlist's own validation reports what does not resolve."""
+    items = data.get("watchlist")
+    if not isinstance(items, list):
+        return  # not a list: the field's validation says so
     venues: dict[str, dict[str, str]] = {}
-    for item in data.get("watchlist") or ():
+    for item in items:
         try:
             entry = entry_of(item)
             if isinstance(entry, WatchEntry):

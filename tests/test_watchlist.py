@@ -99,3 +99,9 @@ def test_readers_of_a_namespace_learn_its_writers_own_instruments(redis_url: str
 
     asyncio.run(main())
     assert catalog["us:NVDA"] == nvda
+
+
+@pytest.mark.parametrize("value", ["true", "42", "{a: 1}", "okx:SOL/USDT"])
+def test_a_watchlist_that_is_no_list_is_one_line_too(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="key 'watchlist'"):
+        load_config(config_of(tmp_path, f"watchlist: {value}\n"), env={})
