@@ -20,10 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
+from crosscurrent.screen import Screen
 from crosscurrent.user_errors import UserError, writable
 
 if TYPE_CHECKING:
@@ -53,7 +51,6 @@ the big-move days with what fired on them, and a verdict per target; writes OUT/
 A trading day is a date on which a market with sessions (not a 24/7 one) has a bar; calm: every
 index within 1% of its previous close and crypto within 3%; big move: an index beyond 4% or
 crypto beyond 15%."""
-SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
 
 
 def add_backtest_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -387,59 +384,3 @@ def write_outputs(out: Path, summary: Summary, alerts: Sequence[Alert], source: 
     except OSError as exc:
         raise UserError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     return [table, full]
-
-
-class Screen:
-    """Lines and tables: rich ones on a terminal, plain aligned text otherwise."""
-
-    def __init__(self, console: Console, plain: bool) -> None:
-        self.console = console
-        self.plain = plain
-
-    def line(self, text: str, style: str = "") -> None:
-        if self.plain:
-            sys.stdout.write(text + "\n")
-            return
-        markup = f"[{style}]{escape(text)}[/]" if style else escape(text)
-        self.console.print(markup, highlight=False, soft_wrap=True)
-
-    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
-              total: bool = False) -> None:
-        """`rows` under `columns`; `total`: the last row is a total (bold)."""
-        if self.plain:
-            sys.stdout.write(title + "\n")
-            for text in aligned(columns, rows):
-                sys.stdout.write("  " + text + "\n")
-            return
-        table = Table(title=title, title_justify="left", title_style="bold")
-        numeric = [all(_numeric(row[i]) for row in rows) for i in range(len(columns))]
-        for name, num in zip(columns, numeric, strict=True):
-            table.add_column(name, justify="right" if num else "left",
-                             header_style=SEVERITY_STYLE.get(name, "bold"), overflow="fold")
-        for number, row in enumerate(rows):
-            cells = [Text(cell, style=SEVERITY_STYLE.get(cell, "")) for cell in row]
-            last = total and number == len(rows) - 1
-            table.add_row(*cells, style="bold" if last else None, end_section=number ==
-                          len(rows) - 2 and total)
-        self.console.print(table)
-
-
-def aligned(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """The header and rows as lines of columns two spaces apart (numbers to the right)."""
-    cells = [list(columns), *[list(r) for r in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    numeric = [all(_numeric(row[i]) for row in cells[1:]) for i in range(len(columns))]
-    lines = []
-    for row in cells:
-        parts = [cell.rjust(w) if num else cell.ljust(w)
-                 for cell, w, num in zip(row, widths, numeric, strict=True)]
-        lines.append("  ".join(parts).rstrip())
-    return lines
-
-
-def _numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

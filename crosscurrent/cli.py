@@ -21,7 +21,6 @@ from redis.exceptions import OutOfMemoryError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
-from rich.table import Table
 
 from crosscurrent import __version__
 from crosscurrent.backtest_command import (
@@ -32,6 +31,7 @@ from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
 from crosscurrent.loop import LoopUnavailableError, use_loop
+from crosscurrent.screen import Screen
 from crosscurrent.user_errors import UserError, writable
 from crosscurrent.watchlist_command import (
     add_watchlist_parser,
@@ -439,11 +439,10 @@ def _check_receivers(args: argparse.Namespace, config: Config) -> None:
 
 
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
-    if args.command == "catalog":
-        table = Table("id", "name", "中文", "source", "symbol", "calendar")
-        for item in default_catalog():
-            table.add_row(item.id, item.en, item.zh, item.source, item.symbol, item.calendar.tz)
-        console.print(table)
+    if args.command == "catalog":  # piped (`| grep`): whole lines
+        Screen(console, not console.is_terminal).table(
+            "the catalog's canonical ids", ("id", "name", "中文", "source", "symbol", "calendar"),
+            [(i.id, i.en, i.zh, i.source, i.symbol, i.calendar.tz) for i in default_catalog()])
         return 0
     if args.command == "config":
         sys.stdout.write(default_config_text())

@@ -17,12 +17,12 @@ from typing import Any
 import aiohttp
 import platformdirs
 from rich.console import Console
-from rich.table import Table
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config, ConfigError, load_config
+from crosscurrent.screen import Screen
 from crosscurrent.symbols import Resolved, SymbolError, resolve
 from crosscurrent.user_errors import UserError
 from crosscurrent.watchlist import WatchEntry, instruments
@@ -299,19 +299,20 @@ async def _ccxt_name(found: Resolved) -> str:
 def _list(path: Path, console: Console) -> int:
     config = _load(path)
     catalog = default_catalog()
-    table = Table("symbol / id", "id", "name", "source", "market", "calendar",
-                  title=f"watchlist of {path if path.exists() else 'the default config'}")
     document = _read(path, _yaml()) if path.exists() else CommentedMap()
     given = {}
     for item in document.get("watchlist") or ():
         entry = WatchEntry(symbol=item) if isinstance(item, str) else WatchEntry(**item)
         if entry.symbol not in catalog or entry.id:
             given[instruments(entry, catalog)[0].id] = entry.symbol
+    rows = []
     for ident in config.watchlist:
         item = catalog[ident]
         calendar = next((name for name, cal in catalog.calendars.items()
                          if cal == item.calendar), item.calendar.tz)
-        table.add_row(given.get(ident, ident), ident, item.en,
-                      item.source, item.region, calendar)
-    console.print(table)
+        rows.append((given.get(ident, ident), ident, item.en, item.source, item.region,
+                     calendar))
+    Screen(console, not console.is_terminal).table(  # piped: whole lines
+        f"watchlist of {path if path.exists() else 'the default config'}",
+        ("symbol / id", "id", "name", "source", "market", "calendar"), rows)
     return 0

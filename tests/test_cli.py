@@ -242,3 +242,14 @@ def test_a_report_of_an_empty_namespace_says_so(redis_url: str, tmp_path: Path) 
     assert result.returncode == 2 and not (tmp_path / "r" / "report.md").exists()
     assert "namespace nothing-here holds no events or alerts: nothing to report" \
         in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_piped_output_is_whole_lines_without_colour() -> None:
+    """`crosscurrent catalog | grep TOTAL_MCAP` finds the whole line (not one cut at 80)."""
+    result = subprocess.run([sys.executable, "-m", "crosscurrent", "catalog"],
+                            env=dict(os.environ, COLUMNS="80"),
+                            capture_output=True, text=True, timeout=60, check=True)
+    (line,) = [row for row in result.stdout.splitlines() if "TOTAL_MCAP" in row]
+    assert "crypto:TOTAL_MCAP" in line and "Total crypto market cap" in line
+    assert "coingecko" in line and "global.total_market_cap.usd" in line
+    assert "\x1b[" not in result.stdout and "│" not in result.stdout

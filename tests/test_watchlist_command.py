@@ -4,6 +4,7 @@ Yahoo and Binance that list symbols beyond our catalog, as the real ones do."""
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,8 +43,8 @@ def test_offline_add_list_and_remove_keep_the_files_comments(tmp_path: Path) -> 
     assert "BTC/USDT is the catalog's crypto:BTC" in catalogs.stdout
     assert "already in the watchlist (as crypto:BTC)" in catalogs.stdout
     listed = crosscurrent("watchlist", "list", "--config", str(config))
-    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
-            for line in listed.stdout.splitlines() if line.startswith("│")}
+    rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line.strip())
+                                              for line in listed.stdout.splitlines()[1:])}
     assert rows["SOL/USDT"] == ["crypto:SOL", "SOL/USDT", "binance", "crypto", "always"]
     assert rows["NVDA"] == ["us:NVDA", "NVDA", "yahoo", "us", "nyse"]
     assert rows["crypto:BTC"][2:] == ["binance", "crypto", "always"]
