@@ -3,13 +3,16 @@
     detector=divergence ids=hk:* severity=warning,critical tags=defi
 
 Every term must match; a term's values are alternatives (comma-separated) with shell-style
-wildcards. `ids` matches when any id of the alert does; `tags` are the regions and categories
-of the alert's ids (us, hk, cn, crypto, defi, macro, rwa, liquid-staking, ...).
+wildcards. A value with spaces is quoted as in a shell: `key='synthesis:risk:Crypto leverage
+liquidation'` (or the whole term: "key=synthesis:risk:Crypto leverage liquidation").
+`ids` matches when any id of the alert does; `tags` are the regions and categories of the
+alert's ids (us, hk, cn, crypto, defi, macro, rwa, liquid-staking, ...).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import shlex
 from dataclasses import dataclass
 
 from crosscurrent.catalog import default_catalog
@@ -38,7 +41,11 @@ class Matcher:
     def parse(cls, text: str) -> Matcher:
         """Raises ValueError naming the bad term."""
         terms = []
-        for term in text.split():
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:  # an unclosed quote
+            raise ValueError(f"bad matcher {text!r}: {exc}") from None
+        for term in words:
             field, sep, values = term.partition("=")
             if not sep or not values:
                 raise ValueError(f"bad matcher term {term!r}: expected field=value")
@@ -49,7 +56,9 @@ class Matcher:
         return cls(tuple(terms))
 
     def __str__(self) -> str:
-        return " ".join(f"{field}={','.join(values)}" for field, values in self.terms)
+        """The matcher as it parses back (values with spaces quoted)."""
+        return " ".join(shlex.quote(f"{field}={','.join(values)}")
+                        for field, values in self.terms)
 
     def matches(self, alert: Alert) -> bool:
         return all(self._term(field, values, alert) for field, values in self.terms)
