@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import math
 import time
@@ -71,7 +72,6 @@ from streams.simulators import Simulator
 from streams.simulators.binance import BinanceSimulator
 from streams.simulators.coingecko import CoinGeckoSimulator
 from streams.simulators.defillama import DefiLlamaSimulator
-from streams.simulators.eastmoney import EastmoneySimulator
 from streams.simulators.http import HttpSimulator
 from streams.simulators.yahoo import YahooSimulator
 from streams.tape import Tape
@@ -86,8 +86,21 @@ SIMULATORS: dict[str, Callable[[], Simulator]] = {
     "yahoo": YahooSimulator,
     "defillama": DefiLlamaSimulator,
     "coingecko": CoinGeckoSimulator,
-    "eastmoney": EastmoneySimulator,
+    "eastmoney": lambda: _eastmoney(),
 }
+
+
+def _eastmoney() -> Simulator:
+    """The A-share pages' simulator (behind a TLS proxy: trustme, of the `cn` extra)."""
+    from streams.simulators.eastmoney import EastmoneySimulator
+
+    return EastmoneySimulator()
+
+
+def adapted(source: str) -> bool:
+    """Whether `source`'s adapter can run here: the A-share one needs akshare (`cn` extra);
+    without it, a replay sends those ids straight into the bus."""
+    return source != "eastmoney" or importlib.util.find_spec("akshare") is not None
 #: How often pollers ask their simulator by themselves during a replay (s): in step, hardly
 #: ever (the player asks them after each tape time; a round of their own would race the tape);
 #: racing (the benchmark's end-to-end run), all the time.
@@ -304,6 +317,10 @@ async def replay(
             for source, make in SIMULATORS.items():
                 ids = sorted(i for i in tape.ids() if catalog[i].source == source)
                 if not ids:
+                    continue
+                if not adapted(source):
+                    log.warning("%s replayed straight into the bus: its adapter needs "
+                                "akshare (pip install 'crosscurrent[cn]')", ", ".join(ids))
                     continue
                 simulator = simulators[source] = make()
                 if isinstance(simulator, HttpSimulator):

@@ -253,3 +253,20 @@ def test_piped_output_is_whole_lines_without_colour() -> None:
     assert "crypto:TOTAL_MCAP" in line and "Total crypto market cap" in line
     assert "coingecko" in line and "global.total_market_cap.usd" in line
     assert "\x1b[" not in result.stdout and "│" not in result.stdout
+
+
+def test_without_the_cn_extra_a_replay_runs_and_says_which_extra(redis_url: str,
+                                                                 tmp_path: Path) -> None:
+    """A base install (no akshare, no trustme) replays the seed day: the A-share ids go
+    straight into the bus, with one line naming the extra that would adapt them."""
+    code = ("import sys; sys.modules['akshare'] = None; sys.modules['trustme'] = None; "
+            "from crosscurrent.cli import main; sys.exit(main(sys.argv[1:]))")
+    result = subprocess.run(
+        [sys.executable, "-c", code, "replay", str(SEED_TAPE), "--speed", "max", "--plain",
+         "--redis", redis_url, "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=180, env=dict(os.environ, COLUMNS="200"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "cn:ADVANCERS, cn:DECLINERS, cn:TURNOVER replayed straight into the bus: its " \
+           "adapter needs akshare (pip install 'crosscurrent[cn]')" in result.stderr
+    assert len(alerts_of(tmp_path)) >= 15
