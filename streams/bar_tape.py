@@ -14,9 +14,9 @@ from __future__ import annotations
 import csv
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from crosscurrent.bars import DailyBar
@@ -171,10 +171,3 @@ def bar_ticks(bars: Mapping[str, Sequence[DailyBar]], start: date | None = None,
                 ticks += session_ticks(instrument, bar, previous_close(series, index))
     ticks.sort(key=lambda t: (t.ts, t.id))
     return ticks
-
-
-def days(start: date, end: date) -> Iterator[date]:
-    day = start
-    while day <= end:
-        yield day
-        day += timedelta(days=1)
