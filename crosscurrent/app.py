@@ -116,9 +116,11 @@ class View(Protocol):
 
 
 @contextlib.contextmanager
-def redis_url(config: Config, data_dir: Path | None = None) -> Iterator[str]:
+def redis_url(config: Config, data_dir: Path | None = None,
+              loading: Callable[[float], None] | None = None) -> Iterator[str]:
     """The configured Redis URL; else the embedded server another crosscurrent runs on the
-    data directory; else an embedded redis-server of our own, kept up meanwhile."""
+    data directory; else an embedded redis-server of our own, kept up meanwhile (`loading`
+    is told how far it has loaded its data, while it does)."""
     if config.redis.url:
         yield config.redis.url
         return
@@ -128,7 +130,7 @@ def redis_url(config: Config, data_dir: Path | None = None) -> Iterator[str]:
         log.info("using the embedded Redis another crosscurrent runs on %s", directory)
         yield attached
         return
-    with EmbeddedRedis(directory, config.embedded.binary) as server:
+    with EmbeddedRedis(directory, config.embedded.binary, loading=loading) as server:
         yield server.url
 
 
@@ -557,15 +559,14 @@ async def write_snapshots(config: Config, url: str, namespace: str) -> None:
                         label, exc)
 
 
-async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | None = None
-                   ) -> list[Outcome]:
+async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | None = None,
+                   progress: Callable[[int, str], None] | None = None) -> list[Outcome]:
     """Fill the store's missing daily bars (the watchlist's by default); returns the ids that
-    failed, each reported in the log."""
+    failed, each reported in the log. `progress`: as `Backfiller.backfill`'s."""
     endpoints = history_sources(config)
     catalog = default_catalog()
     wanted = [i for i in (ids or config.watchlist) if catalog[i].source in endpoints]
-    outcomes = await Backfiller(store, history_sources(config)).backfill(wanted,
-                                                                         wall_clock_ms())
+    outcomes = await Backfiller(store, endpoints).backfill(wanted, wall_clock_ms(), progress)
     for outcome in outcomes:
         (log.warning if outcome.error else log.info)("backfill %s", outcome.line())
     return [o for o in outcomes if o.error]

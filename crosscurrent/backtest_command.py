@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from crosscurrent.screen import Screen
+from crosscurrent.screen import Bar, Screen
 from crosscurrent.user_errors import UserError, writable
 
 if TYPE_CHECKING:
@@ -267,27 +267,11 @@ def show(out: Screen, replay: Replay, summary: Summary, alerts: Sequence[Alert],
 
 def _replay(replay: Replay, config: Config, catalog: Catalog) -> list[Alert]:
     """Every alert transition, with a progress bar on stderr when it is a terminal."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     from crosscurrent.backtest import run_backtest
 
-    screen = Console(stderr=True)
-    if not screen.is_terminal:
+    with Bar("backtest", len(replay.events)) as bar:
         alerts, _ = run_backtest(replay.events, config, history=replay.history,
-                                 catalog=catalog)
-        return alerts
-    with Progress(TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=screen, transient=True) as bar:
-        task = bar.add_task("backtest", total=len(replay.events))
-        alerts, _ = run_backtest(replay.events, config, history=replay.history,
-                                 catalog=catalog,
-                                 progress=lambda done: bar.update(task, completed=done))
+                                 catalog=catalog, progress=bar)
     return alerts
 
 

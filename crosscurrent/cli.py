@@ -30,8 +30,9 @@ from crosscurrent.backtest_command import (
 from crosscurrent.bars import DailyBar
 from crosscurrent.catalog import UnknownIdError, default_catalog
 from crosscurrent.config import Config, ConfigError, default_config_text, load_config
+from crosscurrent.init_command import add_init_parser, run_init_command
 from crosscurrent.loop import LoopUnavailableError, use_loop
-from crosscurrent.screen import Screen
+from crosscurrent.screen import Bar, Screen
 from crosscurrent.user_errors import UserError, writable
 from crosscurrent.watchlist_command import (
     add_watchlist_parser,
@@ -137,6 +138,14 @@ def _count(text: str) -> int:
     return value
 
 
+def _examples(*lines: tuple[str, str]) -> dict[str, Any]:
+    """A subcommand's epilog: a command line and what it does, a line each."""
+    width = max(len(command) for command, _ in lines)
+    text = "\n".join(f"  {command:<{width}}  {what}".rstrip() for command, what in lines)
+    return {"epilog": f"example{'s' if len(lines) > 1 else ''}:\n{text}\n",
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crosscurrent",
@@ -177,7 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="replay the shipped 2026-04-08 session",
                           description="Replay the shipped tape of 2026-04-08 through the local "
                           "simulator of every source, the real adapters, Redis Streams and the "
-                          "detector agents, printing alerts as they fire.")
+                          "detector agents, printing alerts as they fire.",
+                          **_examples(("crosscurrent demo", "the dashboard, then the report "
+                                       "in ./demo-out"),
+                                      ("crosscurrent demo --plain --lang en",
+                                       "alert lines in English"),
+                                      ("crosscurrent demo --speed max --out /tmp/day",
+                                       "as fast as it goes")))
     demo.add_argument("--speed", type=_speed, metavar="N|max",
                       help="tape seconds per second (default: demo.speed, 3600: about 25 s)")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR",
@@ -186,7 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("replay", parents=[common, notifying, viewing],
                          help="replay a tape through the pipeline",
                          description="Replay a tape (JSON Lines, see shared/spec/tape.md) "
-                         "through the simulators, adapters, bus and agents.")
+                         "through the simulators, adapters, bus and agents.",
+                         **_examples(("crosscurrent replay day.jsonl.gz --out out/",
+                                      "alerts and the report of a recorded day"),
+                                     ("crosscurrent replay day.jsonl --speed 60 --notify "
+                                      "json://127.0.0.1:8080/hook", "a minute a second, with "
+                                      "notifications")))
     rep.add_argument("tape", type=Path, help="the tape: .jsonl or .jsonl.gz")
     rep.add_argument("--speed", type=_speed, default=math.inf, metavar="N|max",
                      help="tape seconds per second; 'max' (default) as fast as it is taken")
@@ -196,7 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common, notifying, viewing],
                          help="follow the watchlist live",
                          description="Connect to the real sources of the watchlist and run the "
-                         "agents until Ctrl-C (needs the internet for the feeds).")
+                         "agents until Ctrl-C (needs the internet for the feeds).",
+                         **_examples(("crosscurrent run", "the dashboard, embedded Redis"),
+                                     ("crosscurrent run --redis redis://127.0.0.1:6379/0 "
+                                      "--plain", "a shared Redis, alert lines"),
+                                     ("crosscurrent run --only feeds", "feeds here, agents "
+                                      "in `worker` processes")))
     run.add_argument("--only", choices=["feeds", "agents"],
                      help="run only the feeds or only the agents (to scale them apart)")
     run.add_argument("--namespace", default="live",
@@ -229,7 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("record", parents=[common], help="record the live feeds as a tape",
                          description="Follow the watchlist (and the ccxt entries) live and write "
-                         "what arrives as a tape, to replay the day later. Ctrl-C stops.")
+                         "what arrives as a tape, to replay the day later. Ctrl-C stops.",
+                         **_examples(("crosscurrent record --out day.jsonl.gz --minutes 60",
+                                      "an hour, compressed"),
+                                     ("crosscurrent replay day.jsonl.gz",
+                                      "then replay it")))
     rec.add_argument("--out", type=Path, required=True, metavar="TAPE",
                      help="the tape to write (.jsonl, or .jsonl.gz to compress)")
     rec.add_argument("--minutes", type=_positive, metavar="N", help="stop after N minutes")
@@ -285,7 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="configured sources and their state",
                    description="Each configured source with its latest status on the "
                    "bus of a pipeline (its --redis, or the embedded Redis of "
-                   "--data-dir).")
+                   "--data-dir).",
+                   **_examples(("crosscurrent feeds", "the pipeline written last"),
+                               ("crosscurrent feeds --namespace live | grep -v ok",
+                                "the live one's sources that are not ok")))
     audit = sub.add_parser("audit", parents=[common, namespaced],
                    help="count every stage and report loss",
                    description="Events in and out of every stage of a pipeline (its "
@@ -308,7 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a pending entry idle this long counts as stuck (default 60 s)")
     history = sub.add_parser("history", parents=[common, namespaced], help="daily bars of an id",
                              description="The daily bars a pipeline keeps: in its --redis, or "
-                             "in the embedded Redis of --data-dir (running or not).")
+                             "in the embedded Redis of --data-dir (running or not).",
+                             **_examples(("crosscurrent history show hk:HSI --days 10",
+                                          "the last ten sessions"),
+                                         ("crosscurrent history backfill", "fetch the "
+                                          "watchlist's missing days")))
     history.add_argument("action", choices=["show", "backfill"],
                          help="show: print an id's bars; backfill: fetch the missing days of "
                          "the given ids (default: the watchlist) from their sources")
@@ -319,11 +355,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the live dashboard of a running pipeline",
                    description="Attach to a running pipeline through Redis (its "
                    "--redis, or the embedded Redis of --data-dir) and show the live "
-                   "dashboard; read-only, any number of viewers. q quits, p pauses.")
+                   "dashboard; read-only, any number of viewers. q quits, p pauses.",
+                   **_examples(("crosscurrent watch", "the pipeline written last"),
+                               ("crosscurrent watch --redis redis://host:6379/0 --lang en",
+                                "another machine's")))
     alerts = sub.add_parser("alerts", parents=[common, namespaced], help="tail or list the alerts",
                             description="The alerts of a pipeline (its --redis, or the "
                             "embedded Redis of --data-dir): `tail` follows new ones as plain "
-                            "lines (pipe-friendly), `list` prints those already raised.")
+                            "lines (pipe-friendly), `list` prints those already raised.",
+                            **_examples(("crosscurrent alerts list --since 2h", "the last two "
+                                         "hours"),
+                                        ("crosscurrent alerts tail --severity critical",
+                                         "follow the critical ones"),
+                                        ("crosscurrent alerts tail --json | jq .title",
+                                         "as JSON")))
     alerts.add_argument("action", choices=["tail", "list"])
     alerts.add_argument("--since", metavar="DURATION",
                         help="list: only the last DURATION of event time (e.g. 2h, 30m)")
@@ -333,7 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     notify = sub.add_parser("notify", parents=[common, notifying],
                             help="send a test notification",
                             description="`notify test RECEIVER`: send a test notice to a "
-                            "receiver of the config (by name), or to --notify URLs.")
+                            "receiver of the config (by name), or to --notify URLs.",
+                            **_examples(("crosscurrent notify test phone", "the config's "
+                                         "receiver named phone"),
+                                        ("crosscurrent notify test --notify ntfy://my-topic",
+                                         "any apprise URL")))
     notify.add_argument("action", choices=["test"])
     notify.add_argument("receiver", nargs="?", help="a receiver name of the config")
     silence = sub.add_parser("silence", parents=[common, namespaced],
@@ -341,7 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
                              description="add MATCHERS --for 2h: mute alerts that match, e.g. "
                              "'detector=divergence ids=hk:*' (fields: detector, severity, ids, "
                              "key, tags, state; values take wildcards and commas); list; "
-                             "expire ID.")
+                             "expire ID.",
+                             **_examples(("crosscurrent silence add 'ids=hk:*' --for 2h "
+                                          "--comment 'HK holiday'", "mute Hong Kong"),
+                                         ("crosscurrent silence list", "the silences and "
+                                          "their ids"),
+                                         ("crosscurrent silence expire ID", "end one now")))
     silence.add_argument("action", choices=["add", "list", "expire"])
     silence.add_argument("target", nargs="?", help="add: the matchers; expire: the silence id")
     silence.add_argument("--for", dest="duration", default="1h", metavar="DURATION",
@@ -352,7 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Write report.md, report.html (self-contained, with "
                             "charts) and report.json from the state a pipeline keeps in Redis "
                             "(its --redis, or the embedded Redis of --data-dir): by default "
-                            "the namespace written last, so after a demo or replay, theirs.")
+                            "the namespace written last, so after a demo or replay, theirs.",
+                            **_examples(("crosscurrent report --out today/", "the day of the "
+                                         "latest event"),
+                                        ("crosscurrent report --date 2026-04-08 --lang en",
+                                         "a given day, in English")))
     report.add_argument("--out", type=Path, default=Path("report"), metavar="DIR",
                         help="where the files go (default: ./report)")
     report.add_argument("--lang", choices=["en", "zh", "both"], default="both",
@@ -361,8 +419,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the day to report (default: the day of the latest event)")
     add_backtest_parser(sub)
     add_watchlist_parser(sub)
-    sub.add_parser("catalog", help="list the canonical instrument ids")
-    sub.add_parser("config", help="print the documented default config")
+    add_init_parser(sub)
+    sub.add_parser("catalog", help="list the canonical instrument ids",
+                   description="Every canonical id: name, source, symbol and calendar; whole "
+                   "plain lines when piped.",
+                   **_examples(("crosscurrent catalog | grep hk:", "Hong Kong's")))
+    sub.add_parser("config", help="print the documented default config",
+                   description="The default config, every key explained; a config file "
+                   "(--config, or the one `crosscurrent init` writes) overlays it.",
+                   **_examples(("crosscurrent config > my.yaml", "to edit"),
+                               ("crosscurrent demo --config my.yaml", "then use it")))
+    completion = sub.add_parser(
+        "completion", help="print a shell completion script",
+        description="A completion script for bash, zsh or tcsh: commands, options, choices "
+        "and file names complete on TAB.",
+        **_examples(("crosscurrent completion bash > ~/.local/share/bash-completion/"
+                     "completions/crosscurrent", "bash, from the next shell on"),
+                    ("crosscurrent completion zsh > \"${fpath[1]}/_crosscurrent\"", "zsh")))
+    completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     return parser
 
 
@@ -447,6 +521,13 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.command == "config":
         sys.stdout.write(default_config_text())
         return 0
+    if args.command == "completion":
+        import shtab  # a static script from this very parser
+
+        sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+        return 0
+    if args.command == "init":  # writes the file the other commands read
+        return run_init_command(args, console)
     if args.command == "watchlist":  # before the config loads: it may make the file
         code = run_watchlist_command(args, console)
         if code == 0 and args.backfill:
@@ -509,7 +590,7 @@ def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
         console.print(f"no bars of {args.ids[0]} in namespace {args.namespace!r} yet (each "
                       "pipeline keeps its own: --namespace NAME)", highlight=False)
         return 1
-    console.print(history_view(instruments[0], bars))
+    Screen(console, not console.is_terminal).show(history_view(instruments[0], bars))
     return 0
 
 
@@ -527,7 +608,8 @@ def _backfill_added(args: argparse.Namespace, console: Console) -> None:
     async def act(redis: Any, keys: Keys) -> list[str]:
         store = HistoryStore(redis, keys, config.history.sessions,
                              config.history.volatility_window)
-        return [o.ident for o in await backfill(config, store, args.backfill)]
+        with Bar("history", len(args.backfill)) as bar:
+            return [o.ident for o in await backfill(config, store, args.backfill, bar)]
 
     try:
         failed = _read_namespace(config, args, act)
@@ -547,7 +629,8 @@ def _feeds(args: argparse.Namespace, config: Config, console: Console) -> int:
     from reporters.feed_table import feeds_table, latest_statuses
 
     statuses = _read_namespace(config, args, latest_statuses)
-    console.print(feeds_table(config, statuses, time.time_ns() // 1_000_000))
+    Screen(console, not console.is_terminal).show(
+        feeds_table(config, statuses, time.time_ns() // 1_000_000))
     return 0
 
 
@@ -574,7 +657,7 @@ def _audit(args: argparse.Namespace, config: Config, console: Console) -> int:
             redis, keys, since, until))
         console.print(f"from {_utc(since)} to {_utc(until)} (whole minutes, UTC)",
                       highlight=False)
-    console.print(audit_table(found))
+    Screen(console, not console.is_terminal).show(audit_table(found))
     if found.lost:
         console.print(f"[bold red]{found.lost} entries unaccounted for[/]", highlight=False)
     if found.stuck:
@@ -791,7 +874,7 @@ def _redis(config: Config, args: argparse.Namespace) -> AbstractContextManager[s
                 if config.embedded.data_dir else "the data directory")
         writable(args.data_dir or config.embedded.data_dir or default_data_dir(), flag,
                   mode=0o700)  # the private Redis's: never open to others, not for a moment
-    return redis_url(config, args.data_dir)
+    return redis_url(config, args.data_dir, loading=Bar("loading Redis's data", 1.0, True))
 
 
 def _replay(args: argparse.Namespace, config: Config, console: Console) -> int:

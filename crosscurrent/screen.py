@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from types import TracebackType
 
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
-from rich.text import Text
+from rich.text import Text, TextType
 
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
 
@@ -28,6 +38,15 @@ class Screen:
             return
         markup = f"[{style}]{escape(text)}[/]" if style else escape(text)
         self.console.print(markup, highlight=False, soft_wrap=True)
+
+    def show(self, renderable: RenderableType) -> None:
+        """A rich renderable as it is on a terminal; plain, its tables as aligned columns
+        and every line whole."""
+        if not self.plain:
+            self.console.print(renderable)
+            return
+        for line in plain_lines(renderable):
+            sys.stdout.write(line + "\n")
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
               total: bool = False) -> None:
@@ -63,9 +82,73 @@ def aligned(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
+def plain_lines(renderable: RenderableType) -> list[str]:
+    """Text, tables and groups of them as plain lines (a table: its title, then aligned
+    columns; a cell of several lines on one)."""
+    if isinstance(renderable, Group):
+        return [line for part in renderable.renderables for line in plain_lines(part)]
+    if isinstance(renderable, Table):
+        columns = [_plain(c.header) for c in renderable.columns]
+        rows = list(zip(*([_plain(cell) for cell in c.cells] for c in renderable.columns),
+                        strict=True))
+        title = [_plain(renderable.title)] if renderable.title else []
+        return title + ["  " + line for line in aligned(columns, rows)]
+    if isinstance(renderable, str | Text):
+        return _plain(renderable).splitlines()
+    raise TypeError(f"no plain form for {type(renderable).__name__}")
+
+
+def _plain(cell: RenderableType | TextType) -> str:
+    """A cell's text without markup, its lines joined by spaces."""
+    text = cell.plain if isinstance(cell, Text) else Text.from_markup(cell).plain \
+        if isinstance(cell, str) else str(cell)
+    return " ".join(text.split("\n"))
+
+
 def _numeric(text: str) -> bool:
     try:
         float(text)
     except ValueError:
         return False
     return True
+
+
+class Bar:
+    """A progress bar on stderr for work that takes a while: drawn from its first update,
+    only on a terminal (piped, nothing), gone when done or closed. `bar(done, text)` moves
+    it."""
+
+    def __init__(self, label: str, total: float, percent: bool = False) -> None:
+        self.label = label
+        self.total = total
+        self.percent = percent  # 45%, else 3/8
+        self.console = Console(stderr=True)
+        self._progress: Progress | None = None
+
+    def __call__(self, done: float, text: str = "") -> None:
+        if self._progress is None:
+            if not self.console.is_terminal:
+                return
+            amount: ProgressColumn = TaskProgressColumn() if self.percent \
+                else MofNCompleteColumn()
+            self._progress = Progress(
+                TextColumn(f"[bold]{escape(self.label)}"), BarColumn(), amount,
+                TimeElapsedColumn(), TextColumn("{task.description}"), console=self.console,
+                transient=True)
+            self._progress.add_task("", total=self.total)
+            self._progress.start()
+        self._progress.update(self._progress.task_ids[0], completed=done, description=text)
+        if done >= self.total:
+            self.close()
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def __enter__(self) -> Bar:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

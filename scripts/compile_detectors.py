@@ -9,14 +9,16 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ["CROSSCURRENT_COMPILED"] = "0"  # no warning that the build is out of date
 from detectors import compiled
 
 
-def build(out: Path) -> None:
-    """Compile `compiled.MODULES` into `out` (a minute or two: mypy, then the C compiler)."""
+def build(out: Path, step: Callable[[str], None] = lambda _: None) -> None:
+    """Compile `compiled.MODULES` into `out` (a minute or two: mypy, then the C compiler);
+    `step` is told each phase as it starts."""
     from mypyc.build import mypycify  # the `compiled` extra: needed only here
     from setuptools import setup
 
@@ -27,15 +29,27 @@ def build(out: Path) -> None:
     said = io.StringIO()  # mypyc's notes on what it compiles less well: shown on failure
     try:
         with contextlib.redirect_stdout(said):
+            step(f"mypy: type-checking {len(compiled.MODULES)} modules, writing C")
+            modules = mypycify([f"detectors/{m}.py" for m in compiled.MODULES],
+                               group_name=compiled.GROUP, target_dir=str(temp))
+            step("C compiler: building the extension")
             setup(name=compiled.GROUP,
                   script_args=["--quiet", "build_ext", "--build-lib", str(out),
                                "--build-temp", str(temp), "--parallel", "2"],
-                  ext_modules=mypycify([f"detectors/{m}.py" for m in compiled.MODULES],
-                                       group_name=compiled.GROUP, target_dir=str(temp)))
+                  ext_modules=modules)
     except BaseException:
         print(said.getvalue(), end="", file=sys.stderr)
         raise
     (out / compiled.STAMP).write_text(sources + "\n")
+
+
+def build_with_progress(out: Path) -> None:
+    """`build`, with a bar of its two phases and the time spent, on a terminal."""
+    from crosscurrent.screen import Bar
+
+    phases = iter(range(2))
+    with Bar("compile", 2) as bar:
+        build(out, lambda text: bar(next(phases), text))
 
 
 def main() -> int:
@@ -45,7 +59,7 @@ def main() -> int:
           flush=True)
     started = time.perf_counter()
     try:
-        build(compiled.BUILD)
+        build_with_progress(compiled.BUILD)
     except (Exception, SystemExit) as exc:  # mypyc and setuptools exit on errors
         if isinstance(exc, SystemExit) and isinstance(exc.code, int):  # mypy's, shown above
             why, fix = "mypy's errors above", ""

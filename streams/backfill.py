@@ -13,7 +13,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
@@ -232,11 +232,18 @@ class Backfiller:
         self.catalog = catalog or default_catalog()
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
-    async def backfill(self, ids: Iterable[str], now_ms: int) -> list[Outcome]:
-        """An outcome per id; nothing is logged here: the caller reports `Outcome.line()`."""
+    async def backfill(self, ids: Iterable[str], now_ms: int,
+                       progress: Callable[[int, str], None] | None = None) -> list[Outcome]:
+        """An outcome per id; nothing is logged here: the caller reports `Outcome.line()`.
+        `progress` is told how many ids are done, and the one done last."""
+        outcomes: list[Outcome] = []
         async with aiohttp.ClientSession(timeout=self.timeout,
                                          headers={"User-Agent": "crosscurrent"}) as http:
-            return [await self._one(http, ident, now_ms) for ident in ids]
+            for ident in ids:
+                outcomes.append(await self._one(http, ident, now_ms))
+                if progress is not None:
+                    progress(len(outcomes), ident)
+        return outcomes
 
     async def _one(self, http: aiohttp.ClientSession, ident: str, now_ms: int) -> Outcome:
         instrument = self.catalog[ident]

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote, urlsplit
@@ -158,8 +159,12 @@ class EmbeddedRedis:
         data_dir: Path | None = None,
         binary: Path | None = None,
         appendonly: bool = True,
+        loading: Callable[[float], None] | None = None,
     ) -> None:
+        """`loading` is told the fraction of its data the server has loaded, while it loads
+        (a large append-only file takes a while)."""
         self.data_dir = data_dir or default_data_dir()
+        self.loading = loading
         self.binary = find_redis_server(binary)
         self.appendonly = appendonly
         self.password = secrets.token_urlsafe(18)
@@ -250,15 +255,18 @@ class EmbeddedRedis:
                                           f"(its log: {log_file})")
                 try:
                     if probe.ping():
+                        if loading and self.loading is not None:
+                            self.loading(1.0)
                         return
                 except (redis.BusyLoadingError, redis.TimeoutError):  # alive, loading its data
-                    deadline = time.monotonic() + timeout
                     if not loading:
                         loading = True
                         size = sum(f.stat().st_size for f in self.data_dir.rglob("*")
                                    if f.suffix in (".aof", ".rdb"))
                         log.warning("the embedded Redis is loading %.0f MB of data from %s; "
                                     "waiting for it", size / 1e6, self.data_dir)
+                    self._tell_loaded(probe)
+                    deadline = time.monotonic() + timeout
                 except (redis.ConnectionError, FileNotFoundError):
                     pass
                 if time.monotonic() > deadline:
@@ -268,6 +276,18 @@ class EmbeddedRedis:
                 time.sleep(0.02)
         finally:
             probe.close()
+
+    def _tell_loaded(self, probe: redis.Redis) -> None:
+        """Tell `loading` how far the server is (INFO answers while it loads)."""
+        if self.loading is None:
+            return
+        try:
+            info = probe.info("persistence")
+        except (OSError, redis.RedisError):
+            return
+        if info.get("loading"):
+            self.loading(float(info.get("loading_loaded_perc", 0.0)) / 100)
+        time.sleep(0.2)  # INFO now and then, not 50 times a second
 
     def _stop_leftover(self, timeout: float) -> None:
         """Stop a redis-server a dead parent left on the data dir, and clear what it left."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import re
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -138,6 +140,28 @@ def test_help_teaches_with_examples() -> None:
     assert "tape seconds per second; 'max' (default)" in crosscurrent("replay", "--help").stdout
 
 
+def test_every_command_s_help_ends_with_examples() -> None:
+    """`COMMAND --help` shows, for each command and subcommand, at least one command line to
+    copy (run in-process: the parser is the one the command uses)."""
+    from crosscurrent.cli import build_parser
+
+    def commands(parser: argparse.ArgumentParser, path: tuple[str, ...]
+                 ) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    yield (*path, name), child
+                    yield from commands(child, (*path, name))
+
+    found = list(commands(build_parser(), ()))
+    assert len(found) >= 20
+    for path, parser in found:
+        text = parser.format_help()
+        assert re.search(r"^examples?:$", text, re.M), f"{' '.join(path)} has no example"
+        lines = re.findall(r"^  (?:crosscurrent|bash scripts/)\S* .*$", text, re.M)
+        assert lines, f"{' '.join(path)}: no command line among its examples"
+
+
 def test_config_command_prints_the_documented_default() -> None:
     result = crosscurrent("config")
     assert result.returncode == 0 and "CROSSCURRENT_" in result.stdout
@@ -234,6 +258,17 @@ def test_read_commands_follow_the_namespace_written_last(redis_url: str, tmp_pat
     told = crosscurrent("alerts", "list", "--redis", redis_url, "--namespace", "live", env=prefix)
     assert told.returncode == 0 and told.stdout == ""
     assert told.stderr == "no alerts in namespace live\n"  # not followed: nothing to say
+    # piped, the tables are plain whole lines: `feeds | grep binance` finds the row entire
+    feeds = crosscurrent("feeds", "--redis", redis_url, env=prefix)
+    audit = crosscurrent("audit", "--redis", redis_url, env=prefix)
+    for piped in (feeds, audit):
+        assert piped.returncode == 0, piped.stderr
+        assert "\x1b[" not in piped.stdout and "│" not in piped.stdout and "…" not in piped.stdout
+    (row,) = [line for line in feeds.stdout.splitlines() if line.split()[:1] == ["binance"]]
+    assert "crypto:BTC, crypto:ETH" in row and "connected" in row and len(row) > 200
+    (row,) = [line for line in audit.stdout.splitlines() if line.split()[:2] == ["feed",
+                                                                               "binance"]]
+    assert "sent " in row and "received " in row and "parsed " in row
 
 
 def test_a_report_of_an_empty_namespace_says_so(redis_url: str, tmp_path: Path) -> None:

@@ -104,7 +104,8 @@ def test_a_second_cli_process_uses_the_running_server(tmp_path: Path) -> None:
 
 def test_a_server_still_loading_its_data_is_waited_for(tmp_path: Path,
                                                         caplog: pytest.LogCaptureFixture) -> None:
-    """Data that takes longer to load than the start timeout: loading is not a failure."""
+    """Data that takes longer to load than the start timeout: loading is not a failure, and
+    how far it has loaded is told as it goes (the CLI's progress bar)."""
     with EmbeddedRedis(tmp_path) as server:
         client = redis.Redis.from_url(server.url, socket_timeout=120)
         client.eval("for i = 1, 2000000 do redis.call('SET', 'k' .. i, i) end", 0)
@@ -113,13 +114,15 @@ def test_a_server_still_loading_its_data_is_waited_for(tmp_path: Path,
                 "aof_rewrite_in_progress", "aof_rewrite_scheduled")):
             time.sleep(0.05)
         client.close()
-    again = EmbeddedRedis(tmp_path)
+    told: list[float] = []
+    again = EmbeddedRedis(tmp_path, loading=told.append)
     try:
         again.start(timeout=0.2)  # about 0.8 s of loading here
         assert redis.Redis.from_url(again.url).get("k2000000") == b"2000000"
     finally:
         again.stop()
     assert "loading" in caplog.text  # and it said so while waiting
+    assert told[-1] == 1.0 and told == sorted(told) and 0 <= told[0] <= 1
 
 
 def test_a_server_that_cannot_start_is_one_error_naming_its_log(tmp_path: Path) -> None:
