@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from crosscurrent.facts import SINCE_PREVIOUS_CLOSE
 from crosscurrent.formatting import compact, pct
 from crosscurrent.notify_config import Lang
 from reporters import charts
@@ -156,30 +158,106 @@ def markdown(report: Report, lang: Lang = "both") -> str:
     return "\n".join(lines)
 
 
-CSS = """body{font:15px/1.5 system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC",sans-serif;
-max-width:980px;margin:2em auto;padding:0 1em;color:#111}h1{font-size:1.6em}
-h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}table{border-collapse:collapse;
-margin:.6em 0;width:100%}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}
-th{background:#f4f4f5}svg{width:100%;height:auto;margin:.4em 0}.t{font-weight:600;font-size:13px}
-.a,.l{font-size:11px}.zero{stroke:#999;stroke-dasharray:3 3}.disclaimer{color:#555;font-size:13px}
+# Responsive: the page never scrolls sideways. Charts (SVG, charts.W units wide, their font
+# sizes in those units) scale to the width, two a row where there is room; table cells wrap;
+# on a narrow screen a table of four columns or more shows its rows as cards (`_table`), and
+# any table still too wide scrolls in its own box.
+CSS = """*,*::before,*::after{box-sizing:border-box}
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","WenQuanYi Micro Hei",
+sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#111}h1{font-size:1.6em}
+h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}p,td,th{overflow-wrap:break-word}
+.table{overflow-x:auto;margin:.6em 0}table{border-collapse:collapse;width:100%}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f5}.charts{display:grid;gap:.6em 1.6em;margin:.8em 0;
+grid-template-columns:repeat(auto-fill,minmax(min(100%,400px),1fr))}
+svg.chart{display:block;width:100%;height:auto}.t{font-weight:600;font-size:15px;fill:#111}
+.ax{font-size:12px;fill:#374151}.l{font-size:12px}.a{font-size:11px;fill:#4b5563}
+.g{stroke:#e5e7eb}.axis,.tick{stroke:#6b7280}.zero{stroke:#6b7280;stroke-dasharray:3 3}
+.disclaimer{color:#555;font-size:13px}
+@media (max-width:600px){body{margin:1em auto;padding:0 .75em}table{font-size:13px}
+th,td{padding:3px 5px}h1{font-size:1.4em}.cards,.cards tbody,.cards tr,.cards td{display:block}
+.cards thead{display:none}.cards tr{border:1px solid #ddd;margin:.5em 0}
+.cards td{border:0;border-top:1px solid #eee}.cards td:first-child{border:0;font-weight:600}
+.cards td::before{content:attr(data-label);display:block;font-size:11px;font-weight:400;
+color:#6b7280}}
 """
+
+
+REGION = {"us": ("US", "美股"), "hk": ("HK", "港股"), "cn": ("A-share", "A股"),
+          "crypto": ("Crypto", "加密货币")}
+HOURS_TO = re.compile(r"(?P<hours>[\d.]+) h to (?P<utc>\d\d:\d\dZ) \((?P<hkt>\d\d:\d\d) HKT\)")
+
+
+def window_zh(window: str) -> str:
+    """A change's window in Chinese: "since previous close" or "24 h to 08:00Z (16:00 HKT)"."""
+    if window == SINCE_PREVIOUS_CLOSE:
+        return "较前收盘"
+    if found := HOURS_TO.fullmatch(window):
+        return f"截至 {found['utc']}(香港时间 {found['hkt']})的 {found['hours']} 小时"
+    return window
+
+
+def _change_label(lang: Lang, windows: set[str], what: str = "", what_zh: str = "") -> str:
+    """A percentage axis: "% change, since previous close / 涨跌幅(%),较前收盘"."""
+    window = next(iter(windows)) if len(windows) == 1 else ""
+    en = f"% change{' of ' + what if what else ''}" + (f", {window}" if window else "")
+    zh = f"{what_zh}涨跌幅(%)" + (f",{window_zh(window)}" if window else "")
+    return _say(lang, en, zh)
+
+
+def figures(report: Report, lang: Lang) -> dict[str, list[str]]:
+    """The charts of the sections, by section number: every axis labelled with its unit and
+    the change's window, in the report's language."""
+    time_label = _say(lang, "time (UTC)", "时间(UTC)")
+    intraday = []
+    for region, data in report.intraday.items():
+        en, zh = REGION.get(region, (region.upper(), region.upper()))
+        windows = {row.window for short in data
+                   if (row := report.markets.get(f"{region}:{short}")) and row.window}
+        intraday.append(charts.lines(_say(lang, f"{en} intraday", f"{zh}日内走势"), data,
+                                     y_label=_change_label(lang, windows), x_label=time_label))
+    moved = [r for i, r in report.markets.items()
+             if r.change is not None and any(i in d.key for d in report.divergences)]
+    windows = {r.window for r in moved}
+    notes = [] if len(windows) < 2 else [  # which window is whose
+        _say(lang, f"{window}: " + ", ".join(r.name for r in moved if r.window == window),
+             f"{window_zh(window)}:" + "、".join(r.name_zh for r in moved if r.window == window))
+        for window in sorted(windows)]
+    tvl = report.crypto.tvl_categories
+    return {
+        "2.": intraday,
+        "3.": [charts.bars(
+            _say(lang, "TVL by category", "各类别 TVL"),
+            [(CATEGORY.get(c.category, c.category), c.change) for c in tvl],
+            x_label=_change_label(lang, {c.window for c in tvl}, "TVL", "TVL "),
+            y_label=_say(lang, "TVL category", "TVL 类别"))],
+        "7.": [charts.bars(
+            _say(lang, "Changes behind the divergences", "背离所涉品种的涨跌幅"),
+            [(r.name_zh if lang == "zh" else r.name, r.change) for r in moved
+             if r.change is not None],
+            x_label=_change_label(lang, windows), y_label=_say(lang, "instrument", "品种"),
+            notes=notes)],
+    }
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """A table in a box of its own; one of four columns or more (`cards`) shows each row as
+    a card of labelled cells on a narrow screen, where its columns would not fit."""
+    cards = ' class="cards"' if len(header) >= 4 else ""
+    return (f'<div class="table"><table{cards}><thead><tr>'
+            + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
+            + "".join("<tr>" + "".join(f'<td data-label="{escape(h)}">{escape(c)}</td>'
+                                       for h, c in zip(header, row, strict=False)) + "</tr>"
+                      for row in rows) + "</tbody></table></div>")
 
 
 def html(report: Report, lang: Lang = "both") -> str:
     parts = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
              f"<title>Market Intelligence Report — {escape(report.date)}</title>",
              f"<style>{CSS}</style></head><body>",
              f"<h1>Market Intelligence Report — {escape(report.date)}</h1>"]
-    tvl = report.crypto.tvl_categories
-    figures = {  # by section number
-        "2.": [charts.lines(f"{region.upper()} intraday (vs previous close)", data)
-               for region, data in report.intraday.items()],
-        "7.": [charts.bars("Changes behind the divergences (since previous close)", [
-            (r.name, r.change) for i, r in report.markets.items()
-            if r.change is not None and any(i in d.key for d in report.divergences)])],
-        "3.": [charts.bars(f"TVL by category ({tvl[0].window if tvl else '24 h'})", [
-            (CATEGORY.get(c.category, c.category), c.change) for c in tvl])],
-    }
+    charted = figures(report, lang)
     for heading, blocks in sections(report, lang):
         parts.append(f"<h2>{escape(heading)}</h2>")
         for block in blocks:
@@ -188,11 +266,9 @@ def html(report: Report, lang: Lang = "both") -> str:
                     parts.append(f"<p>{escape(block)}</p>")
                 continue
             header, rows = block
-            parts.append("<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header)
-                         + "</tr>" + "".join("<tr>" + "".join(f"<td>{escape(c)}</td>"
-                                                               for c in row) + "</tr>"
-                                             for row in rows) + "</table>")
-        parts += [svg for svg in figures.get(heading.split(" ", 1)[0], []) if svg]
+            parts.append(_table(header, rows))
+        if drawn := [svg for svg in charted.get(heading.split(" ", 1)[0], []) if svg]:
+            parts.append('<div class="charts">' + "".join(drawn) + "</div>")
     parts.append(f"<p class=\"disclaimer\">{escape(report.disclaimer.en)}<br>"
                  f"{escape(report.disclaimer.zh)}</p></body></html>")
     return "".join(parts)
