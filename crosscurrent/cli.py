@@ -500,16 +500,21 @@ def _notifies(args: argparse.Namespace) -> bool:
     return args.command in ("demo", "replay") or (args.command == "run" and args.only != "feeds")
 
 
-def _check_receivers(args: argparse.Namespace, config: Config) -> None:
-    """Every receiver a command will send to, read before it starts: one line if not."""
-    from reporters.notifier import ReceiverError, check_receivers
+def _with_receivers(args: argparse.Namespace, config: Config) -> Config:
+    """The config with the --notify URLs as one more receiver (in the command's --lang),
+    every receiver read before the command starts: one line if one cannot be."""
+    from reporters.notifier import ReceiverError, check_receivers, with_cli_receivers
 
     if not _notifies(args):
-        return
+        return config
     try:
-        check_receivers(config.notify, getattr(args, "notify", ()))
+        notify = with_cli_receivers(config.notify, getattr(args, "notify", ()),
+                                    getattr(args, "lang", "both"))
+        check_receivers(notify)
     except ReceiverError as exc:
         raise UserError(str(exc)) from None
+    args.notify = []  # in the config now
+    return config.model_copy(update={"notify": notify})
 
 
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
@@ -538,8 +543,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
                 "alerts": _alerts, "notify": _notify, "silence": _silence, "report": _report,
                 "watch": _watch, "audit": _audit, "worker": _worker,
                 "backtest": run_backtest_command}
-    config = _config(args)
-    _check_receivers(args, config)
+    config = _with_receivers(args, _config(args))
     use_loop(config.loop)
     return handlers[args.command](args, config, console)
 

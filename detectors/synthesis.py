@@ -7,8 +7,9 @@ set of active findings, from which
     stablecoin minting alongside DEX volume spikes, A-share breadth holding up where the chain
     broke;
   - risks are ranked by probability x impact, each with the trigger to watch.
-Both are alerts (`synthesis:flow:*` info; `synthesis:risk:*` by score) and data in the
-snapshot (`flow_map`, `risks`, with the `findings` they were read off). Their figures are
+Both are alerts (`synthesis:flow:*` info; `synthesis:risk:*` by score, whose notes also say
+what the risk was read off, `explanation`, and what to `watch`, for the notifications) and data
+in the snapshot (`flow_map`, `risks`, with the `findings` they were read off). Their figures are
 those of the findings when they fired; the end-of-day report reads the rows off the same
 findings with its own figures (`read_flow_map`, `read_risks` on restated values), so its flow
 map quotes what its sections say.
@@ -78,11 +79,12 @@ class Synthesis:
         if not changed:
             return []
         self.flow_map = read_flow_map(self.findings, self.catalog)
-        self.risks = read_risks(self.findings, self.levels, self.catalog)
+        read = _risks(self.findings, self.levels, self.catalog)
+        self.risks = [_plain(r) for r in read]
         out: list[Alert] = []
         rows = {f"{NAME}:flow:{unfigured(r['source'])}->{unfigured(r['destination'])}": r
                 for r in self.flow_map}
-        risks = {f"{NAME}:risk:{r['risk']}": r for r in self.risks}
+        risks = {f"{NAME}:risk:{r['risk']}": r for r in read}
         for key in [k for k in self.latch.active if k not in rows and k not in risks]:
             transition = self.latch.move(key, None)
             assert transition is not None
@@ -114,7 +116,8 @@ class Synthesis:
                     f"风险 #{rank}:{risk['risk_zh']}(概率{ZH[risk['probability']]},影响"
                     f"{ZH[risk['impact']]});关注:{risk['trigger_zh']}",
                     {"rank": rank, "score": score},
-                    {k: v for k, v in risk.items() if isinstance(v, str)}))
+                    {k: v for k, v in _plain(risk).items() if isinstance(v, str)}
+                    | {note: risk[field] for field, note in READING.items() if risk[field]}))
         return out
 
     def snapshot(self) -> dict[str, Any]:
@@ -193,9 +196,35 @@ def read_flow_map(findings: Mapping[str, dict[str, Any]], catalog: Catalog | Non
     return rows
 
 
+#: What a risk was read off and what to watch, in words with the findings' figures: the risk
+#: alert's notes (field -> note), not part of the risk matrix.
+READING = {"seen": "explanation", "seen_zh": "explanation_zh", "watch": "watch",
+           "watch_zh": "watch_zh"}
+
+
+def _plain(risk: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in risk.items() if k not in READING}
+
+
 def read_risks(findings: Mapping[str, dict[str, Any]], levels: Sequence[LevelRule] = (),
                catalog: Catalog | None = None) -> list[dict[str, Any]]:
     """The risk matrix read off active findings, ranked by probability x impact."""
+    return [_plain(r) for r in _risks(findings, levels, catalog)]
+
+
+def _clause(text: str, mark: str) -> str:
+    """A sentence's first clause ("US +0.56% did not transmit to HK (-0.10%)")."""
+    return text.split(mark, 1)[0]
+
+
+def _hours(values: Mapping[str, float]) -> str:
+    """A finding's window ("in 21 h"), or nothing without one."""
+    return f"{round(values['window_h'], 1):g} h" if "window_h" in values else ""
+
+
+def _risks(findings: Mapping[str, dict[str, Any]], levels: Sequence[LevelRule],
+           catalog: Catalog | None) -> list[dict[str, Any]]:
+    """The risk matrix, each risk with its reading (`READING`)."""
     catalog = catalog or default_catalog()
 
     def active(prefix: str) -> dict[str, dict[str, Any]]:
@@ -216,15 +245,19 @@ def read_risks(findings: Mapping[str, dict[str, Any]], levels: Sequence[LevelRul
                        f"(≥{rule.volume_ratio:g}x average), A-shares may follow")
             trigger_zh = (f"若{name.zh}放量{'跌破' if rule.below is not None else '突破'}"
                           f" {level:,.0f}(≥{rule.volume_ratio:g}倍均量),A股或将跟随")
+            watch = trigger[0].lower() + trigger[1:]  # "watch: if HSI breaks ..."
         else:
             trigger, trigger_zh = "Hong Kong selling spreading to A-shares", "港股抛压蔓延至A股"
+            watch = trigger
+        seen, seen_zh = _hk_reading(findings, broken, hk_cn, catalog)
         realised = any(k.startswith("level_break:hk:") for k in findings)
         loud = any(f["severity"] != "info" for f in [*broken.values(), *hk_cn.values()])
         probability = "High" if realised or (broken and hk_cn and loud) else "Medium"
         out.append({
             "risk": "HK/A-share correlation breakdown", "risk_zh": "港股/A股相关性破裂",
             "probability": probability, "impact": "Medium", "trigger": trigger,
-            "trigger_zh": trigger_zh,
+            "trigger_zh": trigger_zh, "seen": seen, "seen_zh": seen_zh, "watch": watch,
+            "watch_zh": trigger_zh,
             "ids": sorted({i for f in [*broken.values(), *hk_cn.values()]
                            for i in f["ids"]})})
     rwa = {k: f for k, f in findings.items()
@@ -241,6 +274,9 @@ def read_risks(findings: Mapping[str, dict[str, Any]], levels: Sequence[LevelRul
             "trigger": f"Further outflows from tokenized treasuries ({', '.join(names)}) "
                        "signal institutional exit",
             "trigger_zh": f"代币化国债({', '.join(names)})继续流出意味着机构撤离",
+            **_rwa_reading(rwa, catalog),
+            "watch": f"further outflows from tokenized treasuries ({', '.join(names)})",
+            "watch_zh": f"代币化国债({', '.join(names)})继续流出",
             "ids": sorted({i for f in rwa.values() for i in f["ids"]})})
     leverage = active("leverage:")
     crypto_moves = {k: f for k, f in active("large_move:crypto:").items()}
@@ -261,7 +297,82 @@ def read_risks(findings: Mapping[str, dict[str, Any]], levels: Sequence[LevelRul
             # move is its own alert
             "probability": "High" if len(liquidation) > 1 else "Medium" if leverage else "Low",
             "impact": "High", "trigger": trigger, "trigger_zh": trigger_zh,
+            **_leverage_reading(leverage, crypto_moves, catalog),
+            "watch": "funding rates", "watch_zh": "资金费率",
             "ids": sorted({i for f in [*leverage.values(), *crypto_moves.values()]
                            for i in f["ids"]})})
     out.sort(key=lambda r: -SCORE[r["probability"]] * SCORE[r["impact"]])
     return out
+
+
+def _hk_reading(findings: Mapping[str, dict[str, Any]], broken: Mapping[str, dict[str, Any]],
+                hk_cn: Mapping[str, dict[str, Any]], catalog: Catalog) -> tuple[str, str]:
+    """What the HK/A-share risk was read off: the chain's break, the divergences with Hong
+    Kong, a level broken there."""
+    en: list[str] = []
+    zh: list[str] = []
+    for finding in broken.values():
+        notes = finding["notes"]
+        if notes.get("assessment"):
+            en.append(_clause(notes["assessment"], ": "))
+            zh.append(_clause(notes.get("assessment_zh") or notes["assessment"], ":"))
+    for finding in hk_cn.values():
+        values, notes = finding["values"], finding["notes"]
+        if "side_a" in notes and "side_b" in notes:
+            a, b = signed(values["change_a"]), signed(values["change_b"])
+            en.append(f"{notes['side_a']} {a} vs {notes['side_b']} {b}")
+            zh.append(f"{notes.get('side_a_zh', notes['side_a'])} {a} 对 "
+                      f"{notes.get('side_b_zh', notes['side_b'])} {b}")
+    for key, finding in findings.items():
+        if key.startswith("level_break:hk:") and "level" in finding["values"]:
+            name, level = catalog[finding["ids"][0]], finding["values"]["level"]
+            below = ":below:" in key
+            en.append(f"{name.short} broke {'below' if below else 'above'} {level:,.0f}")
+            zh.append(f"{name.zh}{'跌破' if below else '突破'} {level:,.0f}")
+    return "; ".join(en), ";".join(zh)
+
+
+def _rwa_reading(rwa: Mapping[str, dict[str, Any]], catalog: Catalog) -> dict[str, str]:
+    """What the RWA risk was read off: the category's TVL change, its protocols' outflows."""
+    en: list[str] = []
+    zh: list[str] = []
+    category = rwa.get("flows:category:rwa") or rwa.get("flows:rotation:rwa")
+    if category is not None and "change" in category["values"]:
+        move, span = signed(category["values"]["change"]), _hours(category["values"])
+        en.append(f"RWA TVL {move}" + (f" in {span}" if span else ""))
+        zh.append("RWA 锁仓量" + (f" {span}" if span else "") + f" {move}")
+    for key, finding in rwa.items():
+        if key.startswith("flows:tvl:"):
+            name, values = catalog[finding["ids"][0]], finding["values"]
+            move, span = signed(values["change"]), _hours(values)
+            en.append(f"{name.en} {move}" + (f" in {span}" if span else ""))
+            zh.append(name.zh + (f" {span}" if span else "") + f" {move}")
+    return {"seen": "; ".join(en), "seen_zh": ";".join(zh)}
+
+
+def _leverage_reading(leverage: Mapping[str, dict[str, Any]],
+                      crypto_moves: Mapping[str, dict[str, Any]], catalog: Catalog
+                      ) -> dict[str, str]:
+    """What the leverage risk was read off: fast moves on stretched funding, else funding
+    spikes and large crypto moves."""
+    liquidation = [f for k, f in leverage.items() if k.startswith("leverage:liquidation:")]
+    if liquidation:
+        moves = [(catalog[f["ids"][0]].short, signed(f["values"]["change"]))
+                 for f in liquidation]
+        return {"seen": ", ".join(f"{name} {move}" for name, move in moves)
+                + " in 24 h on stretched funding",
+                "seen_zh": "、".join(f"{name} 24小时 {move}" for name, move in moves)
+                + ",资金费率偏高"}
+    en: list[str] = []
+    zh: list[str] = []
+    for key, finding in leverage.items():
+        if key.startswith("leverage:funding:") and "funding" in finding["values"]:
+            name, rate = catalog[finding["ids"][0]].short, finding["values"]["funding"] * 100
+            en.append(f"{name} funding {rate:.4f}% per 8 h")
+            zh.append(f"{name} 资金费率每8小时 {rate:.4f}%")
+    for finding in crypto_moves.values():
+        if "change" in finding["values"]:
+            name, move = catalog[finding["ids"][0]].short, signed(finding["values"]["change"])
+            en.append(f"{name} {move} in 24 h")
+            zh.append(f"{name} 24小时 {move}")
+    return {"seen": "; ".join(en), "seen_zh": ";".join(zh)}

@@ -71,16 +71,17 @@ def resolve_url(receiver: str, url: str, env: dict[str, str] | None = None) -> s
     return url
 
 
-def with_cli_receivers(config: NotifyConfig, urls: Sequence[str]) -> NotifyConfig:
-    """`--notify URL`: one more receiver that gets every alert (ahead of the other routes);
-    ReceiverError for a URL of no usable form."""
+def with_cli_receivers(config: NotifyConfig, urls: Sequence[str], lang: Lang = "both"
+                       ) -> NotifyConfig:
+    """`--notify URL`: one more receiver that gets every alert (ahead of the other routes),
+    in the command's `--lang`; ReceiverError for a URL of no usable form."""
     if not urls:
         return config
     for number, url in enumerate(urls, start=1):
         problem = url_problem(url)
         if problem:
             raise ReceiverError(f"--notify URL #{number} {problem}")
-    receiver = Receiver(name=CLI_RECEIVER, urls=tuple(urls))
+    receiver = Receiver(name=CLI_RECEIVER, urls=tuple(urls), lang=lang)
     route = Route.model_validate({"match": "", "receivers": [CLI_RECEIVER], "continue": True})
     return config.model_copy(update={"receivers": (*config.receivers, receiver),
                                      "routes": (route, *config.routes)})

@@ -4,14 +4,14 @@ subprocesses and the event loop under test can reach it)."""
 from __future__ import annotations
 
 import json
-import re
+import shlex
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-NOTICE = re.compile(r"\(crosscurrent notice (\S+)\)")
+from reporters.matchers import Matcher
 
 
 class Receiver:
@@ -21,20 +21,29 @@ class Receiver:
         self.lock = threading.Lock()
         self.url = ""
 
-    def notices(self) -> list[str]:
+    def silenced(self) -> list[str]:
+        """The keys of every message's silence command, message by message."""
         with self.lock:
-            return [m.group(1) for r in self.received
-                    if (m := NOTICE.search(r.get("message", "")))]
+            return [key for message in self.received for key in reference(message)[0]]
 
-    def keys(self, state: str = "firing") -> list[str]:
-        """The alert key of each block of that state, over every message received."""
-        found = []
+    def refs(self) -> list[str]:
+        """Every message's notice references."""
         with self.lock:
-            for message in (r.get("message", "") for r in self.received):
-                for block in message.split("\n\n"):
-                    if f", {state}]" in block:
-                        found.append(block.splitlines()[-1].strip().split(" · ")[0])
-        return found
+            return [ref for message in self.received for ref in reference(message)[1]]
+
+
+def reference(message: dict[str, str]) -> tuple[list[str], list[str]]:
+    """A received message's last line: the alert keys its silence command names (firing
+    alerts, each once, in order) and the notice references."""
+    *command, refs = message["message"].rsplit("\n", 1)[-1].split(" · ")
+    keys: list[str] = []
+    if command:
+        assert command[0].startswith("Silence with: crosscurrent silence add "), command
+        (target,) = shlex.split(command[0].removeprefix("Silence with: "))[3:]
+        keys = list(dict(Matcher.parse(target).terms)["key"])
+    word, _, ids = refs.partition(" ")
+    assert word in ("ref", "refs"), refs
+    return keys, ids.split()
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import pytest
 
 from crosscurrent.config import AgentConfig
 from crosscurrent.events import Alert, AlertState, Severity, encode
-from crosscurrent.notify_config import NotifyConfig
+from crosscurrent.notify_config import Lang, NotifyConfig
 from reporters.notifier import Deliverer, Notifier, ReceiverError, resolve_url, with_cli_receivers
 from reporters.silences import new_silence, save_silence
 from streams.bus import FIELD
@@ -25,7 +25,7 @@ from streams.keys import Keys
 from streams.redis_client import connect
 from tests.conftest import OUTAGE_S, free_port
 from tests.detectors.scenario import DATA
-from tests.reporters.receiver import Receiver, receiver
+from tests.reporters.receiver import Receiver, receiver, reference
 
 FAST = NotifyConfig(group_wait_s=0, group_interval_s=0, keep_firing_for_s=0)
 
@@ -38,7 +38,7 @@ def alerts(n: int) -> list[Alert]:
 
 async def pipeline(url: str, keys: Keys, hook: str, until: int, sink: Receiver,
                    timeout: float = 30, summary_after: int | None = None,
-                   ) -> tuple[Notifier, Deliverer]:
+                   lang: Lang | None = None) -> tuple[Notifier, Deliverer]:
     """Run a notifier and its deliverer until the receiver has `until` messages."""
     redis = await connect(url)
     config = with_cli_receivers(FAST, [hook])
@@ -47,7 +47,7 @@ async def pipeline(url: str, keys: Keys, hook: str, until: int, sink: Receiver,
                              "summary_after": summary_after})
         for r in config.receivers)})
     notifier = Notifier(config, redis, keys, AgentConfig(batch=5), clock=lambda: 0)
-    deliverer = Deliverer(config.receivers[0], redis, keys)
+    deliverer = Deliverer(config.receivers[0], redis, keys, lang=lang)
     await notifier.start()
     tasks = [asyncio.create_task(notifier.run()), asyncio.create_task(deliverer.run())]
     try:
@@ -78,8 +78,8 @@ def test_a_receiver_down_gets_everything_once_in_order_when_back(redis_url: str)
         sink.refuse = 4  # down for the first four attempts
         asyncio.run(publish(redis_url, keys, alerts(6)))
         _, deliverer = asyncio.run(pipeline(redis_url, keys, sink.url, 6, sink))
-        assert sink.keys() == [f"k{i}" for i in range(6)]  # all, once, in order
-        assert deliverer.failures == 4 and len(set(sink.notices())) == 6
+        assert sink.silenced() == [f"k{i}" for i in range(6)]  # all, once, in order
+        assert deliverer.failures == 4 and len(set(sink.refs())) == 6
 
 
 @pytest.mark.timeout(OUTAGE_S + 90)
@@ -105,7 +105,7 @@ def test_a_receiver_down_for_a_while_gets_every_alert_of_the_outage(redis_url: s
 
     with contextlib.ExitStack() as back:
         deliverer = asyncio.run(main())
-    assert sink.keys() == [f"k{i}" for i in range(6)]
+    assert sink.silenced() == [f"k{i}" for i in range(6)]
     assert deliverer.failures >= 2 and deliverer.delivered == 6
 
 
@@ -118,8 +118,11 @@ def test_a_long_outage_can_end_in_one_summary(redis_url: str) -> None:
                                             summary_after=3))
         (message,) = sink.received
         assert "8 alerts while this channel was unreachable" in message["title"]
-        assert [line.rsplit(" · ", 1)[1] for line in message["message"].splitlines()[:8]] == \
-            [f"k{i}" for i in range(8)]  # every one, in order
+        lines = message["message"].splitlines()
+        assert [line.rsplit(" ", 2)[1:] for line in lines[:8]] == \
+            [["alert", str(i)] for i in range(8)]  # every one, in order
+        silence, notices = reference(message)
+        assert silence == [f"k{i}" for i in range(8)] and len(set(notices)) == 8
         assert deliverer.delivered == 8
 
 
@@ -136,7 +139,7 @@ def test_a_silence_in_redis_mutes_the_notifier(redis_url: str) -> None:
         asyncio.run(publish(redis_url, keys, alerts(4)))
         asyncio.run(pipeline(redis_url, keys, sink.url, 2, sink))
         time.sleep(0.3)
-        assert sorted(sink.keys()) == ["k0", "k3"]
+        assert sorted(sink.silenced()) == ["k0", "k3"]
 
 
 def test_a_restart_mid_stream_sends_nothing_twice_and_loses_nothing(redis_url: str) -> None:
@@ -144,10 +147,10 @@ def test_a_restart_mid_stream_sends_nothing_twice_and_loses_nothing(redis_url: s
     with receiver() as sink:
         asyncio.run(publish(redis_url, keys, alerts(30)))
         asyncio.run(pipeline(redis_url, keys, sink.url, 7, sink))  # stopped part-way
-        assert 7 <= len(sink.notices()) < 30
+        assert 7 <= len(sink.refs()) < 30
         asyncio.run(publish(redis_url, keys, alerts(40)[30:]))
         asyncio.run(pipeline(redis_url, keys, sink.url, 40, sink))
-        counts = Counter(sink.keys())
+        counts = Counter(sink.silenced())
         assert set(counts) == {f"k{i}" for i in range(40)} and set(counts.values()) == {1}
 
 
@@ -163,9 +166,11 @@ def test_replay_notifies_each_firing_alert_once(redis_url: str, tmp_path: Path) 
                   .splitlines()]
         firing = Counter(a["key"] for a in raised if a["state"] == "firing")
         assert sum(firing.values()) > 20
-        assert Counter(sink.keys()) == firing  # each firing alert, exactly once
-        assert len(sink.notices()) < sum(firing.values())  # grouped into fewer messages
-        assert len(sink.notices()) == len(set(sink.notices()))
+        # each firing alert, exactly once (no key of this tape fires twice in one notice:
+        # a notice's silence command names a key once)
+        assert Counter(sink.silenced()) == firing
+        assert len(sink.refs()) < sum(firing.values())  # grouped into fewer messages
+        assert len(sink.refs()) == len(set(sink.refs()))
         assert "receiver cli:" in result.stdout and "delivered" in result.stdout
 
 
