@@ -335,6 +335,8 @@ async def replay(
                 for feed in feeds[source]:
                     tasks.start(feed.run(), f"{source} feed")
                 await simulator.wait_subscribed(ids)
+            counts = FeedCounts(redis, keys, [feed for own in feeds.values() for feed in own])
+            tasks.start(counts.run(), "feed counts")  # as live: `feeds`, `audit` read them
             families = {family(i) for i in tape.ids()}
             agents = [*build_agents(config, redis, keys), HistoryRecorder(
                 redis, keys, families, store, config.agent)]
@@ -358,7 +360,7 @@ async def replay(
                               if in_step else None)
             frames = await _drain(tasks, simulators, feeds, writer, agents)
             await edge.flush(redis, keys)  # feed.<source>.rejected, for `audit`
-            await count_replayed(redis, keys, frames)
+            await count_replayed(redis, keys, frames, counts)
             await redis.set(keys.replayed, "finished")
             alerts = await read_alerts(redis, keys)
             await _until(lambda: len(seen) >= len(alerts), tasks, "the alert log")

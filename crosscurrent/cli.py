@@ -670,9 +670,9 @@ def _audit(args: argparse.Namespace, config: Config, console: Console) -> int:
                       "on them; a running agent claims a dead one's after agent.claim_idle_ms[/]",
                       highlight=False)
     if found.unfinished:
-        console.print("[bold red]the replay of this namespace stopped before its end: its "
-                      "feeds were never counted, so no stage can be reconciled; replay it "
-                      "again[/]", highlight=False)
+        console.print("[bold red]the replay of this namespace stopped before its end: what "
+                      "its simulators sent is counted only at the end, so no stage can be "
+                      "reconciled; replay it again[/]", highlight=False)
     if found.lost or found.stuck or found.unfinished:
         return 1
     console.print("nothing lost: every stage accounts for what the one before it passed on")
