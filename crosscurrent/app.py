@@ -564,11 +564,16 @@ async def write_snapshots(config: Config, url: str, namespace: str) -> None:
 async def backfill(config: Config, store: HistoryStore, ids: Iterable[str] | None = None,
                    progress: Callable[[int, str], None] | None = None) -> list[Outcome]:
     """Fill the store's missing daily bars (the watchlist's by default); returns the ids that
-    failed, each reported in the log. `progress`: as `Backfiller.backfill`'s."""
+    failed, each reported in the log. `progress`: as `Backfiller.backfill`'s, over `ids`
+    (the ids without a history source count as done)."""
     endpoints = history_sources(config)
     catalog = default_catalog()
-    wanted = [i for i in (ids or config.watchlist) if catalog[i].source in endpoints]
-    outcomes = await Backfiller(store, endpoints).backfill(wanted, wall_clock_ms(), progress)
+    given = list(ids or config.watchlist)
+    wanted = [i for i in given if catalog[i].source in endpoints]
+    skipped = len(given) - len(wanted)  # done already, as `progress` counts
+    outcomes = await Backfiller(store, endpoints).backfill(
+        wanted, wall_clock_ms(),
+        progress and (lambda done, ident: progress(done + skipped, ident)))
     for outcome in outcomes:
         (log.warning if outcome.error else log.info)("backfill %s", outcome.line())
     return [o for o in outcomes if o.error]

@@ -581,7 +581,9 @@ def _history(args: argparse.Namespace, config: Config, console: Console) -> int:
         store = HistoryStore(redis, keys, config.history.sessions,
                          config.history.volatility_window)
         if args.action == "backfill":
-            return await backfill(config, store, args.ids or None)
+            wanted = args.ids or config.watchlist
+            with Bar("history", len(wanted)) as bar:
+                return await backfill(config, store, wanted, bar)
         return await store.get(args.ids[0], args.days)
 
     found = _read_namespace(config, args, act)
