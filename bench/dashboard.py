@@ -8,7 +8,7 @@ import time
 
 from rich.console import Console
 
-from bench.targets import DASHBOARD_SHARE, judged
+from bench.targets import DASHBOARD_SHARE, Verdict
 from crosscurrent.config import Config
 from crosscurrent.events import Tick, decode, encode
 from reporters.board import Board
@@ -17,7 +17,7 @@ from reporters.watch import FPS
 
 
 def run_dashboard(config: Config, console: Console, rate: int = 10_000, seconds: float = 5
-                  ) -> list[str]:
+                  ) -> list[str | Verdict]:
     ids = ["crypto:BTC", "crypto:ETH", "hk:HSI", "hk:HSTECH", "us:SPX", "cn:SSE"]
     frames = [encode(Tick(id=ids[n % len(ids)], ts=1775635200000 + n * 10, price=100 + n % 7,
                           prev_close=100.0)) for n in range(rate)]
@@ -43,5 +43,5 @@ def run_dashboard(config: Config, console: Console, rate: int = 10_000, seconds:
     share = 100 * cpu / wall
     console.print(f"dashboard: {rate:,} events/s decoded and taken, {FPS} redraws/s at 160x48, "
                   f"{seconds:.0f} s: {cpu:.2f} CPU s in {wall:.2f} s", highlight=False)
-    return [f"dashboard at {rate:,} events/s: {share:.1f}% of one core "
-            f"({judged(f'< {DASHBOARD_SHARE:g}%', share < DASHBOARD_SHARE)})"]
+    return [Verdict(f"dashboard at {rate:,} events/s", share, DASHBOARD_SHARE,
+                    "% of one core", ceiling=True)]

@@ -38,7 +38,7 @@ from rich.table import Table
 from bench import BenchError
 from bench.frame_server import Frames, serve
 from bench.ingest_client import MARKETS
-from bench.targets import PARSER_FRAMES_S, VS_PEER, judged
+from bench.targets import PARSER_FRAMES_S, VS_PEER, Verdict
 from crosscurrent.config import Config
 from streams.binance import BinanceProtocol
 from streams.keys import Keys
@@ -257,14 +257,14 @@ def table(market: str, results: list[Result]) -> Table:
 
 def run_ingest(config: Config, url: str, shared: Path, console: Console, rounds: int = 3,
                markets: tuple[str, ...] = ("usdm", "spot"), frames_cap: int | None = None,
-               peer_python: Path | None = PEER_PYTHON) -> list[str]:
+               peer_python: Path | None = PEER_PYTHON) -> list[str | Verdict]:
     """The parser alone, then every contender on each market's frames (the first
     `frames_cap` of them, if given); the summary lines."""
     loaded = {m: load_frames(shared, m)[:frames_cap] for m in markets}
     frames = loaded.get("usdm") or next(iter(loaded.values()))
     parsed = parse_rate(frames)
-    summary = [f"parser alone: {parsed:,.0f} frames/s on one core ("
-               f"{judged(f'≥ {PARSER_FRAMES_S:,}', parsed >= PARSER_FRAMES_S)})"]
+    summary: list[str | Verdict] = [Verdict("parser alone, on one core", parsed,
+                                            PARSER_FRAMES_S, "frames/s")]
     if peer_python is not None and not peer_python.exists():
         console.print(f"[yellow]cryptofeed is not installed ({peer_python} is missing): "
                       "`bash scripts/bench` installs it; measuring crosscurrent alone")
@@ -277,11 +277,17 @@ def run_ingest(config: Config, url: str, shared: Path, console: Console, rounds:
                       "only", highlight=False)
         peer = next((r for r in results if "block" in r.contender.name), None)
         for r in results:
-            ratio = f", {r.rate / peer.rate:.2f}× cryptofeed (block)" if peer else ""
+            measured = (f"ingest {market} {r.contender.name}: {r.rate:,.0f} frames/s, "
+                        f"{statistics.median(r.cpu):.2f} CPU s per 100k frames, "
+                        f"{r.lost} lost of {r.sent}")
             if peer and r.contender.judged:
-                ratio += "; " + judged(f"≥ {VS_PEER:g}× with 0 lost",
-                                       r.rate >= VS_PEER * peer.rate and r.lost == 0)
-            summary.append(f"ingest {market} {r.contender.name}: {r.rate:,.0f} frames/s, "
-                           f"{statistics.median(r.cpu):.2f} CPU s per 100k frames, "
-                           f"{r.lost} lost of {r.sent}{ratio}")
+                summary.append(Verdict(
+                    f"ingest {market} vs cryptofeed's no-loss backend", r.rate / peer.rate,
+                    VS_PEER, "×", condition="0 lost", also=r.lost == 0,
+                    detail=f"{r.contender.name}: {r.rate:,.0f} frames/s, "
+                    f"{statistics.median(r.cpu):.2f} CPU s per 100k frames, {r.lost} lost of "
+                    f"{r.sent}; cryptofeed (block) {peer.rate:,.0f} frames/s"))
+            else:
+                ratio = f", {r.rate / peer.rate:.2f}× cryptofeed (block)" if peer else ""
+                summary.append(measured + ratio)
     return summary

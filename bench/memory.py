@@ -17,7 +17,7 @@ from rich.table import Table
 
 from bench.latency import caught_up, pipeline
 from bench.machine import is_local, redis_pid
-from bench.targets import SOAK_GROWTH, judged
+from bench.targets import SOAK_GROWTH, Verdict
 from crosscurrent.config import Config
 from streams.redis_client import connect
 
@@ -36,7 +36,7 @@ async def _used_mb(redis: aioredis.Redis) -> float:
 
 
 async def run_memory(config: Config, url: str, rate: float, minutes: float, console: Console
-                     ) -> list[str]:
+                     ) -> list[str | Verdict]:
     redis = await connect(url)
     local = is_local(url)
     rows: list[tuple[float, float, float, float, float]] = []
@@ -67,12 +67,15 @@ async def run_memory(config: Config, url: str, rate: float, minutes: float, cons
     console.print(table)
     half = rows[len(rows) // 2]
     last = rows[-1]
-    return [f"memory soak {minutes:g} min at {rate:,.0f} events/s ({sent:,} sent, agent "
-            f"{lag:,} behind at the end): pipeline RSS {half[1]:.0f} -> {last[1]:.0f} MB, "
-            f"Redis used_memory {half[4]:.0f} -> {last[4]:.0f} MB from half-time to the end "
-            f"(streams capped at {config.redis.stream_maxlen:,} events); "
-            + judged(f"flat (at most {SOAK_GROWTH:.0%} + 1 MB more from half-time) and 0 behind",
-                     flat((half[1], half[4]), (last[1], last[4]), lag))]
+    growth = max(end / mid - 1 if mid else 0.0 for mid, end in ((half[1], last[1]),
+                                                                   (half[4], last[4])))
+    return [Verdict(
+        f"memory over a {minutes:g}-minute soak at {rate:,.0f} events/s, from half-time to "
+        "the end", 100 * growth, 100 * SOAK_GROWTH, "% more", ceiling=True,
+        condition="+ 1 MB, 0 behind", also=flat((half[1], half[4]), (last[1], last[4]), lag),
+        detail=f"{sent:,} sent, agent {lag:,} behind at the end; pipeline RSS {half[1]:.0f} -> "
+        f"{last[1]:.0f} MB, Redis used_memory {half[4]:.0f} -> {last[4]:.0f} MB; streams "
+        f"capped at {config.redis.stream_maxlen:,} events")]
 
 
 def flat(half: tuple[float, ...], last: tuple[float, ...], lag: int) -> bool:

@@ -20,7 +20,7 @@ from tempfile import TemporaryDirectory
 from redis import asyncio as aioredis
 from rich.console import Console
 
-from bench.targets import REPORT_S, judged
+from bench.targets import REPORT_S, Verdict
 from crosscurrent.catalog import default_catalog
 from crosscurrent.config import Config
 from crosscurrent.intraday import BUCKET_MS, Bucket
@@ -62,7 +62,8 @@ async def fill_day(redis: aioredis.Redis, keys: Keys, start: int, end: int) -> i
     return written
 
 
-async def run_report(config: Config, url: str, console: Console, rounds: int = 5) -> list[str]:
+async def run_report(config: Config, url: str, console: Console, rounds: int = 5
+                     ) -> list[str | Verdict]:
     from crosscurrent.app import replay
 
     with resources.as_file(resources.files("crosscurrent").joinpath(
@@ -87,5 +88,5 @@ async def run_report(config: Config, url: str, console: Console, rounds: int = 5
     console.print(f"report: {buckets:,} five-minute buckets ({len(list(default_catalog()))} "
                   "ids, 36 h each) with the demo day's alerts and state, read from Redis, "
                   f"built and written as md + html + json, {rounds} rounds", highlight=False)
-    return [f"end-of-day report of a full day ({buckets:,} buckets): {median:.3f} s "
-            f"(median of {rounds}; {judged(f'< {REPORT_S:g} s', median < REPORT_S)})"]
+    return [Verdict("end-of-day report of a full day", median, REPORT_S, "s", ceiling=True,
+                    detail=f"{buckets:,} buckets, median of {rounds}")]

@@ -10,12 +10,12 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.exceptions import OutOfMemoryError
 from rich.console import Console
@@ -49,6 +49,9 @@ from streams.redis_server import (
     default_data_dir,
 )
 from streams.tape import TapeError, read_tape
+
+if TYPE_CHECKING:
+    from bench.targets import Verdict
 
 T = TypeVar("T")
 DEMO_TAPE = "data/seed-2026-04-08.jsonl"
@@ -731,9 +734,10 @@ def _bench_run(args: argparse.Namespace, config: Config, console: Console) -> in
         wake_cost,
         wake_text,
     )
+    from bench.targets import ROW_COLUMNS, Verdict
 
     parts = sorted(_choices(args.only, BENCH_PARTS, "--only"), key=BENCH_PARTS.index)
-    summary: list[str] = []
+    summary: list[str | Verdict] = []
     console.print(machine(), highlight=False)
     loop_before, ticks = reference_loop(), cpu_ticks()
     with _redis(config, args) as url:
@@ -761,12 +765,17 @@ def _bench_run(args: argparse.Namespace, config: Config, console: Console) -> in
                    f"{steal_text(stolen(ticks, cpu_ticks()))}")
     console.print("[bold]summary[/]")
     for line in summary:
-        console.print(line, highlight=False)
+        console.print(line if isinstance(line, str) else line.line(), highlight=False,
+                      soft_wrap=True)
+    verdicts = [v for v in summary if isinstance(v, Verdict)]
+    if verdicts:
+        Screen(console, not console.is_terminal).table(
+            "targets, measured in this run", ROW_COLUMNS, [v.row() for v in verdicts])
     return 0
 
 
 def _bench_part(part: str, args: argparse.Namespace, config: Config, url: str,
-                console: Console) -> list[str]:
+                console: Console) -> Sequence[str | Verdict]:
     if part == "ingest":
         from bench.ingest import run_ingest
 

@@ -42,17 +42,20 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
                           "--markets", "usdm", "--frames", str(frames), timeout=300)
     assert result.returncode == 0, result.stderr
     summary = " ".join(result.stdout.split("summary", 1)[1].split())
-    for verdict in (r"parser alone: [\d,]+ frames/s on one core \(target ≥ 100,000: (NOT )?met\)",
-                    r"ingest usdm crosscurrent fast path: .*cryptofeed \(block\); target ≥ 2× "
-                    r"with 0 lost: (NOT )?met ",
+    for verdict in (r"parser alone, on one core: [\d,]+ frames/s \(target ≥ 100,000 frames/s\): "
+                    r"(NOT )?met",
+                    r"ingest usdm vs cryptofeed's no-loss backend: [\d.]+× \(crosscurrent fast "
+                    r"path: .*cryptofeed \(block\) [\d,]+ frames/s; target ≥ 3×, 0 lost\): "
+                    r"(NOT )?met ",
                     r"per CPU second\); target ≥ 100,000 per CPU second: (NOT )?met ",
-                    r"\(median of \d; target < 2 s: (NOT )?met\)",
-                    r"of one core \(target < 10%: (NOT )?met\)",
-                    r"backtest of the whole window: [\d.]+ s, target < 60 s: (NOT )?met",
-                    r"backtest of the real history: [\d.]+, target critical <= 0.05 per trading "
-                    r"day: (NOT )?met"):
+                    r"end-of-day report of a full day: [\d.]+ s \([\d,]+ buckets, median of "
+                    r"\d; target ≤ 2 s\): (NOT )?met",
+                    r"of one core \(target ≤ 10% of one core\): (NOT )?met",
+                    r"backtest of the whole window: [\d.]+ s \(target ≤ 60 s\): (NOT )?met",
+                    r"backtest, criticals: [\d.]+ per trading day \(target ≤ 0.05 per trading "
+                    r"day\): (NOT )?met"):
         assert re.search(verdict, summary), verdict  # each target judged in its line
-    for figure in ("parser alone:", "ingest usdm crosscurrent fast path:", f"0 lost of {frames}",
+    for figure in ("parser alone", "(crosscurrent fast path:", f"0 lost of {frames}",
                    "ingest usdm crosscurrent fast path, an entry per frame:",
                    "ingest usdm crosscurrent ccxt.pro (trades):", f"0 lost of {trades}",
                    "agent events/s from Redis in batches of up to 1,000 (50 entries of 20):",
@@ -68,6 +71,13 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
     assert "ingest usdm cryptofeed (overflow='block'):" in summary
     assert f"0 lost of {frames}, 1.00× cryptofeed (block)" in summary
     assert "ingest side by side: Binance usdm" in result.stdout
+    # and one table of every target: figure, measured, target, ratio, verdict
+    table = result.stdout.split("targets, measured in this run", 1)[1]
+    assert re.search(r"figure +measured +target +ratio +verdict", table)
+    assert re.search(r"backtest, criticals +[\d.]+ per trading day +≤ 0.05 per trading day +"
+                     r"[\d.]+× +(NOT )?met", table)
+    assert re.search(r"ingest usdm vs cryptofeed's no-loss backend +[\d.]+× +≥ 3×, 0 lost +"
+                     r"[\d.]+× +(NOT )?met", table)
     assert re.search(r"machine: .*, event loop uvloop \d.*, detectors compiled by mypyc",
                      result.stdout)  # the `fast` and `compiled` extras
 
@@ -197,8 +207,7 @@ def test_memory_levels_off_under_the_stream_cap(redis_url: str) -> None:
     half, end = (int(v) for v in found.groups())
     assert end <= half * 1.1 + 2, summary  # 30k events through streams capped at 1,000
     assert "agent 0 behind at the end" in summary
-    assert re.search(r"target flat \(at most 5% \+ 1 MB more from half-time\) and 0 behind: "
-                     r"(NOT )?met", summary)
+    assert re.search(r"target ≤ 5% more, \+ 1 MB, 0 behind\): (NOT )?met", summary)
 
 
 def test_the_soak_is_flat_only_within_the_growth_allowed_and_nothing_behind() -> None:
