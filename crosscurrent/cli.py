@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import signal
 import sys
 import time
@@ -367,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "embedded Redis of --data-dir): `tail` follows new ones as plain "
                             "lines (pipe-friendly), `list` prints those already raised.",
                             **_examples(("crosscurrent alerts list --since 2h", "the last two "
-                                         "hours"),
+                                         "hours of event time"),
                                         ("crosscurrent alerts tail --severity critical",
                                          "follow the critical ones"),
                                         ("crosscurrent alerts tail --json | jq .title",
@@ -445,12 +446,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(stderr=False)
+    console = Console(stderr=False, soft_wrap=not sys.stdout.isatty())  # piped: whole lines
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(message)s", handlers=[_log_handler()])
     try:
-        return _dispatch(args, console)
+        code = _dispatch(args, console)
+        sys.stdout.flush()  # here, where a closed pipe is caught
+        return code
     except (UserError, ConfigError, TapeError, BusUnavailableError, RedisNotFoundError,
             RedisStartError, DataDirBusyError, UnknownIdError, LoopUnavailableError,
             NamespaceBusyError) as exc:
@@ -458,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `| head` read what it wanted: no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OutOfMemoryError as exc:  # anywhere: starting groups, the lock, a write
         _error(f"Redis refused a write: {exc} Nothing of the refused batch was stored; free "
                "memory in that Redis or raise its maxmemory, then run again")
@@ -470,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
 def _log_handler() -> logging.Handler:
     """Rich's on a terminal; piped, plain lines that are never wrapped (one line a record)."""
     if sys.stderr.isatty():
-        return RichHandler(console=Console(stderr=True), show_path=False, markup=False)
+        return RichHandler(console=Console(stderr=True), show_path=False, markup=False,
+                           log_time_format="%H:%M:%S")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
                                            "%H:%M:%S"))
@@ -482,11 +489,16 @@ def _error(text: str) -> None:
                                highlight=False, soft_wrap=True)
 
 
-def _config(args: argparse.Namespace) -> Config:
-    """--config, else the user's own config file where there is one (`watchlist add`
-    makes it), overlaid on the defaults."""
+def _config_file(args: argparse.Namespace) -> Path | None:
+    """--config, else the user's own config file where there is one (`init` and `watchlist
+    add` make it)."""
     own = default_config_path()
-    config = load_config(args.config or (own if own.is_file() else None))
+    return args.config or (own if own.is_file() else None)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """The config file in use (`_config_file`) overlaid on the defaults."""
+    config = load_config(_config_file(args))
     if getattr(args, "redis", None) is not None:  # backtest has no --redis
         if not args.redis.strip():
             raise UserError(f"--redis is empty: give {URL_FORMS}, or leave --redis out to use "
@@ -501,6 +513,18 @@ def _notifies(args: argparse.Namespace) -> bool:
     if args.command == "worker":
         return bool(args.engine == "embedded")
     return args.command in ("demo", "replay") or (args.command == "run" and args.only != "feeds")
+
+
+def _paths_completed(parser: argparse.ArgumentParser, shtab: Any) -> argparse.ArgumentParser:
+    """`parser`, its file and directory arguments (of type Path) completed as such."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _paths_completed(child, shtab)
+        elif action.type is Path:
+            folder = str(action.metavar or "").endswith("DIR")
+            action.complete = shtab.DIRECTORY if folder else shtab.FILE  # type: ignore[attr-defined]
+    return parser
 
 
 def _with_receivers(args: argparse.Namespace, config: Config) -> Config:
@@ -532,7 +556,8 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.command == "completion":
         import shtab  # a static script from this very parser
 
-        sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+        sys.stdout.write(shtab.complete(_paths_completed(build_parser(), shtab),
+                                        shell=args.shell))
         return 0
     if args.command == "init":  # writes the file the other commands read
         return run_init_command(args, console)
@@ -705,7 +730,8 @@ def _utc(ms: int) -> str:
 def _doctor(args: argparse.Namespace, config: Config, console: Console) -> int:
     from crosscurrent.doctor import diagnose
 
-    label = f"{args.config} is valid" if args.config else "the defaults are valid (no --config)"
+    path = _config_file(args)
+    label = f"{path} is valid" if path else "the defaults are valid (no config file)"
     with _redis(config, args) as url:
         verdicts = asyncio.run(diagnose(config, url, label, args.listen))
     for verdict in verdicts:

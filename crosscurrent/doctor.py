@@ -41,6 +41,18 @@ class Verdict:
         return f"{'ok  ' if self.ok else 'FAIL'}  {self.what:<20} {self.detail}"
 
 
+def check_receivers_of(config: Config) -> Verdict:
+    """Every receiver readable (its env:/file: secret there, its URL one apprise takes)."""
+    from reporters.notifier import ReceiverError, check_receivers
+
+    names = ", ".join(r.name for r in config.notify.receivers)
+    try:
+        check_receivers(config.notify)
+    except ReceiverError as exc:
+        return Verdict(False, "receivers", str(exc))
+    return Verdict(True, "receivers", names or "none configured (alerts go to the screen only)")
+
+
 async def check_redis(url: str) -> Verdict:
     try:
         redis = await connect(url)
@@ -61,7 +73,7 @@ async def check_redis(url: str) -> Verdict:
 
 async def diagnose(config: Config, url: str, config_label: str, listen_s: float = 10.0
                    ) -> list[Verdict]:
-    verdicts = [Verdict(True, "config", config_label),
+    verdicts = [Verdict(True, "config", config_label), check_receivers_of(config),
                 Verdict(True, "detectors", compiled.described(RUNS_AS)), await check_redis(url)]
     catalog = default_catalog()
     used = {catalog[i].source for i in config.watchlist}

@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -305,3 +306,14 @@ def test_without_the_cn_extra_a_replay_runs_and_says_which_extra(redis_url: str,
     assert "cn:ADVANCERS, cn:DECLINERS, cn:TURNOVER replayed straight into the bus: its " \
            "adapter needs akshare (pip install 'crosscurrent[cn]')" in result.stderr
     assert len(alerts_of(tmp_path)) >= 15
+
+
+def test_a_fresh_data_dir_is_made_private_without_a_warning(tmp_path: Path) -> None:
+    """The embedded Redis's data dir and the user's data folder above it are made 0700 (not
+    made 0755, then narrowed with a warning)."""
+    result = crosscurrent("feeds", env={"XDG_DATA_HOME": str(tmp_path / "data")})
+    assert result.returncode == 0, result.stderr
+    assert "open to other users" not in result.stderr
+    for folder in (tmp_path / "data" / "crosscurrent", tmp_path / "data" / "crosscurrent" /
+                   "redis"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crosscurrent.config import load_config
-from crosscurrent.doctor import diagnose
+from crosscurrent.doctor import check_receivers_of, diagnose
 from tests.conftest import free_port
 from tests.standins import DEMO_KEY, RENAMED, standins
 from tests.test_cli import crosscurrent
@@ -95,3 +95,13 @@ def test_doctor_exits_1_when_a_check_fails(redis_url: str, tmp_path: Path) -> No
     assert result.returncode == 1
     assert "ok    redis" in result.stdout and "FAIL  binance" in result.stdout
     assert "unreachable" in result.stdout
+
+
+def test_receivers_are_checked_as_the_pipeline_would_read_them(tmp_path: Path) -> None:
+    """A receiver whose secret is not there is a FAIL line naming it (the demo would refuse
+    to start on it); none is fine."""
+    assert check_receivers_of(load_config()).ok
+    path = tmp_path / "c.yaml"
+    path.write_text("notify:\n  receivers:\n    - {name: phone, urls: ['env:CC_NOT_SET_X']}\n")
+    verdict = check_receivers_of(load_config(path, env={}))
+    assert not verdict.ok and "phone" in verdict.detail and "CC_NOT_SET_X" in verdict.detail
