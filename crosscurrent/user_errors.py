@@ -14,8 +14,9 @@ def writable(directory: Path, flag: str, mode: int = 0o777) -> None:
     """Make `directory` (`mode`, before the umask) and write a file in it, or a UserError
     naming it and the OS error (before the work that would write there)."""
     try:
-        for missing in reversed([p for p in (directory, *directory.parents) if not p.exists()]):
+        for missing in reversed([p for p in directory.parents if not p.exists()]):
             missing.mkdir(mode=mode, exist_ok=True)  # its parents private too, where it is
+        directory.mkdir(exist_ok=True, mode=mode)
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as exc:

@@ -48,7 +48,7 @@ def test_a_live_run_on_todays_services_reports_funding_previous_closes_and_the_c
                 out, err = await asyncio.wait_for(process.communicate(), 60)
                 doctor = await asyncio.to_thread(
                     crosscurrent, "doctor", "--config", str(config), "--redis", redis_url,
-                    "--listen", "3", env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
+                    "--listen", "6", env={"CROSSCURRENT_REDIS_PREFIX": keys.prefix})
             finally:
                 if process.returncode is None:
                     process.kill()
