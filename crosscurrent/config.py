@@ -156,6 +156,9 @@ class AgentConfig(_Section):
     batch: int = Field(50, ge=1, le=100_000)  # entries a read may return
     block_ms: int = Field(200, ge=1)
     claim_idle_ms: int = Field(30_000, ge=0)
+    # While entries keep coming, until how long after its read a batch waits for more before
+    # its commit (which reads the next ones): fewer, fuller round trips under load; 0: never.
+    max_wait_ms: float = Field(1.0, ge=0, le=1000)
 
 
 class CcxtExchange(_Section):

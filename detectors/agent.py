@@ -193,9 +193,10 @@ class Agent(GroupConsumer[Tick | Metric]):
         if self._raised:
             for alert in self._raised:
                 tx.xadd(self.keys.alerts, {FIELD: encode(alert)}, maxlen=ALERTS_MAXLEN)
-            minute = self.keys.stats_at(this_minute())  # as the bus writer counts its entries
-            tx.hincrby(minute, f"bus.{self.keys.alerts}.added", len(self._raised))
-            tx.expire(minute, MINUTE_STATS_TTL_S)
+            # as the bus writer counts its entries: in the minute's counters alone
+            tx.counters(self.keys.stats_at(this_minute()), "",
+                        {f"bus.{self.keys.alerts}.added": len(self._raised)},
+                        MINUTE_STATS_TTL_S)
         snapshot = self.set.snapshot()
         tx.hset(self.keys.state(self.name), mapping={
             "detectors": orjson.dumps(snapshot["detectors"]),

@@ -12,7 +12,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from crosscurrent.events import AnyEvent, encode, pack
-from streams.commit import Commit
+from streams.commit import Commit, command
 from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
 from streams.redis_client import Link, reraise_cancellation
 
@@ -213,6 +213,9 @@ class GroupReader:
         self._backlog: dict[str, bytes | str] | None = None
         self._claimed = False
         self._link = Link(redis)  # new entries: read often, raw, on a connection of its own
+        self._read_new = command(  # as a commit's last command, encoded once
+            "XREADGROUP", "GROUP", group, consumer, "COUNT", batch, "STREAMS", *self.streams,
+            *[">"] * len(self.streams))
         self.reset()
 
     def reset(self) -> None:
@@ -261,8 +264,7 @@ class GroupReader:
         still to come first."""
         if self._backlog is not None or not self._claimed:
             return False
-        commit.call("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch,
-                    "STREAMS", *self.streams, *[">"] * len(self.streams))
+        commit.add(self._read_new)
         return True
 
     async def _autoclaim(self) -> list[Entry]:

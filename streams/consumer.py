@@ -8,6 +8,18 @@ Redis error the running process does the same: it restores the committed state a
 over. The commit also reads the next new entries, without blocking: they become pending with
 it (a crash leaves them to be re-read like any other), and under load a batch costs one round
 trip, not two.
+
+Adaptive batching: while entries keep coming (the batch came with the last commit's read,
+and so did the one before it) and fast enough that at least two more would come meanwhile
+(at the rate the last commit's read found them), a batch short of the reader's `batch`
+waits before its commit until `agent.max_wait_ms` after it was read, so that the commit's
+read takes them: under load, fewer and fuller round trips (each costs the CPU of some twenty
+events) for about `max_wait_ms` more latency (the event loop's timers count whole
+milliseconds: a wait of under half of one is none, one of 1 ms lasts some 1.1). A wait that
+would bring less is not worth its latency: at 10,000 events/s in entries of 10, 1 ms brings
+about one. A lone event, or a burst that one read takes whole, is committed at once. The
+wait is between `handle` and the commit: what is committed, and what a crash leaves
+pending, is as without it.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Iterable, Mapping
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
@@ -28,9 +41,11 @@ from crosscurrent.events import Alert, Metric, Tick, decode_entry
 from streams.bus import Entry, GroupReader, entries_of
 from streams.commit import Commit
 from streams.keys import MINUTE_STATS_TTL_S, Keys, this_minute
-from streams.redis_client import Link, reraise_cancellation
+from streams.redis_client import Encoded, Link, encoded, reraise_cancellation
 
 log = logging.getLogger(__name__)
+
+FILL_AT_LEAST = 2  # entries a wait should bring, at the rate they came, to be worth it
 
 E = TypeVar("E", Tick | Metric, Alert)
 BY_TIME = attrgetter("ts")
@@ -51,6 +66,9 @@ def count(tx: Pipeline | Commit, keys: Keys, counters: Mapping[str, int]) -> Non
     """Queue more on stats counters (name: how many more), in all and in this minute's
     bucket."""
     minute = keys.stats_at(this_minute())
+    if isinstance(tx, Commit):
+        tx.counters(minute, keys.stats, counters, MINUTE_STATS_TTL_S)
+        return
     for counter, n in counters.items():
         tx.hincrby(keys.stats, counter, n)
         tx.hincrby(minute, counter, n)
@@ -86,12 +104,26 @@ class GroupConsumer(Generic[E]):
             batch=config.batch, block_ms=config.block_ms, claim_idle_ms=config.claim_idle_ms,
         )
         self.stopping = asyncio.Event()
+        self.max_wait_s = config.max_wait_ms / 1000
         self.processed = 0  # events read and committed
+        self.batches = 0  # batches committed (each one round trip, its read ahead included)
+        self.entries = 0  # entries committed
+        self.waits = 0  # batches that waited for more to come before their commit
         self.malformed = 0
         self._malformed_counted = 0
         self.resumes = 0
         self._ahead: list[Entry] = []  # read in the last commit, handled next
+        self._read_at = 0.0  # when the batch under way was read (time.perf_counter)
+        self._replied_at = 0.0  # when the last commit came back
+        self._streak = 0  # commits in a row whose read brought entries
+        self._rate = 0.0  # entries a second the last commit's read found
         self.link = Link(redis)  # the commits' own connection
+        # what each commit names, made once: its acknowledgements' heads, its counters
+        self._acks: dict[str, Encoded] = {}
+        self._stats = keys.stats
+        self._minute = (0, "")  # the minute, its counters' key
+        self._names = tuple(f"agent.{name}.{what}" for what in ("consumed", "entries",
+                                                                 "malformed"))
 
     # -- to override -----------------------------------------------------------------------
     async def restore(self) -> None:
@@ -116,7 +148,7 @@ class GroupConsumer(Generic[E]):
         await self.link.release()
         await self.reader.release()
         self.reader.reset()
-        self._ahead = []  # left pending in Redis: re-read first
+        self._ahead, self._streak = [], 0  # left pending in Redis: re-read first
         await self.reader.ensure_groups()
         await self.restore()
 
@@ -144,15 +176,28 @@ class GroupConsumer(Generic[E]):
 
     async def step(self) -> int:
         """Read, handle and commit one batch; returns the number of entries handled."""
-        entries, self._ahead = self._ahead or await self.reader.read(), []
+        entries, self._ahead = self._ahead, []
+        if not entries:
+            entries = await self.reader.read()
+            self._read_at = time.perf_counter()
         if entries:
             events, read = self.decode(entries)
             await self.prepare(events)
             self.handle(events)
+            if self._streak > 1 and self.max_wait_s and len(entries) < self.reader.batch:
+                await self._fill()  # entries keep coming: let the commit read more of them?
             await self._commit(entries, read)
         if self.pace_s and len(entries) < self.reader.batch:
             await asyncio.sleep(self.pace_s)
         return len(entries)
+
+    async def _fill(self) -> None:
+        """Wait until `max_wait_s` after the batch was read, for the commit to read more, if
+        at least `FILL_AT_LEAST` more should come meanwhile."""
+        wait = self._read_at + self.max_wait_s - time.perf_counter()
+        if wait > 0 and self._rate * wait >= FILL_AT_LEAST:
+            self.waits += 1
+            await asyncio.sleep(wait)
 
     async def catch_up(self) -> int:
         """Read everything on the streams now, without waiting for more, and handle it as
@@ -196,23 +241,42 @@ class GroupConsumer(Generic[E]):
         events.sort(key=BY_TIME)  # several streams in one batch: merge by event time
         return events, read
 
+    def _ack_head(self, stream: str) -> Encoded:
+        head = self._acks.get(stream)
+        if head is None:
+            head = self._acks[stream] = encoded("XACK", stream, self.reader.group)
+        return head
+
     async def _commit(self, entries: list[Entry], read: int) -> None:
         processed = self.processed + read
-        by_stream: dict[str, list[bytes]] = {}
-        for entry in entries:
-            by_stream.setdefault(entry.stream, []).append(entry.id)
         commit = Commit()
         self.write(commit, processed)
-        for stream, ids in by_stream.items():
-            commit.xack(stream, self.reader.group, *ids)
-        counters = {f"agent.{self.name}.consumed": read,  # events
-                    f"agent.{self.name}.entries": len(entries)}  # as the group acknowledges
+        stream = entries[0].stream
+        if all(entry.stream == stream for entry in entries):  # one stream: most batches
+            commit.acknowledge(self._ack_head(stream), [entry.id for entry in entries])
+        else:
+            by_stream: dict[str, list[bytes]] = {}
+            for entry in entries:
+                by_stream.setdefault(entry.stream, []).append(entry.id)
+            for stream, ids in by_stream.items():
+                commit.acknowledge(self._ack_head(stream), ids)
+        consumed, entries_name, malformed = self._names
+        counters = {consumed: read, entries_name: len(entries)}  # events; entries, as acked
         if self.malformed > self._malformed_counted:
-            counters[f"agent.{self.name}.malformed"] = self.malformed - self._malformed_counted
-        count(commit, self.keys, counters)
+            counters[malformed] = self.malformed - self._malformed_counted
+        minute = this_minute()
+        if minute != self._minute[0]:
+            self._minute = (minute, self.keys.stats_at(minute))
+        commit.counters(self._minute[1], self._stats, counters, MINUTE_STATS_TTL_S)
         ahead = not self.pace_s and self.reader.read_ahead(commit)
         reply = await commit.run(self.link)
+        now = time.perf_counter()
         self._ahead = entries_of(reply) if ahead else []
+        self._streak = self._streak + 1 if self._ahead else 0
+        self._rate = len(self._ahead) / max(now - self._replied_at, 1e-6)
+        self._read_at = self._replied_at = now
+        self.batches += 1
+        self.entries += len(entries)
         self.processed = processed
         self._malformed_counted = self.malformed
         await self.committed()

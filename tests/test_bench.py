@@ -27,6 +27,7 @@ from bench.machine import (
     wake_text,
 )
 from bench.memory import flat
+from bench.targets import Verdict
 from crosscurrent.cli import build_parser
 from crosscurrent.config import Config
 from tests.conftest import SHARED
@@ -47,7 +48,16 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
                     r"ingest usdm vs cryptofeed's no-loss backend: [\d.]+× \(crosscurrent fast "
                     r"path: .*cryptofeed \(block\) [\d,]+ frames/s; target ≥ 3×, 0 lost\): "
                     r"(NOT )?met ",
-                    r"per CPU second\); target ≥ 100,000 per CPU second: (NOT )?met ",
+                    r"agent, a backlog: [\d,]+ events per CPU second \(batches of up to 1,000 "
+                    r"events: 50 entries of 20; [\d,]+ events/s; target ≥ 100,000 events per "
+                    r"CPU second\): (NOT )?met",
+                    r"agent, batches of 10 under load: [\d,]+ events per CPU second \(entries "
+                    r"of 10 events as written live at 10,000 events/s, read up to 50 a round "
+                    r"trip \(adaptive batching: [\d.]+ entries a round trip\); [\d,]+ "
+                    r"events/s; target ≥ 100,000 events per CPU second\): (NOT )?met",
+                    r"agent, batches of 10 strictly: [\d,]+ events per CPU second \(one entry "
+                    r"of 10 events a read and commit; [\d,]+ events/s; target ≥ 100,000 events "
+                    r"per CPU second\): (NOT )?met",
                     r"end-of-day report of a full day: [\d.]+ s \([\d,]+ buckets, median of "
                     r"\d; target ≤ 2 s\): (NOT )?met",
                     r"of one core \(target ≤ 10% of one core\): (NOT )?met",
@@ -58,8 +68,6 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
     for figure in ("parser alone", "(crosscurrent fast path:", f"0 lost of {frames}",
                    "ingest usdm crosscurrent fast path, an entry per frame:",
                    "ingest usdm crosscurrent ccxt.pro (trades):", f"0 lost of {trades}",
-                   "agent events/s from Redis in batches of up to 1,000 (50 entries of 20):",
-                   "agent events/s from Redis in batches of 10 (one entry, as live at 10k/s):",
                    "detectors in memory:",
                    "tick-to-alert at 400 events/s", "spine events/s end to end:",
                    "end-of-day report", "dashboard", "machine speed: a loop of 10M additions",
@@ -83,12 +91,21 @@ def test_bench_prints_a_summary_line_per_figure(redis_url: str) -> None:
 
 
 def test_rounds_show_the_median_agent_and_each_runs_p99(redis_url: str) -> None:
-    agents = asyncio.run(run_agents(Config(), redis_url, 300, Console(quiet=True), rounds=2))
+    printed_agents = io.StringIO()
+    agents = [line if isinstance(line, str) else line.line() for line in asyncio.run(
+        run_agents(Config(), redis_url, 300, Console(file=printed_agents, width=1000),
+                   rounds=2))]
     out = io.StringIO()
-    latency = asyncio.run(run_latency(Config(), redis_url, [400], 0.5,
-                                      Console(file=out, width=1000), rounds=2))
-    assert re.search(r"per CPU second, 2 runs: [\d,]+–[\d,]+ per CPU second\); target ≥ "
-                     r"100,000 per CPU second: (NOT )?met$", agents[0])
+    latency = [line if isinstance(line, str) else line.line() for line in asyncio.run(
+        run_latency(Config(), redis_url, [400], 0.5, Console(file=out, width=1000), rounds=2))]
+    for line in agents[:3]:
+        assert re.search(r"events/s, 2 runs: [\d,]+–[\d,]+; target ≥ 100,000 events per CPU "
+                         r"second\): (NOT )?met$", line)
+    assert "(one entry of 10 events a read and commit;" in agents[2]  # the strict one apart
+    # the profile of the batches of 10: its 15 functions of most CPU time of their own
+    profile = printed_agents.getvalue().split("functions of most CPU time of their own", 1)[1]
+    assert len(re.findall(r"^ +\d+(/\d+)? +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ .+$", profile,
+                          re.MULTILINE)) == 15
     found = re.search(r"p50 ([\d.]+) ms p99 ([\d.]+) ms p99.9 ([\d.]+) ms; p99 of each run, "
                       r"with the host's steal: ([\d.]+) ms \(steal [\d.]+%\), ([\d.]+) ms "
                       r"\(steal [\d.]+%\)$", latency[0])
@@ -112,18 +129,33 @@ def test_the_latency_summary_keeps_each_runs_p99_apart_from_the_merged_one() -> 
         return Load(histogram, sent=10_000, took=1.0, share=0.5, alerts=len(micros),
                     steal=steal)
 
-    line = summary_line(10_000, [run([1000] * 100, 0.0), run([2000] * 100, 0.02)])
-    assert line.startswith("tick-to-alert at 10,000 events/s (10,000/s sent, pipeline 50% of "
-                           "a core): p50 1.00 ms p99 2.00 ms p99.9 2.00 ms; ")
-    assert line.endswith("p99 of each run, with the host's steal: 1.00 ms (steal 0.0%), "
-                         "2.00 ms (steal 2.0%); target p99 ≤ 5 ms: met")
-    assert summary_line(10_000, [run([6000] * 100, 0.0)]).endswith(
-        "6.00 ms (steal 0.0%); target p99 ≤ 5 ms: NOT met")
-    assert summary_line(1_000, [run([6000] * 100, 0.0)]).endswith("6.00 ms (steal 0.0%)")
+    def line(found: str | Verdict) -> str:
+        return found if isinstance(found, str) else found.line()
+
+    verdict = summary_line(10_000, [run([1000] * 100, 0.0), run([2000] * 100, 0.02)])
+    assert isinstance(verdict, Verdict) and verdict.met and verdict.measured == 2.0
+    assert line(verdict).startswith(
+        "p99 at 10,000 events/s: 2 ms (tick to alert, 10,000/s sent, pipeline 50% of a core; "
+        "p50 1.00 ms p99 2.00 ms p99.9 2.00 ms; p99 of each run, with the host's steal: "
+        "1.00 ms (steal 0.0%), 2.00 ms (steal 2.0%); ")
+    assert line(verdict).endswith("; target ≤ 5 ms): met")
+    assert line(summary_line(10_000, [run([6000] * 100, 0.0)])).endswith(
+        "target ≤ 5 ms): NOT met")
+    assert line(summary_line(1_000, [run([6000] * 100, 0.0)])).endswith("6.00 ms (steal 0.0%)")
     watched = run([1000] * 100, 0.0)
     watched.others = {"source": 0.2, "redis-server": None}  # Redis on another machine
-    assert "(10,000/s sent, pipeline 50% of a core, source 20%, redis-server n/a): p50" in \
-        summary_line(10_000, [watched])
+    assert "(tick to alert, 10,000/s sent, pipeline 50% of a core, source 20%, redis-server " \
+        "n/a; p50" in line(summary_line(10_000, [watched]))
+    # at 50,000 events/s the backlog must stay flat too: growing by 100 ms of events is not
+    steady, behind = run([1000] * 100, 0.0), run([1000] * 100, 0.0)
+    steady.backlog = [100, 300, 200, 100, 300, 200]
+    behind.backlog = [100, 2000, 4000, 6000, 8000, 10_000]
+    assert line(summary_line(50_000, [steady])).endswith(
+        "target ≤ 25 ms, backlog flat): met")
+    assert line(summary_line(50_000, [steady, behind])).endswith(
+        "target ≤ 25 ms, backlog flat): NOT met")
+    assert "backlog median 300 frames, max 10,000, grew by 6,000 (not flat)" in line(
+        summary_line(50_000, [steady, behind]))
 
 
 def test_round_trips_are_timed_back_to_back_and_apart(redis_url: str) -> None:

@@ -5,9 +5,10 @@ import asyncio
 import pytest
 from redis.exceptions import ResponseError
 
-from streams.commit import MAX_IDS, Commit
+from streams.bus import entries_of
+from streams.commit import MAX_IDS, Commit, command
 from streams.keys import Keys
-from streams.redis_client import Link, connect
+from streams.redis_client import Link, connect, encoded
 
 
 def test_each_command_is_its_length_then_its_arguments() -> None:
@@ -65,6 +66,56 @@ def test_the_first_failing_command_ends_the_batch_with_its_error(redis_url: str,
             await commit.run(Link(redis))
         assert await redis.hgetall(keys.stats) == {b"before": b"1"}
         await redis.delete(keys.stats, keys.alerts)
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_counters_are_one_step_and_encoded_commands_go_as_they_are(redis_url: str, keys: Keys
+                                                                    ) -> None:
+    """COUNTERS adds to the minute's hash and the all-time one (unless named "") and has
+    the minute's expire; commands encoded once (`encoded`, `command`) run like any other."""
+
+    async def main() -> None:
+        redis = await connect(redis_url)
+        stream, minute = keys.events("crypto"), keys.stats_at(1)
+        await redis.xgroup_create(stream, "g", id="0", mkstream=True)
+        first = await redis.xadd(stream, {"e": b"1"})
+        assert isinstance(first, bytes)
+        await redis.xreadgroup("g", "c", {stream: ">"}, count=1)
+        second = await redis.xadd(stream, {"e": b"2"})
+        commit = Commit()
+        commit.counters(minute, keys.stats, {"a": 2, "b": 3}, 60)
+        commit.counters(minute, "", {"c": 1}, 60)  # the minute's alone
+        commit.acknowledge(encoded("XACK", stream, "g"), [first])
+        commit.add(command("XREADGROUP", "GROUP", "g", "c", "COUNT", 10, "STREAMS", stream,
+                           ">"))
+        assert commit.encoding()[0] == len(commit.args) - 2 + 3 + 10  # the runs, unrolled
+        (entry,) = entries_of(await commit.run(Link(redis)))
+        assert (entry.id, entry.payload) == (second, b"2")  # the read, last, is the reply
+        assert await redis.hgetall(keys.stats) == {b"a": b"2", b"b": b"3"}
+        assert await redis.hgetall(minute) == {b"a": b"2", b"b": b"3", b"c": b"1"}
+        assert 0 < await redis.ttl(minute) <= 60
+        assert (await redis.xpending(stream, "g"))["pending"] == 1  # the first acknowledged
+        await redis.delete(stream, keys.stats, minute)
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_failing_counter_step_ends_the_batch_with_its_error(redis_url: str, keys: Keys
+                                                              ) -> None:
+    async def main() -> None:
+        redis = await connect(redis_url)
+        await redis.set(keys.alerts, "not a hash")
+        commit = Commit()
+        commit.hincrby(keys.stats, "before", 1)
+        commit.counters(keys.stats_at(1), keys.alerts, {"n": 1}, 60)
+        commit.hincrby(keys.stats, "after", 1)
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await commit.run(Link(redis))
+        assert await redis.hgetall(keys.stats) == {b"before": b"1"}
+        await redis.delete(keys.stats, keys.alerts, keys.stats_at(1))
         await redis.aclose()
 
     asyncio.run(main())

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from crosscurrent.config import AgentConfig
-from crosscurrent.events import Metric, Tick
-from streams.bus import StreamWriter
+from crosscurrent.events import Metric, Tick, encode
+from streams.bus import FIELD, StreamWriter
 from streams.consumer import GroupConsumer
 from streams.keys import Keys
 from streams.redis_client import client, connect
@@ -143,3 +146,121 @@ def test_catch_up_hands_over_what_was_written_in_one_stable_order(redis_url: str
     assert first == again
     assert [ts for ts, _, _ in first] == [1, 1, 2, 2, 2, 2]
     assert first[0][1] == "hk:HSI" and first[2][1] == "crypto:BTC"
+
+
+class Seen(GroupConsumer[Tick | Metric]):
+    """Notes the times of the events it handles, in the order it handles them; busy
+    `busy_s` a batch, as detectors are (asleep: other threads run meanwhile)."""
+
+    seen: list[int]
+    busy_s = 0.0
+
+    def handle(self, events: list[Tick | Metric]) -> None:
+        self.seen += [e.ts for e in events]
+        if self.busy_s:
+            time.sleep(self.busy_s)
+
+
+def trickled(redis_url: str, max_wait_ms: float, entries: int = 300) -> Seen:
+    """A consumer busy 1 ms a batch, taking `entries` written one by one by another thread
+    every 0.3 ms or so (faster than it takes them one at a time)."""
+    keys = Keys("cctest", uuid.uuid4().hex[:12])
+    stream = keys.events("crypto")
+
+    def write() -> None:
+        sync = redis.Redis.from_url(redis_url)
+        for i in range(entries):
+            sync.xadd(stream, {FIELD: encode(Tick(id="crypto:BTC", ts=i + 1, price=100.0))})
+            time.sleep(0.0003)
+        sync.close()
+
+    async def main() -> Seen:
+        bus = await connect(redis_url)
+        consumer = Seen("trickle", bus, keys, [stream],
+                        AgentConfig(max_wait_ms=max_wait_ms))
+        consumer.seen, consumer.busy_s = [], 0.001
+        await consumer.start()
+        running = asyncio.create_task(consumer.run())
+        writing = asyncio.create_task(asyncio.to_thread(write))
+        while consumer.processed < entries:
+            await asyncio.sleep(0.01)
+        await writing
+        consumer.stop()
+        await asyncio.wait_for(running, 5)
+        assert await consumer.lag() == 0
+        await bus.delete(stream, keys.stats)
+        await bus.aclose()
+        return consumer
+
+    return asyncio.run(main())
+
+
+def test_entries_that_keep_coming_are_taken_several_a_round_trip(redis_url: str) -> None:
+    """Adaptive batching: while each commit's read brings more entries, a batch waits up to
+    `max_wait_ms` before its commit, whose read takes what came meanwhile: a trickle of 300
+    entries goes through in far fewer commits than without waiting, each entry once, in
+    order."""
+    waiting = trickled(redis_url, max_wait_ms=20)
+    eager = trickled(redis_url, max_wait_ms=0)
+    for consumer in (waiting, eager):
+        assert consumer.seen == list(range(1, 301))
+        assert consumer.entries == 300
+    assert waiting.waits > 0 and eager.waits == 0
+    assert waiting.batches < 300 / 5  # a round trip takes some sixty entries once it waits
+    assert eager.batches > 2 * waiting.batches
+
+
+def test_a_lone_entry_is_committed_without_waiting(redis_url: str) -> None:
+    """Nothing came while the last batches were handled: an entry is handled and committed
+    at once, and so is a burst one read takes whole; entries that keep coming with each
+    commit's read are waited for."""
+    keys = Keys("cctest", uuid.uuid4().hex[:12])
+    stream = keys.events("crypto")
+
+    async def main() -> None:
+        redis = await connect(redis_url)
+
+        async def write(*stamps: int) -> None:
+            for ts in stamps:
+                await redis.xadd(stream, {FIELD: encode(Tick(id="crypto:BTC", ts=ts,
+                                                             price=100.0))})
+
+        consumer = Seen("lone", redis, keys, [stream], AgentConfig(batch=2, max_wait_ms=1000))
+        consumer.seen = []
+        await consumer.start()
+        await write(1)
+        assert await consumer.step() == 1
+        assert (consumer.batches, consumer.waits, consumer.processed) == (1, 0, 1)
+        assert await consumer.lag() == 0  # committed, acknowledged
+        await write(2, 3)
+        assert await consumer.step() == 2  # a burst taken whole: no wait
+        assert consumer.waits == 0
+        await write(4, 5, 6, 7, 8)  # each commit's read brings more: 4 5, then 6 7, then 8
+        assert [await consumer.step() for _ in range(3)] == [2, 2, 1]
+        assert consumer.waits == 1  # the last, short of a batch, after two reads that brought
+        assert consumer.seen == [1, 2, 3, 4, 5, 6, 7, 8]
+        assert await consumer.lag() == 0
+        await redis.delete(stream, keys.stats)
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_consumer_that_never_waits_commits_each_entry_as_it_comes(redis_url: str) -> None:
+    """`max_wait_ms: 0`: no batch waits, whatever comes."""
+    keys = Keys("cctest", uuid.uuid4().hex[:12])
+    stream = keys.events("crypto")
+
+    async def main() -> None:
+        redis = await connect(redis_url)
+        consumer = Seen("eager", redis, keys, [stream], AgentConfig(max_wait_ms=0))
+        consumer.seen = []
+        await consumer.start()
+        for ts in (1, 2, 3):
+            await redis.xadd(stream, {FIELD: encode(Tick(id="crypto:BTC", ts=ts, price=100.0))})
+            assert await consumer.step() == 1
+        assert (consumer.batches, consumer.waits, consumer.seen) == (3, 0, [1, 2, 3])
+        await redis.delete(stream, keys.stats)
+        await redis.aclose()
+
+    asyncio.run(main())

@@ -104,6 +104,36 @@ def test_a_send_redis_does_not_take_still_times_out(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_a_reply_redis_does_not_send_times_out_and_the_link_connects_again(tmp_path: Path
+                                                                          ) -> None:
+    """A link reads its replies without a timer of their own: its watchdog closes a
+    connection whose reply is overdue past the socket timeout, and the call fails as
+    redis-py's would."""
+    server = EmbeddedRedis(tmp_path, appendonly=False)
+    server.start()
+    assert server.pid is not None
+    pid = server.pid
+
+    async def main() -> None:
+        redis = client(server.url, socket_timeout=0.5)
+        link = Link(redis)
+        assert await link.call("PING") == b"PONG"
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(RedisTimeoutError, match="reading"):
+                await asyncio.wait_for(link.call("PING"), 10)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert await link.call("PING") == b"PONG"  # on a new connection
+        assert await link.script(ECHO, args=[b"x"]) == b"x"
+        await redis.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.stop()
+
+
 ECHO = "return ARGV[1]"
 
 
