@@ -181,6 +181,9 @@ class KafkaConfig(_Section):
     idle_s: float = Field(30, gt=0)
     # The longest a worker's fetch waits at the broker for records (Faust's own: 1.5 s).
     fetch_wait_s: float = Field(0.1, gt=0)
+    # How often a worker commits what it has taken (and flushed what that sent): what a
+    # worker that dies without a word took since is taken again by the next.
+    commit_interval_s: float = Field(1.0, gt=0)
 
 
 class HistoryConfig(_Section):

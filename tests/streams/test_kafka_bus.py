@@ -1,5 +1,6 @@
 """`crosscurrent run --bus kafka` (a process, fed by the Binance simulator): every market
-event reaches Kafka keyed by its instrument id, and Redis too; no detector runs there."""
+event reaches Kafka on its instrument id's partition, several a message, and Redis too; no
+detector runs there."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from crosscurrent.events import Tick, decode
-from streams.kafka_bus import KafkaWriter, topic_names
+from crosscurrent.events import Tick, decode_entry
+from streams.kafka_bus import KafkaWriter, partition_of, topic_names
 from streams.keys import Keys
 from streams.redis_client import connect
 from streams.simulators.binance import BinanceSimulator
-from streams.simulators.kafka import mock_broker
+from streams.simulators.kafka import PARTITIONS, mock_broker
 from streams.tape import TapeEvent
 from tests.conftest import stream_events
 from tests.test_cli import crosscurrent
@@ -23,11 +24,11 @@ from tests.test_cli import crosscurrent
 START = 1775635200000
 
 
-def test_run_on_the_kafka_bus_publishes_every_event_keyed_by_id(redis_url: str, keys: Keys,
-                                                                tmp_path: Path) -> None:
+def test_run_on_the_kafka_bus_publishes_every_event_on_its_id_s_partition(
+        redis_url: str, keys: Keys, tmp_path: Path) -> None:
     ours = Keys("cc", keys.namespace)
 
-    async def main(broker: str) -> tuple[dict[bytes, int], int, int, str]:
+    async def main(broker: str) -> tuple[dict[tuple[str, int], int], int, int, str]:
         sim = BinanceSimulator()
         await sim.start()
         config = tmp_path / "live.yaml"
@@ -51,13 +52,16 @@ def test_run_on_the_kafka_bus_publishes_every_event_keyed_by_id(redis_url: str, 
                 topic_names("cc", ours.namespace)[0], bootstrap_servers=broker,
                 auto_offset_reset="earliest", group_id="test")
             await consumer.start()
-            keyed: dict[bytes, int] = {}
+            keyed: dict[tuple[str, int], int] = {}  # (id, partition) -> events
             try:
                 async with asyncio.timeout(60):
                     while sum(keyed.values()) < sim.frames_sent:
                         for records in (await consumer.getmany(timeout_ms=500)).values():
                             for record in records:
-                                keyed[record.key] = keyed.get(record.key, 0) + 1
+                                for event in decode_entry(record.value)[0]:
+                                    assert isinstance(event, Tick)
+                                    found = event.id, record.partition
+                                    keyed[found] = keyed.get(found, 0) + 1
             finally:
                 await consumer.stop()
             process.send_signal(signal.SIGTERM)
@@ -74,8 +78,10 @@ def test_run_on_the_kafka_bus_publishes_every_event_keyed_by_id(redis_url: str, 
 
     with mock_broker() as broker:
         keyed, on_redis, consumed, said = asyncio.run(main(broker))
-    assert set(keyed) == {b"crypto:BTC", b"crypto:ETH"}, said
-    assert keyed[b"crypto:BTC"] == keyed[b"crypto:ETH"] >= 50  # a trade and a ticker each
+    ids = ("crypto:BTC", "crypto:ETH")
+    assert set(keyed) == {(i, partition_of(i.encode(), PARTITIONS)) for i in ids}, said
+    btc, eth = (keyed[i, partition_of(i.encode(), PARTITIONS)] for i in ids)
+    assert btc == eth >= 50  # a trade and a ticker each
     assert on_redis == sum(keyed.values())  # Redis serves the same events
     assert consumed == 0  # the detectors run in the Faust workers, not here
 
@@ -112,7 +118,8 @@ def test_events_without_a_receive_time_get_the_order_they_were_put_in() -> None:
             async with asyncio.timeout(60):
                 while len(found) < 4:
                     for records in (await consumer.getmany(timeout_ms=500)).values():
-                        found += [e for r in records if isinstance(e := decode(r.value), Tick)]
+                        found += [e for r in records for e in decode_entry(r.value)[0]
+                                  if isinstance(e, Tick)]
         finally:
             await consumer.stop()
         return found
